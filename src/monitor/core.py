@@ -1,0 +1,450 @@
+"""The one facade: every command and query the CLI, web UI and scheduler use.
+
+Commands follow one loop: load the commitment's events, let the pure rules decide, append
+at the version that was read. A :class:`ConcurrencyError` means someone else wrote first:
+reload and decide again (the rules may now say no). Queries read the projections, which are
+brought up to date first.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Engine, func, text
+from sqlmodel import Session, col, select
+
+from monitor import catalogue as catalogue_rules
+from monitor import commitment as rules
+from monitor.clock import Clock, SystemClock
+from monitor.commitment import CommitmentState, EventContext
+from monitor.errors import (
+    CommandRejected,
+    ConcurrencyError,
+    MonitorError,
+    NotFound,
+    StoreNotInitialised,
+)
+from monitor.events import REGISTRY, DomainEvent, Status, commitment_stream, to_new_event
+from monitor.journal import export_journal, import_journal, verify_rows
+from monitor.projections import (
+    CommitmentProjection,
+    CommitmentTopicView,
+    CommitmentView,
+    TimelineView,
+)
+from monitor.settings import Settings
+from monitor.store import migrate
+from monitor.store.database import make_engine
+from monitor.store.records import RecordedEvent, StreamAppend, VerifyReport
+from monitor.store.sql import SqlEventStore
+
+RETRIES = 5
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """What ``sync`` recorded, per kind of change."""
+
+    registered: list[str] = field(default_factory=list)
+    revised: dict[str, list[str]] = field(default_factory=dict)
+    retired: list[str] = field(default_factory=list)
+    reinstated: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.registered or self.revised or self.retired or self.reinstated)
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """A commitment's state as of a moment, by either clock, with the events folded."""
+
+    commitment_id: str
+    as_of: datetime
+    clock: str
+    status: Status
+    assessment: rules.Assessment | None
+    events: list[tuple[RecordedEvent, DomainEvent]]
+
+
+class Monitor:
+    """The application core. Build one per process with :meth:`open`; it owns the engine."""
+
+    def __init__(self, settings: Settings, engine: Engine, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.engine = engine
+        self.store = SqlEventStore(engine, self.clock)
+        self.projection = CommitmentProjection(self.store)
+
+    @classmethod
+    def open(cls, settings: Settings, clock: Clock | None = None) -> Monitor:
+        """Connect to the configured database (nothing is created until :meth:`init`)."""
+        return cls(settings, make_engine(settings.database_url), clock)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema -------------------------------------------------------------------------
+
+    def migrate(self) -> tuple[str | None, str]:
+        """Create or upgrade the schema; returns (revision before, revision after)."""
+        before = migrate.current_revision(self.engine)
+        migrate.upgrade(self.engine)
+        return before, migrate.head_revision()
+
+    def require_schema(self) -> None:
+        """Refuse to work on a database that is missing or behind this code's schema."""
+        current = migrate.current_revision(self.engine)
+        if current is None:
+            raise StoreNotInitialised("the database has no monitor schema yet: run `monitor init`")
+        if current != migrate.head_revision():
+            raise StoreNotInitialised(
+                f"the database schema is at revision {current}, this monitor needs "
+                f"{migrate.head_revision()}: run `monitor init` to upgrade"
+            )
+
+    def init(self, reason: str | None = None) -> SyncReport:
+        """Create/upgrade the database and load the catalogue."""
+        self.migrate()
+        return self.sync(reason)
+
+    # -- catalogue ----------------------------------------------------------------------
+
+    def sync(self, reason: str | None = None, path: Path | None = None) -> SyncReport:
+        """Bring recorded history in line with the catalogue file, all or nothing."""
+        source = path or self.settings.catalogue
+        try:
+            body = source.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise MonitorError(f"cannot read the catalogue {source}: {exc.strerror}") from exc
+        parsed = catalogue_rules.parse_catalogue(body, _display_path(source))
+        for _attempt in range(RETRIES):
+            states = self._all_states()
+            plan = catalogue_rules.plan_sync(parsed, states, reason)
+            appends = [
+                StreamAppend(
+                    commitment_stream(cid),
+                    tuple(to_new_event(e, self._meta("catalogue-sync")) for e in events),
+                    states[cid].version if cid in states else 0,
+                )
+                for cid, events in plan.items()
+            ]
+            try:
+                self.store.append_batch(appends)
+            except ConcurrencyError:
+                continue
+            self.projection.catch_up()
+            return _sync_report(plan)
+        raise MonitorError("the catalogue kept changing under sync; try again")
+
+    def _all_states(self) -> dict[str, CommitmentState]:
+        self.require_schema()
+        self.projection.catch_up()
+        with Session(self.engine) as session:
+            ids = session.exec(select(CommitmentView.commitment_id)).all()
+        return {cid: self.load(cid) for cid in ids}
+
+    # -- commands -----------------------------------------------------------------------
+
+    def load(self, commitment_id: str) -> CommitmentState:
+        """Fold one commitment's stream (an unknown id gives an empty state)."""
+        events = self.store.read_stream(commitment_stream(commitment_id))
+        return rules.fold(commitment_id, ((REGISTRY.decode(e), _context(e)) for e in events))
+
+    def _execute(
+        self,
+        commitment_id: str,
+        decide: Callable[[CommitmentState], list[DomainEvent]],
+        actor: str,
+    ) -> list[RecordedEvent]:
+        self.require_schema()
+        for _attempt in range(RETRIES):
+            state = self.load(commitment_id)
+            if not state.exists:
+                raise NotFound(f"unknown commitment {commitment_id!r}: see `monitor list`")
+            events = decide(state)
+            try:
+                result = self.store.append(
+                    commitment_stream(commitment_id),
+                    [to_new_event(e, self._meta(actor)) for e in events],
+                    state.version,
+                )
+            except ConcurrencyError:
+                continue
+            self.projection.catch_up()
+            stored = self.store.read_stream(
+                commitment_stream(commitment_id), result.version - len(events) + 1
+            )
+            return stored
+        raise MonitorError(f"{commitment_id} kept changing while you edited it; try again")
+
+    def set_status(
+        self,
+        commitment_id: str,
+        status: str,
+        *,
+        rationale: str,
+        by: str,
+        effective_at: datetime,
+        evidence: Sequence[str] = (),
+        note: str | None = None,
+    ) -> list[RecordedEvent]:
+        """Assess a status; ``evidence`` holds URLs or ids of accepted evidence."""
+        urls, ids = _split_evidence(evidence)
+        return self._execute(
+            commitment_id,
+            lambda state: rules.assess_status(
+                state,
+                status=status,
+                rationale=rationale,
+                assessor=by,
+                effective_at=effective_at,
+                now=self.clock.now(),
+                zone=self.settings.timezone,
+                evidence_urls=urls,
+                evidence_ids=ids,
+                note=note,
+            ),
+            by,
+        )
+
+    def correct_assessment(
+        self,
+        commitment_id: str,
+        assessment_id: UUID,
+        status: str,
+        *,
+        rationale: str,
+        reason: str,
+        by: str,
+        effective_at: datetime,
+    ) -> list[RecordedEvent]:
+        """Correct an earlier assessment with a new event."""
+        return self._execute(
+            commitment_id,
+            lambda state: rules.correct_assessment(
+                state,
+                assessment_id=assessment_id,
+                status=status,
+                rationale=rationale,
+                effective_at=effective_at,
+                corrected_by=by,
+                reason=reason,
+                now=self.clock.now(),
+                zone=self.settings.timezone,
+            ),
+            by,
+        )
+
+    def add_note(self, commitment_id: str, text_: str, *, by: str) -> list[RecordedEvent]:
+        """Attach a note to a commitment."""
+        return self._execute(
+            commitment_id, lambda state: rules.add_note(state, text=text_, author=by), by
+        )
+
+    def retract_evidence(
+        self, commitment_id: str, evidence_id: UUID, *, reason: str, by: str
+    ) -> list[RecordedEvent]:
+        """Withdraw accepted evidence."""
+        return self._execute(
+            commitment_id,
+            lambda state: rules.retract_evidence(
+                state, evidence_id=evidence_id, reason=reason, by=by
+            ),
+            by,
+        )
+
+    def _meta(self, actor: str) -> dict[str, Any]:
+        return {"actor": actor.strip() or "unknown"}
+
+    # -- queries ------------------------------------------------------------------------
+
+    def list_commitments(
+        self, status: str | None = None, topic: str | None = None, include_retired: bool = False
+    ) -> list[CommitmentView]:
+        """The catalogue with current status, filtered."""
+        self.require_schema()
+        if status is not None and status not in {s.value for s in Status}:
+            raise CommandRejected(
+                f"unknown status {status!r} (one of: {', '.join(s.value for s in Status)})"
+            )
+        self.projection.catch_up()
+        query = select(CommitmentView).order_by(col(CommitmentView.commitment_id))
+        if status:
+            query = query.where(CommitmentView.status == status)
+        if topic:
+            query = query.where(
+                col(CommitmentView.commitment_id).in_(
+                    select(CommitmentTopicView.commitment_id).where(
+                        func.lower(CommitmentTopicView.topic) == topic.lower()
+                    )
+                )
+            )
+        if not include_retired:
+            query = query.where(CommitmentView.retired == False)  # noqa: E712
+        with Session(self.engine) as session:
+            return list(session.exec(query).all())
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Active commitments by status, and by topic and status."""
+        self.require_schema()
+        self.projection.catch_up()
+        with Session(self.engine) as session:
+            by_status = session.exec(
+                select(CommitmentView.status, func.count())
+                .where(CommitmentView.retired == False)  # noqa: E712
+                .group_by(CommitmentView.status)
+            ).all()
+            by_topic = session.exec(
+                select(CommitmentTopicView.topic, CommitmentView.status, func.count())
+                .join(
+                    CommitmentView,
+                    col(CommitmentView.commitment_id) == col(CommitmentTopicView.commitment_id),
+                )
+                .where(CommitmentView.retired == False)  # noqa: E712
+                .group_by(CommitmentTopicView.topic, CommitmentView.status)
+            ).all()
+        result: dict[str, dict[str, int]] = {"status": {s: n for s, n in by_status}}
+        for topic, status, n in by_topic:
+            result.setdefault(f"topic:{topic}", {})[status] = n
+        return result
+
+    def timeline(self, commitment_id: str) -> list[TimelineView]:
+        """The commitment's recorded events in order, as one-line summaries."""
+        self.require_schema()
+        self.projection.catch_up()
+        with Session(self.engine) as session:
+            return list(
+                session.exec(
+                    select(TimelineView)
+                    .where(TimelineView.commitment_id == commitment_id)
+                    .order_by(col(TimelineView.position))
+                ).all()
+            )
+
+    def show(self, commitment_id: str) -> tuple[CommitmentState, list[TimelineView]]:
+        """Everything about one commitment: its folded state and its timeline."""
+        self.require_schema()
+        state = self.load(commitment_id)
+        if not state.exists:
+            raise NotFound(f"unknown commitment {commitment_id!r}: see `monitor list`")
+        return state, self.timeline(commitment_id)
+
+    def history(self, commitment_id: str, as_of: datetime, clock: str = "effective") -> History:
+        """The status as of ``as_of``: by when things happened, or by what we had recorded."""
+        self.require_schema()
+        if clock not in ("effective", "recorded"):
+            raise CommandRejected("clock must be 'effective' or 'recorded'")
+        events = self.store.read_stream(commitment_stream(commitment_id))
+        if not events:
+            raise NotFound(f"unknown commitment {commitment_id!r}: see `monitor list`")
+        decoded = [(e, REGISTRY.decode(e)) for e in events]
+        if clock == "recorded":
+            # What we showed then: only what had been recorded by that moment.
+            decoded = [(e, d) for e, d in decoded if e.recorded_at <= as_of]
+        state = rules.fold(commitment_id, ((d, _context(e)) for e, d in decoded))
+        assessment = state.latest_assessment(as_of)
+        status = assessment.status if assessment else Status.NOT_YET_ASSESSED
+        return History(commitment_id, as_of, clock, status, assessment, decoded)
+
+    # -- journal ------------------------------------------------------------------------
+
+    def verify(self, progress: Callable[[int], None] | None = None) -> VerifyReport:
+        """Check the hash chain and invariants end to end."""
+        self.require_schema()
+        report = verify_rows(self.store.iter_rows(), REGISTRY, progress)
+        checkpoint = self.projection.checkpoint()
+        if checkpoint > report.last_position:
+            report.problems.append(
+                f"the projections have seen events up to position {checkpoint} but the journal "
+                f"ends at {report.last_position}: events were removed from the end"
+            )
+        return report
+
+    def export(self, target: Path, progress: Callable[[int], None] | None = None) -> tuple[
+        Path, int, str
+    ]:
+        """Write the journal as JSON Lines; returns (file, events, last hash)."""
+        self.require_schema()
+        return export_journal(self.store, target, progress)
+
+    def import_journal(
+        self, path: Path, progress: Callable[[int], None] | None = None
+    ) -> VerifyReport:
+        """Load an exported journal into an empty store, then build the projections."""
+        self.migrate()
+        report = import_journal(self.store, path, REGISTRY, progress)
+        self.projection.rebuild()
+        return report
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Drop the read models and fold every event again."""
+        self.require_schema()
+        return self.projection.rebuild(progress)
+
+    def last_position(self) -> int:
+        return self.store.last_position()
+
+    def database_summary(self) -> dict[str, Any]:
+        """Counts for `monitor init` and status displays."""
+        with self.engine.connect() as conn:
+            events = conn.execute(text("SELECT COUNT(*) FROM events")).scalar_one()
+        return {"events": int(events), "last_position": self.store.last_position()}
+
+
+def _context(event: RecordedEvent) -> EventContext:
+    return EventContext(
+        event.event_id, event.position, event.recorded_at, event.metadata.get("actor")
+    )
+
+
+def _split_evidence(evidence: Sequence[str]) -> tuple[list[str], list[UUID]]:
+    urls: list[str] = []
+    ids: list[UUID] = []
+    for item in evidence:
+        try:
+            ids.append(UUID(item))
+        except ValueError:
+            urls.append(item)
+    return urls, ids
+
+
+def _sync_report(plan: dict[str, list[DomainEvent]]) -> SyncReport:
+    report = SyncReport()
+    for cid, events in sorted(plan.items()):
+        for event in events:
+            if isinstance(event, catalogue_rules.CommitmentRegistered):
+                report.registered.append(cid)
+            elif isinstance(event, catalogue_rules.CommitmentRevised):
+                report.revised[cid] = sorted(event.changes)
+            elif isinstance(event, catalogue_rules.CommitmentRetired):
+                report.retired.append(cid)
+            elif isinstance(event, catalogue_rules.CommitmentReinstated):
+                report.reinstated.append(cid)
+    return report
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def dumps(value: Any) -> str:
+    """JSON for ``--json`` output."""
+    return json.dumps(value, ensure_ascii=False, indent=2, default=str)

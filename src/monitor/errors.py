@@ -1,0 +1,78 @@
+"""Errors a user or a caller can act on.
+
+Every error raised by monitor derives from :class:`MonitorError`; its message says what went
+wrong and, where there is one, what to do next. Adapters wrap foreign errors
+(``raise StoreUnavailable(...) from exc``) so callers never see a driver's exception type.
+"""
+
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    """Base of every error monitor raises on purpose."""
+
+
+class ConfigError(MonitorError):
+    """The configuration (monitor.toml, environment) is invalid."""
+
+
+class CatalogueError(MonitorError):
+    """The commitment catalogue file is malformed; carries every problem found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        first = problems[0] if problems else "invalid catalogue"
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        super().__init__(first + more)
+
+
+class CommandRejected(MonitorError):
+    """A domain rule refused a command (missing rationale, evidence, bad date...)."""
+
+
+class NotFound(MonitorError):
+    """A commitment, event or other named thing does not exist."""
+
+
+class StoreError(MonitorError):
+    """Base for errors of the event store."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached or opened."""
+
+
+class StoreNotInitialised(StoreError):
+    """The database has no schema yet, or an old one: run `monitor init`."""
+
+
+class ConcurrencyError(StoreError):
+    """A stream moved on since the caller read it: reload, re-decide, retry.
+
+    Never resolved by overwriting: the caller must look at the new state.
+    """
+
+    def __init__(self, stream_id: str, expected: int, actual: int) -> None:
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"stream {stream_id!r} is at version {actual}, not {expected}: "
+            "someone else changed it first; reload and try again"
+        )
+
+
+class EventIdConflict(StoreError):
+    """An event id is already stored with other content or in another place."""
+
+
+class StoreNotEmpty(StoreError):
+    """An import needs an empty store."""
+
+
+class IntegrityViolation(StoreError):
+    """The hash chain or an invariant of the journal is broken."""
+
+
+class UnknownEventType(StoreError):
+    """An event type or schema version this code does not know."""

@@ -1,0 +1,280 @@
+"""The domain's event types: immutable, versioned, past tense.
+
+Each type is a frozen pydantic model with a ``event_type`` name and a ``schema_version``.
+Stored payloads of older versions are upcast on read (never rewritten in place) by the
+functions registered in :data:`REGISTRY`. The JSON Schema of every type and version lives in
+``events/schemas/`` and is generated from these classes (``python -m monitor.schemas``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+from uuid import UUID, uuid4
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
+
+from monitor.errors import UnknownEventType
+from monitor.store.records import NewEvent, RecordedEvent
+
+
+class Status(StrEnum):
+    """Where a commitment stands (after PolitiFact and the G7 Research Group)."""
+
+    NOT_YET_ASSESSED = "not_yet_assessed"
+    IN_PROGRESS = "in_progress"
+    STALLED = "stalled"
+    FULFILLED = "fulfilled"
+    PARTIALLY_FULFILLED = "partially_fulfilled"
+    NOT_FULFILLED = "not_fulfilled"
+    SUPERSEDED = "superseded"
+    WITHDRAWN = "withdrawn"
+
+
+Provenance = Literal["verbatim", "fragment", "readout", "retro", "analysis", "official"]
+NonEmpty = Field(min_length=1)
+
+
+class DomainEvent(BaseModel):
+    """Base of every event payload."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    event_type: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+
+
+class AmbiguousTerm(BaseModel):
+    """A term that counts only when one of ``requires_any`` occurs in the same item."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    term: str = NonEmpty
+    requires_any: tuple[str, ...] = Field(min_length=1)
+
+
+class MatchRules(BaseModel):
+    """How news items are matched to a commitment (used by the matcher)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    terms_en: tuple[str, ...] = ()
+    terms_ja: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    ambiguous: tuple[AmbiguousTerm, ...] = ()
+
+
+class CommitmentRegistered(DomainEvent):
+    """A commitment entered the catalogue, with its source words and provenance."""
+
+    event_type: ClassVar[str] = "CommitmentRegistered"
+    commitment_id: str = NonEmpty
+    statement_id: str = NonEmpty
+    title: str = NonEmpty
+    source_words: str = NonEmpty
+    provenance: Provenance
+    source_document: str = NonEmpty
+    locator: str = NonEmpty
+    source_urls: tuple[HttpUrl, ...] = Field(min_length=1)
+    parties: tuple[str, ...] = Field(min_length=1)
+    topics: tuple[str, ...] = Field(min_length=1)
+    made_on: date
+    deadline: date | None = None
+    deadline_text: str | None = None
+    match: MatchRules = MatchRules()
+    statement_match: MatchRules = MatchRules()
+
+
+class FieldChange(BaseModel):
+    """One field's value before and after a revision."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    old: Any
+    new: Any
+
+
+class CommitmentRevised(DomainEvent):
+    """Catalogue fields changed; ``changes`` says which, ``reason`` says why."""
+
+    event_type: ClassVar[str] = "CommitmentRevised"
+    commitment_id: str = NonEmpty
+    changes: dict[str, FieldChange] = Field(min_length=1)
+    reason: str = NonEmpty
+
+
+class CommitmentRetired(DomainEvent):
+    """The commitment left the catalogue; its history stays."""
+
+    event_type: ClassVar[str] = "CommitmentRetired"
+    commitment_id: str = NonEmpty
+    reason: str = NonEmpty
+
+
+class CommitmentReinstated(DomainEvent):
+    """A retired commitment came back into the catalogue."""
+
+    event_type: ClassVar[str] = "CommitmentReinstated"
+    commitment_id: str = NonEmpty
+    reason: str = NonEmpty
+
+
+class EvidenceAccepted(DomainEvent):
+    """A person accepted a document as evidence about a commitment."""
+
+    event_type: ClassVar[str] = "EvidenceAccepted"
+    commitment_id: str = NonEmpty
+    evidence_id: UUID
+    url: HttpUrl
+    title: str | None = Field(default=None, max_length=1000)
+    proposal_id: UUID | None = None
+    accepted_by: str = NonEmpty
+
+
+class EvidenceRetracted(DomainEvent):
+    """Accepted evidence was withdrawn (it stays in the history, marked retracted)."""
+
+    event_type: ClassVar[str] = "EvidenceRetracted"
+    commitment_id: str = NonEmpty
+    evidence_id: UUID
+    reason: str = NonEmpty
+    retracted_by: str = NonEmpty
+
+
+class StatusAssessed(DomainEvent):
+    """A person assessed the commitment's status as of a date in the world."""
+
+    event_type: ClassVar[str] = "StatusAssessed"
+    commitment_id: str = NonEmpty
+    assessment_id: UUID
+    status: Status
+    previous_status: Status
+    rationale: str = NonEmpty
+    assessor: str = NonEmpty
+    effective_at: AwareDatetime
+    evidence_ids: tuple[UUID, ...] = ()
+    note: str | None = None
+
+
+class AssessmentCorrected(DomainEvent):
+    """An earlier assessment was wrong; this replaces its status, date and rationale."""
+
+    event_type: ClassVar[str] = "AssessmentCorrected"
+    commitment_id: str = NonEmpty
+    assessment_id: UUID
+    status: Status
+    rationale: str = NonEmpty
+    effective_at: AwareDatetime
+    evidence_ids: tuple[UUID, ...] = ()
+    corrected_by: str = NonEmpty
+    reason: str = NonEmpty
+
+
+class NoteAdded(DomainEvent):
+    """A free-text note on a commitment."""
+
+    event_type: ClassVar[str] = "NoteAdded"
+    commitment_id: str = NonEmpty
+    note_id: UUID
+    text: str = Field(min_length=1, max_length=20_000)
+    author: str = NonEmpty
+
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class EventRegistry:
+    """Maps stored (type, version) to the current class, upcasting old payloads on read."""
+
+    def __init__(self) -> None:
+        self._types: dict[str, type[DomainEvent]] = {}
+        self._upcasters: dict[tuple[str, int], Upcaster] = {}
+        self._retired: dict[str, dict[int, dict[str, Any]]] = {}
+
+    def register(self, cls: type[DomainEvent]) -> type[DomainEvent]:
+        """Add an event class (its current version)."""
+        self._types[cls.event_type] = cls
+        return cls
+
+    def upcaster(self, event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
+        """Decorator: turn a payload of ``from_version`` into ``from_version + 1``."""
+
+        def decorate(fn: Upcaster) -> Upcaster:
+            self._upcasters[(event_type, from_version)] = fn
+            return fn
+
+        return decorate
+
+    def add_old_schema(self, event_type: str, version: int, schema: dict[str, Any]) -> None:
+        """Keep the JSON Schema of a superseded version (for events/schemas/)."""
+        self._retired.setdefault(event_type, {})[version] = schema
+
+    @property
+    def types(self) -> dict[str, type[DomainEvent]]:
+        return dict(self._types)
+
+    def old_schemas(self) -> dict[str, dict[int, dict[str, Any]]]:
+        return {k: dict(v) for k, v in self._retired.items()}
+
+    def knows(self, event_type: str, schema_version: int) -> bool:
+        cls = self._types.get(event_type)
+        return cls is not None and 1 <= schema_version <= cls.schema_version
+
+    def upcast(self, event_type: str, schema_version: int, data: dict[str, Any]) -> dict[str, Any]:
+        """The payload brought to the current version of its type."""
+        cls = self._types.get(event_type)
+        if cls is None:
+            raise UnknownEventType(f"unknown event type {event_type!r}")
+        if schema_version > cls.schema_version:
+            raise UnknownEventType(
+                f"{event_type} v{schema_version} is newer than this code (v{cls.schema_version}):"
+                " upgrade monitor"
+            )
+        version = schema_version
+        while version < cls.schema_version:
+            step = self._upcasters.get((event_type, version))
+            if step is None:
+                raise UnknownEventType(f"no upcaster for {event_type} v{version}")
+            data = step(data)
+            version += 1
+        return data
+
+    def decode(self, event: RecordedEvent) -> DomainEvent:
+        """The typed payload of a stored event, upcast to the current version."""
+        cls = self._types.get(event.event_type)
+        if cls is None:
+            raise UnknownEventType(f"unknown event type {event.event_type!r}")
+        data = self.upcast(event.event_type, event.schema_version, event.data)
+        return cls.model_validate(data)
+
+
+REGISTRY = EventRegistry()
+for _cls in (
+    CommitmentRegistered,
+    CommitmentRevised,
+    CommitmentRetired,
+    CommitmentReinstated,
+    EvidenceAccepted,
+    EvidenceRetracted,
+    StatusAssessed,
+    AssessmentCorrected,
+    NoteAdded,
+):
+    REGISTRY.register(_cls)
+
+
+def to_new_event(
+    event: DomainEvent, metadata: dict[str, Any] | None = None, event_id: UUID | None = None
+) -> NewEvent:
+    """Wrap a domain event for the store (a fresh UUID unless one is given)."""
+    return NewEvent(
+        event_id=event_id or uuid4(),
+        event_type=event.event_type,
+        schema_version=event.schema_version,
+        data=event.model_dump(mode="json"),
+        metadata=metadata or {},
+    )
+
+
+def commitment_stream(commitment_id: str) -> str:
+    """The stream that holds one commitment's history."""
+    return f"commitment-{commitment_id}"
+

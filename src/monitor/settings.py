@@ -1,0 +1,171 @@
+"""Typed settings: defaults, then ``config/monitor.toml``, then ``MONITOR_*`` variables.
+
+One registry (:data:`SETTINGS`) describes every key; the loader, ``monitor config`` and the
+documentation (docs/configuration.md, checked by a test) all read it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import make_url
+
+from monitor.errors import ConfigError
+from monitor.store.database import sqlite_url
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One configuration key: its TOML table and name, environment variable and meaning."""
+
+    table: str
+    key: str
+    default: str
+    help: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.table}.{self.key}"
+
+    @property
+    def env(self) -> str:
+        return f"MONITOR_{self.key.upper()}"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "database",
+        "database_url",
+        "",
+        "SQLAlchemy URL of the store: postgresql://USER@HOST/DB for teams; empty means the "
+        "SQLite file monitor.sqlite3 in data_dir.",
+    ),
+    Setting(
+        "paths",
+        "data_dir",
+        "data",
+        "Folder for the SQLite file and other local state (relative to the config file's "
+        "folder's parent, i.e. the project folder).",
+    ),
+    Setting(
+        "paths",
+        "catalogue",
+        "config/commitments.toml",
+        "The commitment catalogue that `monitor init` and `monitor sync` load (relative to the "
+        "project folder).",
+    ),
+    Setting(
+        "display",
+        "timezone",
+        "UTC",
+        "IANA time zone in which dates are shown and bare dates typed by users are read "
+        "(for example Asia/Tokyo, America/New_York). Stored times are always UTC.",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Resolved settings: absolute paths, a real time zone, a database URL."""
+
+    base_dir: Path
+    config_file: Path | None
+    database_url: str
+    data_dir: Path
+    catalogue: Path
+    timezone: ZoneInfo
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def find_config(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Path | None:
+    """The config file to read: --config, else $MONITOR_CONFIG, else ./config/monitor.toml."""
+    env = os.environ if env is None else env
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"config file {explicit} does not exist")
+        return explicit
+    if env.get("MONITOR_CONFIG"):
+        path = Path(env["MONITOR_CONFIG"])
+        if not path.is_file():
+            raise ConfigError(f"MONITOR_CONFIG={path} does not exist")
+        return path
+    default = Path("config/monitor.toml")
+    return default if default.is_file() else None
+
+
+def load_settings(config: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read the config file (if any) and the environment; raise ConfigError naming the key."""
+    env = os.environ if env is None else env
+    path = find_config(config, env)
+    values: dict[str, str] = {s.key: s.default for s in SETTINGS}
+    base = Path.cwd()
+    if path is not None:
+        path = path.resolve()
+        # config/monitor.toml lives in the project folder's config/: paths are relative to
+        # the project folder, so the same file works from any working directory.
+        base = path.parent.parent if path.parent.name == "config" else path.parent
+        values.update(_read_file(path))
+    for setting in SETTINGS:
+        if setting.env in env:
+            values[setting.key] = env[setting.env]
+    try:
+        zone = ZoneInfo(values["timezone"])
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"display.timezone: unknown time zone {values['timezone']!r} "
+            "(use an IANA name such as Asia/Tokyo)"
+        ) from exc
+    data_dir = (base / values["data_dir"]).resolve()
+    url = values["database_url"] or sqlite_url(data_dir / "monitor.sqlite3")
+    return Settings(
+        base_dir=base,
+        config_file=path,
+        database_url=url,
+        data_dir=data_dir,
+        catalogue=(base / values["catalogue"]).resolve(),
+        timezone=zone,
+    )
+
+
+def _read_file(path: Path) -> dict[str, str]:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    known = {(s.table, s.key) for s in SETTINGS}
+    tables = {s.table for s in SETTINGS}
+    out: dict[str, str] = {}
+    for table, body in raw.items():
+        if table not in tables:
+            raise ConfigError(
+                f"{path}: unknown table [{table}] (known: {', '.join(sorted(tables))})"
+            )
+        if not isinstance(body, dict):
+            raise ConfigError(f"{path}: [{table}] must be a table")
+        for key, value in body.items():
+            if (table, key) not in known:
+                raise ConfigError(f"{path}: unknown key {table}.{key}")
+            if not isinstance(value, str):
+                raise ConfigError(f"{path}: {table}.{key} must be a string")
+            out[key] = value
+    return out
+
+
+def describe(settings: Settings) -> dict[str, Any]:
+    """The resolved settings for display (no secrets are ever kept here)."""
+    return {
+        "config_file": str(settings.config_file) if settings.config_file else None,
+        "database_url": make_url(settings.database_url).render_as_string(hide_password=True),
+        "data_dir": str(settings.data_dir),
+        "catalogue": str(settings.catalogue),
+        "timezone": settings.timezone.key,
+    }

@@ -1,0 +1,63 @@
+"""Canonical JSON and the hash chain.
+
+hash(n) = sha256(hash(n-1) + canonical JSON of event n without its hash), with the genesis
+"previous hash" being 64 zeros. Canonical JSON: keys sorted, no insignificant white space,
+UTF-8, non-ASCII kept as is. ``data`` and ``metadata`` are stored as canonical JSON text, so
+the envelope can be hashed from stored text without re-serialising the payload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+GENESIS_HASH = "0" * 64
+
+
+def canonical_json(value: Any) -> str:
+    """Serialise ``value`` the one way the hash chain accepts."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def format_timestamp(at: datetime) -> str:
+    """UTC, microsecond precision, trailing Z: sorts lexically in time order."""
+    if at.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Inverse of :func:`format_timestamp`."""
+    return datetime.fromisoformat(text)
+
+
+def event_hash(
+    previous_hash: str,
+    *,
+    position: int,
+    event_id: str,
+    stream_id: str,
+    stream_version: int,
+    event_type: str,
+    schema_version: int,
+    data_json: str,
+    metadata_json: str,
+    recorded_at: str,
+) -> str:
+    """The chain hash of one event, from its stored (canonical) text."""
+    # Keys in sorted order, payloads embedded as their stored canonical text.
+    envelope = (
+        '{"data":' + data_json
+        + ',"event_id":' + json.dumps(event_id)
+        + ',"event_type":' + json.dumps(event_type, ensure_ascii=False)
+        + ',"metadata":' + metadata_json
+        + ',"position":' + str(position)
+        + ',"recorded_at":' + json.dumps(recorded_at)
+        + ',"schema_version":' + str(schema_version)
+        + ',"stream_id":' + json.dumps(stream_id, ensure_ascii=False)
+        + ',"stream_version":' + str(stream_version)
+        + "}"
+    )
+    return hashlib.sha256((previous_hash + envelope).encode("utf-8")).hexdigest()

@@ -1,0 +1,340 @@
+"""The event store on SQLAlchemy Core: one implementation, two dialect adapters.
+
+Every append runs in one write transaction that is serialised across processes (SQLite:
+``BEGIN IMMEDIATE``; PostgreSQL: ``LOCK TABLE events IN EXCLUSIVE MODE``). Inside it the store
+reads the stream's version and the chain's head, assigns the next positions itself, hashes
+and inserts. Serialising appends is what makes commit order equal position order, so a
+reader tailing ``position > last`` never skips an event committed late.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+from monitor.clock import Clock, SystemClock
+from monitor.errors import (
+    ConcurrencyError,
+    EventIdConflict,
+    StoreNotEmpty,
+    StoreNotInitialised,
+    StoreUnavailable,
+)
+from monitor.store.database import WRITE
+from monitor.store.hashing import (
+    GENESIS_HASH,
+    canonical_json,
+    event_hash,
+    format_timestamp,
+    parse_timestamp,
+)
+from monitor.store.records import AppendResult, NewEvent, RecordedEvent, StreamAppend
+
+_COLUMNS = (
+    "position, event_id, stream_id, stream_version, event_type, schema_version, "
+    "data, metadata, recorded_at, hash"
+)
+_STREAM_VERSION = text(
+    "SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = :stream_id"
+)
+_HEAD = text("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
+_INSERT = text(
+    f"INSERT INTO events ({_COLUMNS}) VALUES (:position, :event_id, :stream_id, "
+    ":stream_version, :event_type, :schema_version, :data, :metadata, :recorded_at, :hash)"
+)
+_READ_STREAM = text(
+    f"SELECT {_COLUMNS} FROM events WHERE stream_id = :stream_id "
+    "AND stream_version >= :from_version ORDER BY stream_version"
+)
+_READ_ALL = text(
+    f"SELECT {_COLUMNS} FROM events WHERE position > :after ORDER BY position LIMIT :limit"
+)
+_READ_ALL_UNTIL = text(
+    f"SELECT {_COLUMNS} FROM events WHERE position > :after AND position <= :until "
+    "ORDER BY position LIMIT :limit"
+)
+
+# one row as stored: the tuple order of _COLUMNS
+Row = tuple[int, str, str, int, str, int, str, str, str, str]
+
+
+def row_to_event(row: Sequence[Any]) -> RecordedEvent:
+    """Decode one stored row."""
+    return RecordedEvent(
+        position=row[0],
+        event_id=UUID(row[1]),
+        stream_id=row[2],
+        stream_version=row[3],
+        event_type=row[4],
+        schema_version=row[5],
+        data=json.loads(row[6]),
+        metadata=json.loads(row[7]),
+        recorded_at=parse_timestamp(row[8]),
+        hash=row[9],
+    )
+
+
+class SqlEventStore:
+    """Append-only, hash-chained event store on SQLite or PostgreSQL.
+
+    Guarantees: appends are atomic per call (several streams may be appended in one call);
+    a stale ``expected_version`` raises :class:`ConcurrencyError` and writes nothing;
+    appending events whose ids are all stored already is a no-op; positions are strictly
+    increasing in commit order.
+    """
+
+    def __init__(self, engine: Engine, clock: Clock | None = None) -> None:
+        self.engine = engine
+        self.clock: Clock = clock or SystemClock()
+        self.dialect = engine.dialect.name
+
+    # -- transactions ------------------------------------------------------------------
+
+    @contextmanager
+    def write_transaction(self) -> Iterator[Connection]:
+        """One serialised write transaction (commits on success, rolls back on error)."""
+        with self._translate_errors(), self.engine.connect() as conn:
+            conn = conn.execution_options(**WRITE)
+            with conn.begin():
+                if self.dialect == "postgresql":
+                    # EXCLUSIVE blocks other writers, not readers: commit order = position order.
+                    conn.exec_driver_sql("LOCK TABLE events IN EXCLUSIVE MODE")
+                yield conn
+
+    @contextmanager
+    def read_transaction(self) -> Iterator[Connection]:
+        """A consistent read-only snapshot."""
+        with self._translate_errors(), self.engine.connect() as conn, conn.begin():
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield conn
+
+    @contextmanager
+    def _translate_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except OperationalError as exc:
+            message = str(exc.orig) if exc.orig else str(exc)
+            if "no such table" in message:
+                raise StoreNotInitialised(
+                    "the database has no monitor schema yet: run `monitor init`"
+                ) from exc
+            raise StoreUnavailable(f"database error: {message.strip()}") from exc
+        except ProgrammingError as exc:
+            message = str(exc.orig) if exc.orig else str(exc)
+            if "does not exist" in message and "relation" in message:
+                raise StoreNotInitialised(
+                    "the database has no monitor schema yet: run `monitor init`"
+                ) from exc
+            raise
+
+    # -- writing -----------------------------------------------------------------------
+
+    def append(
+        self, stream_id: str, events: Sequence[NewEvent], expected_version: int
+    ) -> AppendResult:
+        """Append ``events`` to ``stream_id`` if it is still at ``expected_version``."""
+        return self.append_batch([StreamAppend(stream_id, tuple(events), expected_version)])[0]
+
+    def append_batch(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        """Append to several streams in one all-or-nothing transaction."""
+        if not appends:
+            return []
+        ids = [e.event_id for a in appends for e in a.events]
+        if len(set(ids)) != len(ids):
+            raise ValueError("the same event id appears twice in one append")
+        for append in appends:
+            if not append.events:
+                raise ValueError(f"nothing to append to {append.stream_id!r}")
+        try:
+            with self.write_transaction() as conn:
+                return self._append_locked(conn, appends)
+        except IntegrityError as exc:
+            # The version was right but an event id exists elsewhere (or a race we do not
+            # expect under the lock): say which, never overwrite.
+            raise self._diagnose_conflict(appends) from exc
+
+    def _append_locked(
+        self, conn: Connection, appends: Sequence[StreamAppend]
+    ) -> list[AppendResult]:
+        head = conn.execute(_HEAD).first()
+        position, previous = (head[0], head[1]) if head else (0, GENESIS_HASH)
+        recorded_at = format_timestamp(self.clock.now())
+        rows: list[dict[str, Any]] = []
+        results: list[AppendResult] = []
+        pending: dict[str, int] = {}  # versions of streams appended earlier in this batch
+        for append in appends:
+            actual = pending.get(append.stream_id)
+            if actual is None:
+                actual = conn.execute(
+                    _STREAM_VERSION, {"stream_id": append.stream_id}
+                ).scalar_one()
+            if actual != append.expected_version:
+                repeat = self._already_stored(conn, append)
+                if repeat is not None:
+                    results.append(repeat)
+                    continue
+                raise ConcurrencyError(append.stream_id, append.expected_version, actual)
+            version = actual
+            positions = []
+            for new in append.events:
+                position += 1
+                version += 1
+                data_json = canonical_json(new.data)
+                metadata_json = canonical_json(new.metadata)
+                event_id = str(new.event_id)
+                previous = event_hash(
+                    previous,
+                    position=position,
+                    event_id=event_id,
+                    stream_id=append.stream_id,
+                    stream_version=version,
+                    event_type=new.event_type,
+                    schema_version=new.schema_version,
+                    data_json=data_json,
+                    metadata_json=metadata_json,
+                    recorded_at=recorded_at,
+                )
+                row = {
+                    "position": position,
+                    "event_id": event_id,
+                    "stream_id": append.stream_id,
+                    "stream_version": version,
+                    "event_type": new.event_type,
+                    "schema_version": new.schema_version,
+                    "data": data_json,
+                    "metadata": metadata_json,
+                    "recorded_at": recorded_at,
+                    "hash": previous,
+                }
+                rows.append(row)
+                positions.append(position)
+            pending[append.stream_id] = version
+            results.append(AppendResult(append.stream_id, version, tuple(positions), True))
+        if rows:
+            conn.execute(_INSERT, rows)
+        return results
+
+    def _already_stored(self, conn: Connection, append: StreamAppend) -> AppendResult | None:
+        """The earlier result if every event of ``append`` is stored in that stream."""
+        ids = [str(e.event_id) for e in append.events]
+        found = conn.execute(
+            text(
+                "SELECT event_id, stream_id, stream_version, position FROM events "
+                "WHERE event_id IN :ids"
+            ).bindparams(_expanding("ids")),
+            {"ids": ids},
+        ).all()
+        if len(found) != len(ids):
+            return None
+        if any(row[1] != append.stream_id for row in found):
+            raise EventIdConflict(
+                f"event ids of this append are stored in another stream than {append.stream_id!r}"
+            )
+        by_id = {row[0]: row for row in found}
+        ordered = [by_id[i] for i in ids]
+        return AppendResult(
+            append.stream_id, ordered[-1][2], tuple(row[3] for row in ordered), False
+        )
+
+    def _diagnose_conflict(self, appends: Sequence[StreamAppend]) -> Exception:
+        ids = [str(e.event_id) for a in appends for e in a.events]
+        with self.read_transaction() as conn:
+            found = conn.execute(
+                text("SELECT event_id, stream_id FROM events WHERE event_id IN :ids").bindparams(
+                    _expanding("ids")
+                ),
+                {"ids": ids},
+            ).all()
+        if found:
+            clash = ", ".join(f"{row[0]} (in {row[1]})" for row in found[:3])
+            return EventIdConflict(f"event id(s) already stored elsewhere: {clash}")
+        return EventIdConflict("the append conflicted with a concurrent write; retry")
+
+    # -- reading -----------------------------------------------------------------------
+
+    def stream_version(self, stream_id: str) -> int:
+        """How many events ``stream_id`` holds (0 for a stream never written)."""
+        with self.read_transaction() as conn:
+            return int(conn.execute(_STREAM_VERSION, {"stream_id": stream_id}).scalar_one())
+
+    def read_stream(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
+        """All events of one stream, in stream order."""
+        with self.read_transaction() as conn:
+            rows = conn.execute(
+                _READ_STREAM, {"stream_id": stream_id, "from_version": from_version}
+            ).all()
+        return [row_to_event(r) for r in rows]
+
+    def read_all(
+        self, after: int = 0, limit: int = 1000, until: int | None = None
+    ) -> list[RecordedEvent]:
+        """Up to ``limit`` events with ``after < position (<= until)``, in order."""
+        return [row_to_event(r) for r in self.read_rows(after, limit, until)]
+
+    def read_rows(self, after: int = 0, limit: int = 1000, until: int | None = None) -> list[Row]:
+        """Like :meth:`read_all` but undecoded: the fast path for folds and checks."""
+        with self.read_transaction() as conn:
+            if until is None:
+                result = conn.execute(_READ_ALL, {"after": after, "limit": limit})
+            else:
+                result = conn.execute(
+                    _READ_ALL_UNTIL, {"after": after, "until": until, "limit": limit}
+                )
+            return [tuple(r) for r in result]  # type: ignore[misc]
+
+    def iter_rows(self, after: int = 0, batch: int = 5000) -> Iterator[Row]:
+        """Every stored row from ``after`` on, fetched in batches."""
+        while True:
+            rows = self.read_rows(after, batch)
+            yield from rows
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
+
+    def last_position(self) -> int:
+        """The position of the newest event (0 for an empty store)."""
+        with self.read_transaction() as conn:
+            head = conn.execute(_HEAD).first()
+        return int(head[0]) if head else 0
+
+    # -- import ------------------------------------------------------------------------
+
+    def import_rows(self, rows: Iterator[dict[str, Any]]) -> int:
+        """Insert exported rows unchanged (positions, times, hashes) into an empty store.
+
+        The caller checks the chain; this refuses a non-empty store and is all or nothing.
+        """
+        count = 0
+        with self.write_transaction() as conn:
+            if conn.execute(_HEAD).first() is not None:
+                raise StoreNotEmpty("import needs an empty store: this one already has events")
+            chunk: list[dict[str, Any]] = []
+            for row in rows:
+                chunk.append(row)
+                if len(chunk) >= 5000:
+                    conn.execute(_INSERT, chunk)
+                    count += len(chunk)
+                    chunk = []
+            if chunk:
+                conn.execute(_INSERT, chunk)
+                count += len(chunk)
+        return count
+
+
+def _expanding(name: str) -> Any:
+    from sqlalchemy import bindparam
+
+    return bindparam(name, expanding=True)
+
+
+def recorded_before(event: RecordedEvent, moment: datetime) -> bool:
+    """Whether ``event`` was recorded at or before ``moment``."""
+    return event.recorded_at <= moment
