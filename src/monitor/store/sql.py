@@ -155,14 +155,19 @@ class SqlEventStore:
                 raise ValueError(f"nothing to append to {append.stream_id!r}")
         try:
             with self.write_transaction() as conn:
-                return self._append_locked(conn, appends)
+                return self._append_locked(conn, appends, check_ids=False)
+        except IntegrityError:
+            # Optimistic path failed: an event id is stored already. Redo the append checking
+            # every id under the lock: whole repeats are no-ops, anything else is refused.
+            pass
+        try:
+            with self.write_transaction() as conn:
+                return self._append_locked(conn, appends, check_ids=True)
         except IntegrityError as exc:
-            # The version was right but an event id exists elsewhere (or a race we do not
-            # expect under the lock): say which, never overwrite.
-            raise self._diagnose_conflict(appends) from exc
+            raise EventIdConflict(f"the append conflicts with stored events: {exc.orig}") from exc
 
     def _append_locked(
-        self, conn: Connection, appends: Sequence[StreamAppend]
+        self, conn: Connection, appends: Sequence[StreamAppend], *, check_ids: bool
     ) -> list[AppendResult]:
         head = conn.execute(_HEAD).first()
         position, previous = (head[0], head[1]) if head else (0, GENESIS_HASH)
@@ -176,11 +181,12 @@ class SqlEventStore:
                 actual = conn.execute(
                     _STREAM_VERSION, {"stream_id": append.stream_id}
                 ).scalar_one()
-            if actual != append.expected_version:
+            if check_ids or actual != append.expected_version:
                 repeat = self._already_stored(conn, append)
                 if repeat is not None:
                     results.append(repeat)
                     continue
+            if actual != append.expected_version:
                 raise ConcurrencyError(append.stream_id, append.expected_version, actual)
             version = actual
             positions = []
@@ -232,8 +238,13 @@ class SqlEventStore:
             ).bindparams(_expanding("ids")),
             {"ids": ids},
         ).all()
-        if len(found) != len(ids):
+        if not found:
             return None
+        if len(found) != len(ids):
+            raise EventIdConflict(
+                f"{len(found)} of the {len(ids)} event ids appended to {append.stream_id!r} "
+                "are stored already: an append is all or nothing, so it cannot be half repeated"
+            )
         if any(row[1] != append.stream_id for row in found):
             raise EventIdConflict(
                 f"event ids of this append are stored in another stream than {append.stream_id!r}"
@@ -243,20 +254,6 @@ class SqlEventStore:
         return AppendResult(
             append.stream_id, ordered[-1][2], tuple(row[3] for row in ordered), False
         )
-
-    def _diagnose_conflict(self, appends: Sequence[StreamAppend]) -> Exception:
-        ids = [str(e.event_id) for a in appends for e in a.events]
-        with self.read_transaction() as conn:
-            found = conn.execute(
-                text("SELECT event_id, stream_id FROM events WHERE event_id IN :ids").bindparams(
-                    _expanding("ids")
-                ),
-                {"ids": ids},
-            ).all()
-        if found:
-            clash = ", ".join(f"{row[0]} (in {row[1]})" for row in found[:3])
-            return EventIdConflict(f"event id(s) already stored elsewhere: {clash}")
-        return EventIdConflict("the append conflicted with a concurrent write; retry")
 
     # -- reading -----------------------------------------------------------------------
 
