@@ -211,7 +211,7 @@ class CommitmentProjection:
                 conn.execute(
                     text(
                         "INSERT INTO projection_checkpoints (name, position) "
-                        "SELECT :n, 0 WHERE NOT EXISTS "
+                        "SELECT CAST(:n AS VARCHAR(100)), 0 WHERE NOT EXISTS "
                         "(SELECT 1 FROM projection_checkpoints WHERE name = :n)"
                     ),
                     {"n": NAME},

@@ -1,0 +1,133 @@
+"""The catalogue file and `sync`: registered, revised, retired, reinstated; idempotent."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from monitor import CatalogueError, Monitor
+from monitor.catalogue import parse_catalogue
+
+from .conftest import CATALOGUE
+
+REFERENCE_IDS = [
+    "EPCC23-INST-01", "EPCC23-ORD-01", "EPCC23-ORD-02", "EPCC23-ORD-03", "EPCC23-COER-01",
+    "EPCC23-COER-02", "EPCC23-COER-03", "EPCC23-CRM-01", "EPCC23-SC-01", "EPCC23-SC-02",
+    "EPCC23-SC-03", "EPCC23-SEMI-01", "EPCC23-SEMI-02", "EPCC23-SEMI-03", "EPCC23-TECH-01",
+    "EPCC23-AI-01", "EPCC23-AI-02", "EPCC23-DATA-01", "EPCC23-JUCIP-01",
+]
+
+
+def test_the_shipped_catalogue_carries_every_reference_item() -> None:
+    catalogue = parse_catalogue(CATALOGUE.read_text(encoding="utf-8"), "commitments.toml")
+    assert [c.commitment_id for c in catalogue.commitments] == REFERENCE_IDS
+    for c in catalogue.commitments:
+        assert str(c.made_on) == "2023-11-14"
+        assert c.match.terms_en and c.match.terms_ja, c.commitment_id
+        assert c.statement_match.terms_ja, c.commitment_id
+    by_id = {c.commitment_id: c for c in catalogue.commitments}
+    assert str(by_id["EPCC23-COER-03"].deadline) == "2023-11-14"
+    nstc = {a.term: a for a in by_id["EPCC23-SEMI-03"].match.ambiguous}["NSTC"]
+    assert "semiconductor" in nstc.requires_any
+    assert "NSTC" not in by_id["EPCC23-SEMI-03"].match.terms_en
+    ipa = {a.term: a for a in by_id["EPCC23-AI-02"].match.ambiguous}["IPA"]
+    assert "NIST" in ipa.requires_any and "情報処理推進機構" in ipa.requires_any
+    assert "IPA" not in by_id["EPCC23-AI-02"].match.terms_en
+
+
+def test_init_registers_and_a_second_sync_writes_nothing(monitor: Monitor) -> None:
+    assert [v.commitment_id for v in monitor.list_commitments()] == sorted(REFERENCE_IDS)
+    before = monitor.last_position()
+    assert before == 19
+    report = monitor.sync()
+    assert not report.changed
+    assert monitor.last_position() == before
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_a_changed_entry_is_revised_with_what_changed(monitor: Monitor) -> None:
+    path = monitor.settings.catalogue
+    _edit(path, 'title = "Personal data protection and privacy"',
+          'title = "Personal data protection, privacy and the Global CBPR Forum"')
+    report = monitor.sync(reason="official text loaded")
+    assert report.revised == {"EPCC23-DATA-01": ["title"]}
+    [event] = monitor.store.read_stream("commitment-EPCC23-DATA-01")[1:]
+    assert event.event_type == "CommitmentRevised"
+    assert event.data["changes"]["title"] == {
+        "old": "Personal data protection and privacy",
+        "new": "Personal data protection, privacy and the Global CBPR Forum",
+    }
+    assert event.data["reason"] == "official text loaded"
+    assert monitor.list_commitments()[6].title.endswith("Global CBPR Forum")
+    assert not monitor.sync().changed
+
+
+def _without_entry(text: str, cid: str) -> str:
+    blocks = re.split(r"(?m)^(?=\[\[commitment\]\])", text)
+    return "".join(b for b in blocks if f'id = "{cid}"' not in b)
+
+
+def test_removed_entries_are_retired_and_returning_ones_reinstated(monitor: Monitor) -> None:
+    path = monitor.settings.catalogue
+    original = path.read_text(encoding="utf-8")
+    path.write_text(_without_entry(original, "EPCC23-SC-03"), encoding="utf-8")
+    assert monitor.sync().retired == ["EPCC23-SC-03"]
+    assert "EPCC23-SC-03" not in [v.commitment_id for v in monitor.list_commitments()]
+    assert "EPCC23-SC-03" in [
+        v.commitment_id for v in monitor.list_commitments(include_retired=True)
+    ]
+    path.write_text(original, encoding="utf-8")
+    assert monitor.sync().reinstated == ["EPCC23-SC-03"]
+    assert not monitor.sync().changed
+
+
+def test_a_malformed_file_is_reported_by_entry_and_field_and_nothing_is_written(
+    monitor: Monitor,
+) -> None:
+    path = monitor.settings.catalogue
+    _edit(path, 'provenance = "analysis"', 'provenance = "rumour"')
+    _edit(path, 'title = "Personal data protection and privacy"', 'title = ""')
+    text = path.read_text(encoding="utf-8")
+    # and one brand-new valid commitment that must not be registered either
+    new = _extract(text, "EPCC23-JUCIP-01").replace("EPCC23-JUCIP-01", "EPCC23-NEW-01")
+    path.write_text(text + "\n" + new, encoding="utf-8")
+    before = monitor.last_position()
+    with pytest.raises(CatalogueError) as caught:
+        monitor.sync()
+    problems = caught.value.problems
+    assert any(
+        re.search(r"commitments\.toml: commitment #\d+ \(EPCC23-[A-Z0-9-]+\): field 'provenance'", p)
+        for p in problems
+    ), problems
+    assert any("(EPCC23-DATA-01): field 'title'" in p for p in problems), problems
+    assert monitor.last_position() == before
+
+
+def _extract(text: str, cid: str) -> str:
+    blocks = re.split(r"(?m)^(?=\[\[commitment\]\])", text)
+    [block] = [b for b in blocks if f'id = "{cid}"' in b]
+    return block
+
+
+@pytest.mark.parametrize(
+    ("mutation", "message"),
+    [
+        (lambda t: t.replace('id = "EPCC23-ORD-02"', 'id = "EPCC23-ORD-01"'), "duplicate"),
+        (lambda t: t.replace('id = "EPCC23-ORD-02"', 'id = "ord 2"'), "field 'id'"),
+        (lambda t: t.replace("\n[statement]\n", "\n[statement]\nbogus = 1\n", 1), "unknown field 'bogus'"),
+        (lambda t: t + "\n[[commitment]]\nid = 'EPCC23-X-01'\ncolour = 'red'\n", "unknown field"),
+        (lambda t: t.replace("schema = 1", "schema = "), "not valid TOML"),
+    ],
+)
+def test_catalogue_problems(mutation: object, message: str) -> None:
+    text = mutation(CATALOGUE.read_text(encoding="utf-8"))  # type: ignore[operator]
+    with pytest.raises(CatalogueError) as caught:
+        parse_catalogue(text, "config/commitments.toml")
+    assert any(message in p for p in caught.value.problems), caught.value.problems
