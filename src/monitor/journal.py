@@ -144,8 +144,12 @@ def line_to_row(line: str, number: int) -> Row:
 def export_journal(
     store: SqlEventStore, target: Path, progress: Progress | None = None
 ) -> tuple[Path, int, str]:
-    """Write every event to ``target`` (a file, or a folder for journal.jsonl) atomically."""
-    path = target / "journal.jsonl" if target.is_dir() or str(target).endswith("/") else target
+    """Write every event to ``target`` atomically.
+
+    ``target`` is a file, or a folder (an existing one, or any path without a suffix) in
+    which ``journal.jsonl`` is written.
+    """
+    path = target / "journal.jsonl" if target.is_dir() or not target.suffix else target
     path.parent.mkdir(parents=True, exist_ok=True)
     count, last_hash = 0, GENESIS_HASH
     fd, tmp = tempfile.mkstemp(prefix=".journal-", suffix=".tmp", dir=path.parent)

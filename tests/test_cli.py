@@ -1,0 +1,141 @@
+"""The command line as a user runs it: a real `python -m monitor` process per command."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import CATALOGUE
+
+COMMANDS = [
+    "init", "list", "show", "status set", "status correct", "note add", "history", "sync",
+    "verify", "export", "import", "rebuild", "counts", "config", "evidence retract",
+]
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A project folder on the embedded default: SQLite under data/."""
+    (tmp_path / "config").mkdir()
+    shutil.copy(CATALOGUE, tmp_path / "config" / "commitments.toml")
+    (tmp_path / "config" / "monitor.toml").write_text(
+        '[display]\ntimezone = "Asia/Tokyo"\n', encoding="utf-8"
+    )
+    return tmp_path
+
+
+def run(workdir: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env["COLUMNS"] = "200"
+    proc = subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == code, (proc.stdout, proc.stderr)
+    return proc
+
+
+def test_every_command_has_help(workdir: Path) -> None:
+    top = run(workdir, "--help").stdout
+    for command in COMMANDS:
+        assert command.split()[0] in top
+        assert "Usage:" in run(workdir, *command.split(), "--help").stdout
+
+
+def test_a_session_of_a_user(workdir: Path) -> None:
+    out = run(workdir, "init").stdout
+    assert "registered EPCC23-SEMI-03" in out
+    assert (workdir / "data" / "monitor.sqlite3").is_file()
+    listed = json.loads(run(workdir, "list", "--json").stdout)
+    assert len(listed) == 19 and {c["status"] for c in listed} == {"not_yet_assessed"}
+    run(
+        workdir, "status", "set", "EPCC23-SEMI-03", "in_progress",
+        "--rationale", "JUCIP release lists NSTC-LSTC roadmap work",
+        "--evidence", "https://www.meti.go.jp/english/press/2024/0411_001.html",
+        "--effective", "2024-04-10", "--by", "alice",
+    )
+    run(workdir, "note", "add", "EPCC23-SEMI-03", "Natcast roadmap due", "--by", "alice")
+    shown = json.loads(run(workdir, "show", "EPCC23-SEMI-03", "--json").stdout)
+    assert shown["status"] == "in_progress"
+    # Tokyo midnight of 10 April is 9 April 15:00 UTC: the user's zone reads the date.
+    assert shown["status_effective_at"] == "2024-04-09T15:00:00+00:00"
+    assert [t["event_type"] for t in shown["timeline"]] == [
+        "CommitmentRegistered", "EvidenceAccepted", "StatusAssessed", "NoteAdded"
+    ]
+    table = run(workdir, "show", "EPCC23-SEMI-03").stdout
+    assert "2024-04-10" in table and "JST" in table
+    assert "fulfilled" not in json.loads(
+        run(workdir, "history", "EPCC23-SEMI-03", "--as-of", "2024-04-09", "--json").stdout
+    )["status"]
+    later = json.loads(
+        run(workdir, "history", "EPCC23-SEMI-03", "--as-of", "2024-06-30", "--json").stdout
+    )
+    assert later["status"] == "in_progress"
+    assert json.loads(run(workdir, "list", "--status", "in_progress", "--json").stdout)[0][
+        "commitment_id"
+    ] == "EPCC23-SEMI-03"
+    assert "in_progress 1" in run(workdir, "counts").stdout
+    assert "catalogue unchanged" in run(workdir, "sync").stdout
+    assert run(workdir, "verify").stdout.startswith("ok: 22 events")
+    assert "rebuilt the projections from 22 events" in run(workdir, "rebuild").stdout
+    run(workdir, "export", "--out", "backup")
+    assert (workdir / "backup" / "journal.jsonl").is_file()
+
+
+def test_user_errors_are_one_line_and_exit_1(workdir: Path) -> None:
+    proc = run(workdir, "list", code=1)
+    assert proc.stderr.strip() == (
+        "error: the database has no monitor schema yet: run `monitor init`"
+    )
+    run(workdir, "init")
+    proc = run(workdir, "status", "set", "EPCC23-SEMI-03", "fulfilled", "--by", "bob", code=1)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "rationale is required" in lines[0] and "evidence" in lines[0]
+    assert "Traceback" not in proc.stderr
+    assert "unknown commitment" in run(workdir, "show", "EPCC23-NOPE-99", code=1).stderr
+    assert "not a date" in run(
+        workdir, "history", "EPCC23-SEMI-03", "--as-of", "last week", code=1
+    ).stderr
+
+
+def test_usage_errors_exit_2(workdir: Path) -> None:
+    run(workdir, "list", "--colour", code=2)
+    run(workdir, "show", code=2)
+
+
+def test_bad_configuration_names_the_key(workdir: Path) -> None:
+    (workdir / "config" / "monitor.toml").write_text('[display]\ntimezone = "Mars/Olympus"\n')
+    assert "display.timezone" in run(workdir, "list", code=1).stderr
+
+
+def test_verify_exits_1_on_a_broken_chain_and_import_refuses_a_full_store(
+    workdir: Path,
+) -> None:
+    run(workdir, "init")
+    run(workdir, "export", "--out", "journal.jsonl")
+    assert "an empty store" in run(workdir, "import", "journal.jsonl", code=1).stderr
+    db = sqlite3.connect(workdir / "data" / "monitor.sqlite3")
+    db.execute("DROP TRIGGER events_refuse_update")
+    db.execute("UPDATE events SET data = replace(data, 'Indo-Pacific', 'Atlantic') "
+               "WHERE position = 2")
+    db.commit()
+    db.close()
+    proc = run(workdir, "verify", code=1)
+    assert "broken: position 2" in proc.stderr
+    fresh = workdir / "fresh"
+    (fresh / "config").mkdir(parents=True)
+    shutil.copy(workdir / "config" / "commitments.toml", fresh / "config")
+    (fresh / "config" / "monitor.toml").write_text("")
+    assert "imported 19 events" in run(fresh, "import", str(workdir / "journal.jsonl")).stdout
+    assert run(fresh, "verify").stdout.startswith("ok: 19 events")
+
+
+def test_version(workdir: Path) -> None:
+    assert run(workdir, "--version").stdout.startswith("monitor ")

@@ -1,0 +1,55 @@
+"""The schema is made and upgraded by Alembic; a first-revision database upgrades to head."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlmodel import SQLModel
+
+from monitor import Monitor, StoreNotInitialised, load_settings
+from monitor import projections as _projections  # noqa: F401  (registers the read models)
+from monitor.events import REGISTRY
+from monitor.journal import verify_rows
+from monitor.store import migrate
+from monitor.store.database import make_engine
+from monitor.store.records import NewEvent
+from monitor.store.sql import SqlEventStore
+
+
+def test_a_first_revision_database_upgrades_to_head(database_url: str, project) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(database_url)
+    migrate.upgrade(engine, "0001")
+    assert migrate.current_revision(engine) == "0001"
+    store = SqlEventStore(engine)
+    note = {"commitment_id": "EPCC23-SC-01", "note_id": str(uuid.uuid4()), "text": "old",
+            "author": "a"}
+    store.append("commitment-EPCC23-SC-01", [NewEvent(uuid.uuid4(), "NoteAdded", 1, note)], 0)
+    settings = load_settings(project / "config" / "monitor.toml", env={})
+    with Monitor(settings, engine) as monitor:
+        with pytest.raises(StoreNotInitialised, match="run `monitor init` to upgrade"):
+            monitor.list_commitments()
+        before, after = monitor.migrate()
+        assert (before, after) == ("0001", migrate.head_revision())
+        assert verify_rows(store.iter_rows(), REGISTRY).ok
+        assert store.last_position() == 1  # the old event survived the upgrade
+
+
+def test_an_empty_database_says_to_run_init(database_url: str, project) -> None:  # type: ignore[no-untyped-def]
+    settings = load_settings(project / "config" / "monitor.toml", env={})
+    with Monitor.open(settings) as monitor, pytest.raises(StoreNotInitialised, match="monitor init"):
+        monitor.list_commitments()
+
+
+def test_migrations_match_the_read_model_classes(database_url: str) -> None:
+    engine = make_engine(database_url)
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    # Only differences that matter: tables or columns missing on either side.
+    relevant = [d for d in diff if d[0] in ("add_table", "remove_table", "add_column", "remove_column")]
+    relevant = [d for d in relevant if not (d[0] == "remove_table" and d[1].name in ("events", "alembic_version"))]
+    assert relevant == []
+    engine.dispose()
