@@ -33,7 +33,9 @@ def _postgres_base_url() -> str:
     if not url:
         if in_ci:
             pytest.fail(f"{POSTGRES_ENV} must be set in CI: the PostgreSQL tests may not skip")
-        pytest.skip(f"PostgreSQL tests skipped: set {POSTGRES_ENV} (e.g. postgresql://postgres@127.0.0.1/test)")
+        pytest.skip(
+            f"PostgreSQL tests skipped: set {POSTGRES_ENV} (e.g. postgresql://postgres@127.0.0.1/test)"
+        )
     return url
 
 

@@ -13,10 +13,25 @@ from monitor.catalogue import parse_catalogue
 from .conftest import CATALOGUE
 
 REFERENCE_IDS = [
-    "EPCC23-INST-01", "EPCC23-ORD-01", "EPCC23-ORD-02", "EPCC23-ORD-03", "EPCC23-COER-01",
-    "EPCC23-COER-02", "EPCC23-COER-03", "EPCC23-CRM-01", "EPCC23-SC-01", "EPCC23-SC-02",
-    "EPCC23-SC-03", "EPCC23-SEMI-01", "EPCC23-SEMI-02", "EPCC23-SEMI-03", "EPCC23-TECH-01",
-    "EPCC23-AI-01", "EPCC23-AI-02", "EPCC23-DATA-01", "EPCC23-JUCIP-01",
+    "EPCC23-INST-01",
+    "EPCC23-ORD-01",
+    "EPCC23-ORD-02",
+    "EPCC23-ORD-03",
+    "EPCC23-COER-01",
+    "EPCC23-COER-02",
+    "EPCC23-COER-03",
+    "EPCC23-CRM-01",
+    "EPCC23-SC-01",
+    "EPCC23-SC-02",
+    "EPCC23-SC-03",
+    "EPCC23-SEMI-01",
+    "EPCC23-SEMI-02",
+    "EPCC23-SEMI-03",
+    "EPCC23-TECH-01",
+    "EPCC23-AI-01",
+    "EPCC23-AI-02",
+    "EPCC23-DATA-01",
+    "EPCC23-JUCIP-01",
 ]
 
 
@@ -25,7 +40,8 @@ def test_the_shipped_catalogue_carries_every_reference_item() -> None:
     assert [c.commitment_id for c in catalogue.commitments] == REFERENCE_IDS
     for c in catalogue.commitments:
         assert str(c.made_on) == "2023-11-14"
-        assert c.match.terms_en and c.match.terms_ja, c.commitment_id
+        assert c.match.terms_en, c.commitment_id
+        assert c.match.terms_ja, c.commitment_id
         assert c.statement_match.terms_ja, c.commitment_id
     by_id = {c.commitment_id: c for c in catalogue.commitments}
     assert str(by_id["EPCC23-COER-03"].deadline) == "2023-11-14"
@@ -33,7 +49,8 @@ def test_the_shipped_catalogue_carries_every_reference_item() -> None:
     assert "semiconductor" in nstc.requires_any
     assert "NSTC" not in by_id["EPCC23-SEMI-03"].match.terms_en
     ipa = {a.term: a for a in by_id["EPCC23-AI-02"].match.ambiguous}["IPA"]
-    assert "NIST" in ipa.requires_any and "情報処理推進機構" in ipa.requires_any
+    assert "NIST" in ipa.requires_any
+    assert "情報処理推進機構" in ipa.requires_any
     assert "IPA" not in by_id["EPCC23-AI-02"].match.terms_en
 
 
@@ -54,8 +71,11 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 def test_a_changed_entry_is_revised_with_what_changed(monitor: Monitor) -> None:
     path = monitor.settings.catalogue
-    _edit(path, 'title = "Personal data protection and privacy"',
-          'title = "Personal data protection, privacy and the Global CBPR Forum"')
+    _edit(
+        path,
+        'title = "Personal data protection and privacy"',
+        'title = "Personal data protection, privacy and the Global CBPR Forum"',
+    )
     report = monitor.sync(reason="official text loaded")
     assert report.revised == {"EPCC23-DATA-01": ["title"]}
     [event] = monitor.store.read_stream("commitment-EPCC23-DATA-01")[1:]
@@ -103,7 +123,9 @@ def test_a_malformed_file_is_reported_by_entry_and_field_and_nothing_is_written(
         monitor.sync()
     problems = caught.value.problems
     assert any(
-        re.search(r"commitments\.toml: commitment #\d+ \(EPCC23-[A-Z0-9-]+\): field 'provenance'", p)
+        re.search(
+            r"commitments\.toml: commitment #\d+ \(EPCC23-[A-Z0-9-]+\): field 'provenance'", p
+        )
         for p in problems
     ), problems
     assert any("(EPCC23-DATA-01): field 'title'" in p for p in problems), problems
@@ -121,7 +143,10 @@ def _extract(text: str, cid: str) -> str:
     [
         (lambda t: t.replace('id = "EPCC23-ORD-02"', 'id = "EPCC23-ORD-01"'), "duplicate"),
         (lambda t: t.replace('id = "EPCC23-ORD-02"', 'id = "ord 2"'), "field 'id'"),
-        (lambda t: t.replace("\n[statement]\n", "\n[statement]\nbogus = 1\n", 1), "unknown field 'bogus'"),
+        (
+            lambda t: t.replace("\n[statement]\n", "\n[statement]\nbogus = 1\n", 1),
+            "unknown field 'bogus'",
+        ),
         (lambda t: t + "\n[[commitment]]\nid = 'EPCC23-X-01'\ncolour = 'red'\n", "unknown field"),
         (lambda t: t.replace("schema = 1", "schema = "), "not valid TOML"),
     ],

@@ -15,8 +15,21 @@ import pytest
 from .conftest import CATALOGUE
 
 COMMANDS = [
-    "init", "list", "show", "status set", "status correct", "note add", "history", "sync",
-    "verify", "export", "import", "rebuild", "counts", "config", "evidence retract",
+    "init",
+    "list",
+    "show",
+    "status set",
+    "status correct",
+    "note add",
+    "history",
+    "sync",
+    "verify",
+    "export",
+    "import",
+    "rebuild",
+    "counts",
+    "config",
+    "evidence retract",
 ]
 
 
@@ -36,7 +49,12 @@ def run(workdir: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess
     env["COLUMNS"] = "200"
     proc = subprocess.run(
         [sys.executable, "-m", "monitor", *args],
-        cwd=workdir, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == code, (proc.stdout, proc.stderr)
     return proc
@@ -54,12 +72,22 @@ def test_a_session_of_a_user(workdir: Path) -> None:
     assert "registered EPCC23-SEMI-03" in out
     assert (workdir / "data" / "monitor.sqlite3").is_file()
     listed = json.loads(run(workdir, "list", "--json").stdout)
-    assert len(listed) == 19 and {c["status"] for c in listed} == {"not_yet_assessed"}
+    assert len(listed) == 19
+    assert {c["status"] for c in listed} == {"not_yet_assessed"}
     run(
-        workdir, "status", "set", "EPCC23-SEMI-03", "in_progress",
-        "--rationale", "JUCIP release lists NSTC-LSTC roadmap work",
-        "--evidence", "https://www.meti.go.jp/english/press/2024/0411_001.html",
-        "--effective", "2024-04-10", "--by", "alice",
+        workdir,
+        "status",
+        "set",
+        "EPCC23-SEMI-03",
+        "in_progress",
+        "--rationale",
+        "JUCIP release lists NSTC-LSTC roadmap work",
+        "--evidence",
+        "https://www.meti.go.jp/english/press/2024/0411_001.html",
+        "--effective",
+        "2024-04-10",
+        "--by",
+        "alice",
     )
     run(workdir, "note", "add", "EPCC23-SEMI-03", "Natcast roadmap due", "--by", "alice")
     shown = json.loads(run(workdir, "show", "EPCC23-SEMI-03", "--json").stdout)
@@ -67,20 +95,30 @@ def test_a_session_of_a_user(workdir: Path) -> None:
     # Tokyo midnight of 10 April is 9 April 15:00 UTC: the user's zone reads the date.
     assert shown["status_effective_at"] == "2024-04-09T15:00:00+00:00"
     assert [t["event_type"] for t in shown["timeline"]] == [
-        "CommitmentRegistered", "EvidenceAccepted", "StatusAssessed", "NoteAdded"
+        "CommitmentRegistered",
+        "EvidenceAccepted",
+        "StatusAssessed",
+        "NoteAdded",
     ]
     table = run(workdir, "show", "EPCC23-SEMI-03").stdout
-    assert "2024-04-10" in table and "JST" in table
-    assert "fulfilled" not in json.loads(
-        run(workdir, "history", "EPCC23-SEMI-03", "--as-of", "2024-04-09", "--json").stdout
-    )["status"]
+    assert "2024-04-10" in table
+    assert "JST" in table
+    assert (
+        "fulfilled"
+        not in json.loads(
+            run(workdir, "history", "EPCC23-SEMI-03", "--as-of", "2024-04-09", "--json").stdout
+        )["status"]
+    )
     later = json.loads(
         run(workdir, "history", "EPCC23-SEMI-03", "--as-of", "2024-06-30", "--json").stdout
     )
     assert later["status"] == "in_progress"
-    assert json.loads(run(workdir, "list", "--status", "in_progress", "--json").stdout)[0][
-        "commitment_id"
-    ] == "EPCC23-SEMI-03"
+    assert (
+        json.loads(run(workdir, "list", "--status", "in_progress", "--json").stdout)[0][
+            "commitment_id"
+        ]
+        == "EPCC23-SEMI-03"
+    )
     assert "in_progress 1" in run(workdir, "counts").stdout
     assert "catalogue unchanged" in run(workdir, "sync").stdout
     assert run(workdir, "verify").stdout.startswith("ok: 22 events")
@@ -97,12 +135,15 @@ def test_user_errors_are_one_line_and_exit_1(workdir: Path) -> None:
     run(workdir, "init")
     proc = run(workdir, "status", "set", "EPCC23-SEMI-03", "fulfilled", "--by", "bob", code=1)
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "rationale is required" in lines[0] and "evidence" in lines[0]
+    assert len(lines) == 1
+    assert "rationale is required" in lines[0]
+    assert "evidence" in lines[0]
     assert "Traceback" not in proc.stderr
     assert "unknown commitment" in run(workdir, "show", "EPCC23-NOPE-99", code=1).stderr
-    assert "not a date" in run(
-        workdir, "history", "EPCC23-SEMI-03", "--as-of", "last week", code=1
-    ).stderr
+    assert (
+        "not a date"
+        in run(workdir, "history", "EPCC23-SEMI-03", "--as-of", "last week", code=1).stderr
+    )
 
 
 def test_usage_errors_exit_2(workdir: Path) -> None:
@@ -123,8 +164,9 @@ def test_verify_exits_1_on_a_broken_chain_and_import_refuses_a_full_store(
     assert "an empty store" in run(workdir, "import", "journal.jsonl", code=1).stderr
     db = sqlite3.connect(workdir / "data" / "monitor.sqlite3")
     db.execute("DROP TRIGGER events_refuse_update")
-    db.execute("UPDATE events SET data = replace(data, 'Indo-Pacific', 'Atlantic') "
-               "WHERE position = 2")
+    db.execute(
+        "UPDATE events SET data = replace(data, 'Indo-Pacific', 'Atlantic') WHERE position = 2"
+    )
     db.commit()
     db.close()
     proc = run(workdir, "verify", code=1)

@@ -91,8 +91,9 @@ def test_accepted_evidence_id_counts_as_evidence() -> None:
         url="https://example.org/a",  # type: ignore[arg-type]
         accepted_by="bob",
     )
-    events = assess(given(registered(), evidence), evidence_urls=[],
-                    evidence_ids=[evidence.evidence_id])
+    events = assess(
+        given(registered(), evidence), evidence_urls=[], evidence_ids=[evidence.evidence_id]
+    )
     assert len(events) == 1
     assert events[0].evidence_ids == (evidence.evidence_id,)  # type: ignore[attr-defined]
 
@@ -122,7 +123,9 @@ def test_every_problem_is_named_at_once() -> None:
     with pytest.raises(CommandRejected) as caught:
         assess(given(registered()), rationale="", assessor="", evidence_urls=[])
     text = str(caught.value)
-    assert "rationale" in text and "assessor" in text and "evidence" in text
+    assert "rationale" in text
+    assert "assessor" in text
+    assert "evidence" in text
 
 
 def test_effective_date_is_read_in_the_users_zone() -> None:
@@ -183,8 +186,15 @@ def test_correction_is_a_new_event_that_replaces_the_assessment() -> None:
     assert after.latest_assessment().corrected  # type: ignore[union-attr]
     with pytest.raises(CommandRejected, match="no assessment"):
         rules.correct_assessment(
-            state, assessment_id=uuid4(), status="fulfilled", rationale="r",
-            effective_at=assessment.effective_at, corrected_by="c", reason="r", now=NOW, zone=UTC,
+            state,
+            assessment_id=uuid4(),
+            status="fulfilled",
+            rationale="r",
+            effective_at=assessment.effective_at,
+            corrected_by="c",
+            reason="r",
+            now=NOW,
+            zone=UTC,
         )
 
 
@@ -194,7 +204,8 @@ def test_notes_and_retractions() -> None:
     assert isinstance(evidence, EvidenceAccepted)
     state = given(registered(), *events)
     [added] = rules.add_note(state, text="  watch the JUCIP readout  ", author="dan")
-    assert isinstance(added, NoteAdded) and added.text == "watch the JUCIP readout"
+    assert isinstance(added, NoteAdded)
+    assert added.text == "watch the JUCIP readout"
     with pytest.raises(CommandRejected, match="the note is empty"):
         rules.add_note(state, text=" ", author="dan")
     [retracted] = rules.retract_evidence(

@@ -17,14 +17,21 @@ def test_effective_and_recorded_clocks_answer_differently(project: Path) -> None
         monitor.init()
         clock.set(datetime(2024, 5, 1, tzinfo=UTC))
         monitor.set_status(
-            "EPCC23-SEMI-01", "in_progress", rationale="JUCIP release", by="alice",
-            effective_at=datetime(2024, 4, 10, tzinfo=UTC), evidence=[EVIDENCE],
+            "EPCC23-SEMI-01",
+            "in_progress",
+            rationale="JUCIP release",
+            by="alice",
+            effective_at=datetime(2024, 4, 10, tzinfo=UTC),
+            evidence=[EVIDENCE],
         )
         # Learned in August that it was fulfilled on 1 June.
         clock.set(datetime(2024, 8, 1, tzinfo=UTC))
         monitor.set_status(
-            "EPCC23-SEMI-01", "fulfilled", rationale="joint statement on legacy chips",
-            by="bob", effective_at=datetime(2024, 6, 1, tzinfo=UTC),
+            "EPCC23-SEMI-01",
+            "fulfilled",
+            rationale="joint statement on legacy chips",
+            by="bob",
+            effective_at=datetime(2024, 6, 1, tzinfo=UTC),
             evidence=["https://www.commerce.gov/news/x"],
         )
         june_30 = datetime(2024, 6, 30, 23, 59, tzinfo=UTC)
@@ -33,7 +40,9 @@ def test_effective_and_recorded_clocks_answer_differently(project: Path) -> None
         assert in_effect.status.value == "fulfilled"
         assert shown.status.value == "in_progress"
         assert [e.event_type for e, _ in shown.events] == [
-            "CommitmentRegistered", "EvidenceAccepted", "StatusAssessed"
+            "CommitmentRegistered",
+            "EvidenceAccepted",
+            "StatusAssessed",
         ]
         march = datetime(2024, 3, 1, tzinfo=UTC)
         assert monitor.history("EPCC23-SEMI-01", march).status.value == "not_yet_assessed"

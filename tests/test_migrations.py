@@ -24,8 +24,12 @@ def test_a_first_revision_database_upgrades_to_head(database_url: str, project) 
     migrate.upgrade(engine, "0001")
     assert migrate.current_revision(engine) == "0001"
     store = SqlEventStore(engine)
-    note = {"commitment_id": "EPCC23-SC-01", "note_id": str(uuid.uuid4()), "text": "old",
-            "author": "a"}
+    note = {
+        "commitment_id": "EPCC23-SC-01",
+        "note_id": str(uuid.uuid4()),
+        "text": "old",
+        "author": "a",
+    }
     store.append("commitment-EPCC23-SC-01", [NewEvent(uuid.uuid4(), "NoteAdded", 1, note)], 0)
     settings = load_settings(project / "config" / "monitor.toml", env={})
     with Monitor(settings, engine) as monitor:
@@ -39,7 +43,10 @@ def test_a_first_revision_database_upgrades_to_head(database_url: str, project) 
 
 def test_an_empty_database_says_to_run_init(database_url: str, project) -> None:  # type: ignore[no-untyped-def]
     settings = load_settings(project / "config" / "monitor.toml", env={})
-    with Monitor.open(settings) as monitor, pytest.raises(StoreNotInitialised, match="monitor init"):
+    with (
+        Monitor.open(settings) as monitor,
+        pytest.raises(StoreNotInitialised, match="monitor init"),
+    ):
         monitor.list_commitments()
 
 
@@ -49,7 +56,13 @@ def test_migrations_match_the_read_model_classes(database_url: str) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     # Only differences that matter: tables or columns missing on either side.
-    relevant = [d for d in diff if d[0] in ("add_table", "remove_table", "add_column", "remove_column")]
-    relevant = [d for d in relevant if not (d[0] == "remove_table" and d[1].name in ("events", "alembic_version"))]
+    relevant = [
+        d for d in diff if d[0] in ("add_table", "remove_table", "add_column", "remove_column")
+    ]
+    relevant = [
+        d
+        for d in relevant
+        if not (d[0] == "remove_table" and d[1].name in ("events", "alembic_version"))
+    ]
     assert relevant == []
     engine.dispose()

@@ -31,21 +31,38 @@ def dump(monitor: Monitor) -> dict[str, list[tuple]]:
 def busy_history(monitor: Monitor) -> None:
     at = datetime(2024, 4, 10, tzinfo=UTC)
     [evidence, assessed] = monitor.set_status(
-        "EPCC23-SEMI-03", "in_progress", rationale="roadmap work listed", by="alice",
-        effective_at=at, evidence=[EVIDENCE],
+        "EPCC23-SEMI-03",
+        "in_progress",
+        rationale="roadmap work listed",
+        by="alice",
+        effective_at=at,
+        evidence=[EVIDENCE],
     )
     monitor.set_status(
-        "EPCC23-SEMI-03", "fulfilled", rationale="roadmap published", by="bob",
-        effective_at=datetime(2025, 2, 1, tzinfo=UTC), evidence=[str(evidence.data["evidence_id"])],
+        "EPCC23-SEMI-03",
+        "fulfilled",
+        rationale="roadmap published",
+        by="bob",
+        effective_at=datetime(2025, 2, 1, tzinfo=UTC),
+        evidence=[str(evidence.data["evidence_id"])],
     )
     monitor.correct_assessment(
-        "EPCC23-SEMI-03", uuid.UUID(assessed.data["assessment_id"]), "stalled",
-        rationale="no meeting", reason="misread", by="carol", effective_at=at,
+        "EPCC23-SEMI-03",
+        uuid.UUID(assessed.data["assessment_id"]),
+        "stalled",
+        rationale="no meeting",
+        reason="misread",
+        by="carol",
+        effective_at=at,
     )
     monitor.add_note("EPCC23-AI-02", "IPA-NIST crosswalk expected", by="dan")
     monitor.set_status(
-        "EPCC23-AI-02", "partially_fulfilled", rationale="crosswalk published", by="dan",
-        effective_at=datetime(2024, 9, 1, tzinfo=UTC), evidence=["https://www.nist.gov/x"],
+        "EPCC23-AI-02",
+        "partially_fulfilled",
+        rationale="crosswalk published",
+        by="dan",
+        effective_at=datetime(2024, 9, 1, tzinfo=UTC),
+        evidence=["https://www.nist.gov/x"],
     )
     monitor.retract_evidence(
         "EPCC23-SEMI-03", uuid.UUID(evidence.data["evidence_id"]), reason="dup", by="alice"

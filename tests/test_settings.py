@@ -31,8 +31,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, '[display]\ntimezone = "Asia/Tokyo"\n')
     settings = load_settings(
         path,
-        env={"MONITOR_TIMEZONE": "America/New_York",
-             "MONITOR_DATABASE_URL": "postgresql://u@h/db"},
+        env={"MONITOR_TIMEZONE": "America/New_York", "MONITOR_DATABASE_URL": "postgresql://u@h/db"},
     )
     assert settings.timezone.key == "America/New_York"
     assert settings.database_url == "postgresql://u@h/db"

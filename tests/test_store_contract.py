@@ -93,9 +93,7 @@ def test_stale_expected_version_raises_and_writes_nothing(store: SqlEventStore) 
         store.append("s-1", [note(2)], 5)  # ahead of the stream: no gaps either
     # In a batch: the good stream before the stale one is not written either.
     with pytest.raises(ConcurrencyError):
-        store.append_batch(
-            [StreamAppend("s-2", (note(3),), 0), StreamAppend("s-1", (note(4),), 0)]
-        )
+        store.append_batch([StreamAppend("s-2", (note(3),), 0), StreamAppend("s-1", (note(4),), 0)])
     assert store.last_position() == 1
     assert store.stream_version("s-2") == 0
 
@@ -173,8 +171,10 @@ def _drop_triggers(store: SqlEventStore) -> list[str]:
 @pytest.mark.parametrize(
     ("tamper", "expected"),
     [
-        (["UPDATE events SET data = REPLACE(data, 'note 3', 'note 9') WHERE position = 4"],
-         "position 4"),
+        (
+            ["UPDATE events SET data = REPLACE(data, 'note 3', 'note 9') WHERE position = 4"],
+            "position 4",
+        ),
         (["DELETE FROM events WHERE position = 3"], "position 4"),
         (
             [
@@ -187,9 +187,7 @@ def _drop_triggers(store: SqlEventStore) -> list[str]:
     ],
     ids=["modified", "deleted", "reordered"],
 )
-def test_verify_detects_tampering(
-    store: SqlEventStore, tamper: list[str], expected: str
-) -> None:
+def test_verify_detects_tampering(store: SqlEventStore, tamper: list[str], expected: str) -> None:
     for i in range(6):
         store.append("s-1", [note(i)], i)
     assert verify_rows(store.iter_rows(), REGISTRY).ok

@@ -29,8 +29,19 @@ from monitor.events import (
 
 ID_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{2,80}$")
 ENTRY_KEYS = {
-    "id", "title", "source_words", "provenance", "source_document", "locator", "source_urls",
-    "parties", "topics", "made_on", "deadline", "deadline_text", "match",
+    "id",
+    "title",
+    "source_words",
+    "provenance",
+    "source_document",
+    "locator",
+    "source_urls",
+    "parties",
+    "topics",
+    "made_on",
+    "deadline",
+    "deadline_text",
+    "match",
 }
 STATEMENT_KEYS = {"id", "title", "date", "place", "sources", "match"}
 # Fields compared by sync; commitment_id is the identity, never a change.

@@ -136,8 +136,12 @@ def init(as_json: JsonOpt = False) -> None:
         _print_json({"schema_before": before, "schema": after, **_sync_json(report), **summary})
         return
     where = describe(monitor.settings)["database_url"]
-    schema = f"created schema {after}" if before is None else (
-        f"upgraded schema {before} -> {after}" if before != after else f"schema {after} current"
+    schema = (
+        f"created schema {after}"
+        if before is None
+        else (
+            f"upgraded schema {before} -> {after}" if before != after else f"schema {after} current"
+        )
     )
     out.print(f"{where}: {schema}")
     for line in _sync_lines(report):
@@ -244,15 +248,25 @@ def show(
                 "status_effective_at": latest.effective_at.isoformat() if latest else None,
                 "retired": state.retired,
                 "evidence": [
-                    {"evidence_id": str(e.evidence_id), "url": e.url, "title": e.title,
-                     "accepted_by": e.accepted_by, "retracted": e.retracted}
+                    {
+                        "evidence_id": str(e.evidence_id),
+                        "url": e.url,
+                        "title": e.title,
+                        "accepted_by": e.accepted_by,
+                        "retracted": e.retracted,
+                    }
                     for e in state.evidence.values()
                 ],
                 "assessments": [
-                    {"assessment_id": str(a.assessment_id), "status": a.status.value,
-                     "effective_at": a.effective_at.isoformat(), "assessor": a.assessor,
-                     "rationale": a.rationale, "corrected": a.corrected,
-                     "evidence_ids": [str(i) for i in a.evidence_ids]}
+                    {
+                        "assessment_id": str(a.assessment_id),
+                        "status": a.status.value,
+                        "effective_at": a.effective_at.isoformat(),
+                        "assessor": a.assessor,
+                        "rationale": a.rationale,
+                        "corrected": a.corrected,
+                        "evidence_ids": [str(i) for i in a.evidence_ids],
+                    }
                     for a in state.assessments.values()
                 ],
                 "timeline": [t.model_dump() for t in timeline],
@@ -261,8 +275,10 @@ def show(
         return
     out.print(f"[bold]{reg.commitment_id}[/bold]  {escape(reg.title)}")
     since = f" since {local_date(latest.effective_at, zone)}" if latest else ""
-    out.print(f"status: [bold]{state.status().value}[/bold]{since}"
-              + ("  [retired]" if state.retired else ""))
+    out.print(
+        f"status: [bold]{state.status().value}[/bold]{since}"
+        + ("  [retired]" if state.retired else "")
+    )
     out.print(f"source words ({reg.provenance}): “{escape(reg.source_words)}”")
     out.print(f"from: {escape(reg.source_document)}; {escape(reg.locator)}")
     for url in reg.source_urls:
@@ -339,14 +355,24 @@ def _history_json(result: History) -> dict[str, Any]:
         "as_of": result.as_of.isoformat(),
         "clock": result.clock,
         "status": result.status.value,
-        "assessment": None if a is None else {
-            "assessment_id": str(a.assessment_id), "status": a.status.value,
-            "effective_at": a.effective_at.isoformat(), "assessor": a.assessor,
-            "rationale": a.rationale, "recorded_at": a.recorded_at.isoformat(),
+        "assessment": None
+        if a is None
+        else {
+            "assessment_id": str(a.assessment_id),
+            "status": a.status.value,
+            "effective_at": a.effective_at.isoformat(),
+            "assessor": a.assessor,
+            "rationale": a.rationale,
+            "recorded_at": a.recorded_at.isoformat(),
         },
         "events": [
-            {"position": e.position, "event_type": e.event_type, "event_id": str(e.event_id),
-             "recorded_at": e.recorded_at.isoformat(), "data": e.data}
+            {
+                "position": e.position,
+                "event_type": e.event_type,
+                "event_id": str(e.event_id),
+                "recorded_at": e.recorded_at.isoformat(),
+                "data": e.data,
+            }
             for e, _ in result.events
         ],
     }
@@ -377,8 +403,15 @@ def counts(as_json: JsonOpt = False) -> None:
 def _recorded(events: list[Any], as_json: bool, zone: Any) -> None:
     if as_json:
         _print_json(
-            [{"position": e.position, "event_id": str(e.event_id), "event_type": e.event_type,
-              "data": e.data} for e in events]
+            [
+                {
+                    "position": e.position,
+                    "event_id": str(e.event_id),
+                    "event_type": e.event_type,
+                    "data": e.data,
+                }
+                for e in events
+            ]
         )
         return
     for e in events:
@@ -399,7 +432,8 @@ def status_set(
         typer.Option(help="When it took effect in the world: YYYY-MM-DD (default: today)."),
     ] = None,
     note: Annotated[
-        str | None, typer.Option(help="For 'stalled' after a passed deadline: stands in for evidence.")
+        str | None,
+        typer.Option(help="For 'stalled' after a passed deadline: stands in for evidence."),
     ] = None,
     by: ByOpt = "",
     as_json: JsonOpt = False,
@@ -409,8 +443,13 @@ def status_set(
         zone = monitor.settings.timezone
         effective_at = parse_moment(effective, zone) if effective else monitor.clock.now()
         events = monitor.set_status(
-            commitment_id, status, rationale=rationale, by=by, effective_at=effective_at,
-            evidence=evidence or [], note=note,
+            commitment_id,
+            status,
+            rationale=rationale,
+            by=by,
+            effective_at=effective_at,
+            evidence=evidence or [],
+            note=note,
         )
     _recorded(events, as_json, zone)
 
@@ -440,7 +479,12 @@ def status_correct(
                 raise MonitorError(f"no assessment {assessment_id} on {commitment_id}")
             effective_at = old.effective_at
         events = monitor.correct_assessment(
-            commitment_id, assessment_id, status, rationale=rationale, reason=reason, by=by,
+            commitment_id,
+            assessment_id,
+            status,
+            rationale=rationale,
+            reason=reason,
+            by=by,
             effective_at=effective_at,
         )
     _recorded(events, as_json, zone)
@@ -493,9 +537,16 @@ def verify(as_json: JsonOpt = False) -> None:
     with _monitor() as monitor, _progress("verifying") as progress:
         report = monitor.verify(_count_progress(progress, "events"))
     if as_json:
-        _print_json({"ok": report.ok, "events": report.events, "streams": report.streams,
-                     "last_position": report.last_position, "last_hash": report.last_hash,
-                     "problems": report.problems})
+        _print_json(
+            {
+                "ok": report.ok,
+                "events": report.events,
+                "streams": report.streams,
+                "last_position": report.last_position,
+                "last_hash": report.last_hash,
+                "problems": report.problems,
+            }
+        )
     elif report.ok:
         out.print(
             f"ok: {report.events} events in {report.streams} streams, chain intact up to "

@@ -256,9 +256,7 @@ def assess_status(
         target = Status(status)
     except ValueError:
         target = None
-        problems.append(
-            f"unknown status {status!r} (one of: {', '.join(s.value for s in Status)})"
-        )
+        problems.append(f"unknown status {status!r} (one of: {', '.join(s.value for s in Status)})")
     if target is Status.NOT_YET_ASSESSED:
         problems.append(
             "not_yet_assessed is the starting point, not an assessment: to undo an assessment "
@@ -289,7 +287,7 @@ def assess_status(
         EvidenceAccepted(
             commitment_id=state.commitment_id,
             evidence_id=uuid4(),
-            url=url,  # type: ignore[arg-type]  # pydantic validates the string
+            url=url,  # pydantic validates the string
             accepted_by=assessor.strip(),
         )
         for url in urls
@@ -339,7 +337,8 @@ def correct_assessment(
         problems.append("who corrects it is required (--by)")
     problems += _check_effective(state, effective_at, now, zone)
     _refuse("correction", problems)
-    assert target is not None and original is not None
+    assert target is not None
+    assert original is not None
     return [
         AssessmentCorrected(
             commitment_id=state.commitment_id,

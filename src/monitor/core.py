@@ -30,7 +30,17 @@ from monitor.errors import (
     NotFound,
     StoreNotInitialised,
 )
-from monitor.events import REGISTRY, DomainEvent, Status, commitment_stream, to_new_event
+from monitor.events import (
+    REGISTRY,
+    CommitmentRegistered,
+    CommitmentReinstated,
+    CommitmentRetired,
+    CommitmentRevised,
+    DomainEvent,
+    Status,
+    commitment_stream,
+    to_new_event,
+)
 from monitor.journal import export_journal, import_journal, verify_rows
 from monitor.projections import (
     CommitmentProjection,
@@ -186,10 +196,9 @@ class Monitor:
             except ConcurrencyError:
                 continue
             self.projection.catch_up()
-            stored = self.store.read_stream(
+            return self.store.read_stream(
                 commitment_stream(commitment_id), result.version - len(events) + 1
             )
-            return stored
         raise MonitorError(f"{commitment_id} kept changing while you edited it; try again")
 
     def set_status(
@@ -318,7 +327,7 @@ class Monitor:
                 .where(CommitmentView.retired == False)  # noqa: E712
                 .group_by(CommitmentTopicView.topic, CommitmentView.status)
             ).all()
-        result: dict[str, dict[str, int]] = {"status": {s: n for s, n in by_status}}
+        result: dict[str, dict[str, int]] = {"status": dict(by_status)}
         for topic, status, n in by_topic:
             result.setdefault(f"topic:{topic}", {})[status] = n
         return result
@@ -375,9 +384,9 @@ class Monitor:
             )
         return report
 
-    def export(self, target: Path, progress: Callable[[int], None] | None = None) -> tuple[
-        Path, int, str
-    ]:
+    def export(
+        self, target: Path, progress: Callable[[int], None] | None = None
+    ) -> tuple[Path, int, str]:
         """Write the journal as JSON Lines; returns (file, events, last hash)."""
         self.require_schema()
         return export_journal(self.store, target, progress)
@@ -427,13 +436,13 @@ def _sync_report(plan: dict[str, list[DomainEvent]]) -> SyncReport:
     report = SyncReport()
     for cid, events in sorted(plan.items()):
         for event in events:
-            if isinstance(event, catalogue_rules.CommitmentRegistered):
+            if isinstance(event, CommitmentRegistered):
                 report.registered.append(cid)
-            elif isinstance(event, catalogue_rules.CommitmentRevised):
+            elif isinstance(event, CommitmentRevised):
                 report.revised[cid] = sorted(event.changes)
-            elif isinstance(event, catalogue_rules.CommitmentRetired):
+            elif isinstance(event, CommitmentRetired):
                 report.retired.append(cid)
-            elif isinstance(event, catalogue_rules.CommitmentReinstated):
+            elif isinstance(event, CommitmentReinstated):
                 report.reinstated.append(cid)
     return report
 

@@ -277,4 +277,3 @@ def to_new_event(
 def commitment_stream(commitment_id: str) -> str:
     """The stream that holds one commitment's history."""
     return f"commitment-{commitment_id}"
-

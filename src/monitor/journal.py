@@ -23,8 +23,16 @@ from monitor.store.records import VerifyReport
 from monitor.store.sql import Row, SqlEventStore
 
 FIELDS = (
-    "position", "event_id", "stream_id", "stream_version", "event_type", "schema_version",
-    "data", "metadata", "recorded_at", "hash",
+    "position",
+    "event_id",
+    "stream_id",
+    "stream_version",
+    "event_type",
+    "schema_version",
+    "data",
+    "metadata",
+    "recorded_at",
+    "hash",
 )
 Progress = Callable[[int], None]
 MAX_PROBLEMS = 100
@@ -135,9 +143,16 @@ def line_to_row(line: str, number: int) -> Row:
     if not isinstance(record["data"], dict) or not isinstance(record["metadata"], dict):
         raise IntegrityViolation(f"line {number}: data and metadata must be objects")
     return (
-        record["position"], record["event_id"], record["stream_id"], record["stream_version"],
-        record["event_type"], record["schema_version"], canonical_json(record["data"]),
-        canonical_json(record["metadata"]), record["recorded_at"], record["hash"],
+        record["position"],
+        record["event_id"],
+        record["stream_id"],
+        record["stream_version"],
+        record["event_type"],
+        record["schema_version"],
+        canonical_json(record["data"]),
+        canonical_json(record["metadata"]),
+        record["recorded_at"],
+        record["hash"],
     )
 
 

@@ -72,15 +72,14 @@ class TimelineView(SQLModel, table=True):
     summary: str
 
 
-_VIEW_COLUMNS = [
-    c for c in CommitmentView.model_fields if c != "commitment_id"
-]
+_VIEW_COLUMNS = [c for c in CommitmentView.model_fields if c != "commitment_id"]
 _INSERT_VIEW = text(
     "INSERT INTO commitment_view (commitment_id, " + ", ".join(_VIEW_COLUMNS) + ") VALUES "
     "(:commitment_id, " + ", ".join(f":{c}" for c in _VIEW_COLUMNS) + ")"
 )
 _UPDATE_VIEW = text(
-    "UPDATE commitment_view SET " + ", ".join(f"{c} = :{c}" for c in _VIEW_COLUMNS)
+    "UPDATE commitment_view SET "
+    + ", ".join(f"{c} = :{c}" for c in _VIEW_COLUMNS)
     + " WHERE commitment_id = :commitment_id"
 )
 _INSERT_TIMELINE = text(
@@ -173,7 +172,7 @@ class CommitmentProjection:
                 ).all()
                 if not rows:
                     return total
-                self._apply(conn, [tuple(r) for r in rows])  # type: ignore[misc]
+                self._apply(conn, [tuple(r) for r in rows])
                 conn.execute(
                     text("UPDATE projection_checkpoints SET position = :p WHERE name = :n"),
                     {"p": rows[-1][0], "n": NAME},
@@ -304,9 +303,11 @@ class CommitmentProjection:
             batch.refold.add(cid)
 
     def _load_view(self, conn: Connection, cid: str) -> dict[str, Any] | None:
-        row = conn.execute(
-            text("SELECT * FROM commitment_view WHERE commitment_id = :c"), {"c": cid}
-        ).mappings().first()
+        row = (
+            conn.execute(text("SELECT * FROM commitment_view WHERE commitment_id = :c"), {"c": cid})
+            .mappings()
+            .first()
+        )
         return dict(row) if row else None
 
     def _write(self, conn: Connection, batch: _Batch, upto: int) -> None:
@@ -318,7 +319,7 @@ class CommitmentProjection:
             conn.execute(_INSERT_VIEW, inserts)
         if updates:
             conn.execute(_UPDATE_VIEW, updates)
-        for cid, topics in batch.topics.items():
+        for cid, _topics in batch.topics.items():
             if cid in batch.existing:
                 conn.execute(
                     text("DELETE FROM commitment_topic_view WHERE commitment_id = :c"), {"c": cid}

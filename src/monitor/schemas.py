@@ -32,8 +32,16 @@ def journal_line_schema() -> dict[str, Any]:
         "type": "object",
         "additionalProperties": False,
         "required": [
-            "position", "event_id", "stream_id", "stream_version", "event_type",
-            "schema_version", "data", "metadata", "recorded_at", "hash",
+            "position",
+            "event_id",
+            "stream_id",
+            "stream_version",
+            "event_type",
+            "schema_version",
+            "data",
+            "metadata",
+            "recorded_at",
+            "hash",
         ],
         "properties": {
             "position": {"type": "integer", "minimum": 1},

@@ -49,15 +49,24 @@ def event_hash(
     """The chain hash of one event, from its stored (canonical) text."""
     # Keys in sorted order, payloads embedded as their stored canonical text.
     envelope = (
-        '{"data":' + data_json
-        + ',"event_id":' + json.dumps(event_id)
-        + ',"event_type":' + json.dumps(event_type, ensure_ascii=False)
-        + ',"metadata":' + metadata_json
-        + ',"position":' + str(position)
-        + ',"recorded_at":' + json.dumps(recorded_at)
-        + ',"schema_version":' + str(schema_version)
-        + ',"stream_id":' + json.dumps(stream_id, ensure_ascii=False)
-        + ',"stream_version":' + str(stream_version)
+        '{"data":'
+        + data_json
+        + ',"event_id":'
+        + json.dumps(event_id)
+        + ',"event_type":'
+        + json.dumps(event_type, ensure_ascii=False)
+        + ',"metadata":'
+        + metadata_json
+        + ',"position":'
+        + str(position)
+        + ',"recorded_at":'
+        + json.dumps(recorded_at)
+        + ',"schema_version":'
+        + str(schema_version)
+        + ',"stream_id":'
+        + json.dumps(stream_id, ensure_ascii=False)
+        + ',"stream_version":'
+        + str(stream_version)
         + "}"
     )
     return hashlib.sha256((previous_hash + envelope).encode("utf-8")).hexdigest()

@@ -178,9 +178,7 @@ class SqlEventStore:
         for append in appends:
             actual = pending.get(append.stream_id)
             if actual is None:
-                actual = conn.execute(
-                    _STREAM_VERSION, {"stream_id": append.stream_id}
-                ).scalar_one()
+                actual = conn.execute(_STREAM_VERSION, {"stream_id": append.stream_id}).scalar_one()
             if check_ids or actual != append.expected_version:
                 repeat = self._already_stored(conn, append)
                 if repeat is not None:
@@ -285,7 +283,7 @@ class SqlEventStore:
                 result = conn.execute(
                     _READ_ALL_UNTIL, {"after": after, "until": until, "limit": limit}
                 )
-            return [tuple(r) for r in result]  # type: ignore[misc]
+            return [tuple(r) for r in result]
 
     def iter_rows(self, after: int = 0, batch: int = 5000) -> Iterator[Row]:
         """Every stored row from ``after`` on, fetched in batches."""

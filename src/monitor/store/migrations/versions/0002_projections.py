@@ -57,9 +57,7 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(200), nullable=True),
         sa.Column("summary", sa.Text(), nullable=False),
     )
-    op.create_index(
-        "ix_timeline_view_commitment", "timeline_view", ["commitment_id", "position"]
-    )
+    op.create_index("ix_timeline_view_commitment", "timeline_view", ["commitment_id", "position"])
 
 
 def downgrade() -> None:
