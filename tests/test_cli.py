@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import CATALOGUE
+from .conftest import CATALOGUE, ROOT
 
 COMMANDS = [
     "init",
@@ -65,6 +65,12 @@ def test_every_command_has_help(workdir: Path) -> None:
     for command in COMMANDS:
         assert command.split()[0] in top
         assert "Usage:" in run(workdir, *command.split(), "--help").stdout
+
+
+def test_every_command_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for command in COMMANDS:
+        assert f"monitor {command}" in readme, command
 
 
 def test_a_session_of_a_user(workdir: Path) -> None:
