@@ -12,11 +12,12 @@ from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
 
 from monitor.errors import UnknownEventType
+from monitor.ids import uuid7
 from monitor.store.records import NewEvent, RecordedEvent
 
 
@@ -266,7 +267,7 @@ def to_new_event(
 ) -> NewEvent:
     """Wrap a domain event for the store (a fresh UUID unless one is given)."""
     return NewEvent(
-        event_id=event_id or uuid4(),
+        event_id=event_id or uuid7(),
         event_type=event.event_type,
         schema_version=event.schema_version,
         data=event.model_dump(mode="json"),

@@ -200,7 +200,7 @@ def import_journal(
         raise MonitorError(f"{path}: no such journal file")
     checker = ChainChecker(registry)
 
-    def checked() -> Iterator[dict[str, Any]]:
+    def checked() -> Iterator[Row]:
         with path.open(encoding="utf-8") as stream:
             for row in read_journal(stream):
                 checker.check(row)
@@ -210,7 +210,7 @@ def import_journal(
                     )
                 if progress and checker.report.events % 10_000 == 0:
                     progress(checker.report.events)
-                yield dict(zip(FIELDS, row, strict=True))
+                yield row
 
     store.import_rows(checked())
     return checker.finish()

@@ -8,19 +8,19 @@ read models and folds the whole journal again; the result equals the live projec
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 from sqlmodel import Field, SQLModel
 
 from monitor.commitment import EventContext, fold
 from monitor.events import REGISTRY, Status
 from monitor.store.database import WRITE
 from monitor.store.hashing import format_timestamp, parse_timestamp
-from monitor.store.sql import Row, SqlEventStore, row_to_event
+from monitor.store.sql import Row, SqlEventStore
 
 NAME = "commitments"
 COMMITMENT_PREFIX = "commitment-"
@@ -73,25 +73,6 @@ class TimelineView(SQLModel, table=True):
 
 
 _VIEW_COLUMNS = [c for c in CommitmentView.model_fields if c != "commitment_id"]
-_INSERT_VIEW = text(
-    "INSERT INTO commitment_view (commitment_id, " + ", ".join(_VIEW_COLUMNS) + ") VALUES "
-    "(:commitment_id, " + ", ".join(f":{c}" for c in _VIEW_COLUMNS) + ")"
-)
-_UPDATE_VIEW = text(
-    "UPDATE commitment_view SET "
-    + ", ".join(f"{c} = :{c}" for c in _VIEW_COLUMNS)
-    + " WHERE commitment_id = :commitment_id"
-)
-_INSERT_TIMELINE = text(
-    "INSERT INTO timeline_view (position, commitment_id, event_type, event_id, effective_at, "
-    "recorded_at, actor, summary) VALUES (:position, :commitment_id, :event_type, :event_id, "
-    ":effective_at, :recorded_at, :actor, :summary)"
-)
-_EVENTS_AFTER = text(
-    "SELECT position, event_id, stream_id, stream_version, event_type, schema_version, data, "
-    "metadata, recorded_at, hash FROM events WHERE position > :after ORDER BY position "
-    "LIMIT :limit"
-)
 
 
 def _clip(value: str, limit: int = SUMMARY_LIMIT) -> str:
@@ -143,21 +124,56 @@ def _normalise_time(value: str | None) -> str | None:
     return format_timestamp(parse_timestamp(value)) if value else None
 
 
+_TIMELINE_COLUMNS = (
+    "position, commitment_id, event_type, event_id, effective_at, recorded_at, actor, summary"
+)
+_VIEW_ALL = ["commitment_id", *_VIEW_COLUMNS]
+
+
 @dataclass(slots=True)
 class _Batch:
     views: dict[str, dict[str, Any]]
     existing: set[str]
-    timeline: list[dict[str, Any]]
+    timeline: list[tuple[Any, ...]]
     topics: dict[str, list[str]]
     refold: set[str]
 
 
 class CommitmentProjection:
-    """The commitment read models (status, topics, timeline) and their checkpoint."""
+    """The commitment read models (status, topics, timeline) and their checkpoint.
+
+    Folding talks to the driver's cursor inside the SQLAlchemy transaction: a rebuild
+    handles every event of the journal, and per-row statement overhead would dominate it.
+    """
 
     def __init__(self, store: SqlEventStore, batch_size: int = 10_000) -> None:
         self.store = store
         self.batch_size = batch_size
+        mark = store.placeholder
+        self._sql_events = (
+            "SELECT position, event_id, stream_id, stream_version, event_type, schema_version, "
+            f"data, metadata, recorded_at, hash FROM events WHERE position > {mark} "
+            f"ORDER BY position LIMIT {mark}"
+        )
+        self._sql_insert_view = (
+            f"INSERT INTO commitment_view ({', '.join(_VIEW_ALL)}) "
+            f"VALUES ({', '.join([mark] * len(_VIEW_ALL))})"
+        )
+        self._sql_update_view = (
+            "UPDATE commitment_view SET "
+            + ", ".join(f"{c} = {mark}" for c in _VIEW_COLUMNS)
+            + f" WHERE commitment_id = {mark}"
+        )
+        self._sql_insert_timeline = (
+            f"INSERT INTO timeline_view ({_TIMELINE_COLUMNS}) VALUES ({', '.join([mark] * 8)})"
+        )
+        self._sql_insert_topic = (
+            f"INSERT INTO commitment_topic_view (commitment_id, topic) VALUES ({mark}, {mark})"
+        )
+        self._sql_delete_topics = f"DELETE FROM commitment_topic_view WHERE commitment_id = {mark}"
+        self._sql_checkpoint = (
+            f"UPDATE projection_checkpoints SET position = {mark} WHERE name = {mark}"
+        )
 
     # -- running ------------------------------------------------------------------------
 
@@ -166,17 +182,13 @@ class CommitmentProjection:
         total = 0
         target = self.store.last_position() if progress else 0
         while True:
-            with self._locked() as (conn, checkpoint):
-                rows = conn.execute(
-                    _EVENTS_AFTER, {"after": checkpoint, "limit": self.batch_size}
-                ).all()
+            with self._locked() as (cursor, checkpoint):
+                cursor.execute(self._sql_events, (checkpoint, self.batch_size))
+                rows: list[Row] = cursor.fetchall()
                 if not rows:
                     return total
-                self._apply(conn, [tuple(r) for r in rows])
-                conn.execute(
-                    text("UPDATE projection_checkpoints SET position = :p WHERE name = :n"),
-                    {"p": rows[-1][0], "n": NAME},
-                )
+                self._apply(cursor, rows)
+                cursor.execute(self._sql_checkpoint, (rows[-1][0], NAME))
             total += len(rows)
             if progress:
                 progress(rows[-1][0], target)
@@ -185,13 +197,10 @@ class CommitmentProjection:
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Empty the read models and fold the whole journal again."""
-        with self._locked() as (conn, _checkpoint):
+        with self._locked() as (cursor, _checkpoint):
             for table in ("timeline_view", "commitment_topic_view", "commitment_view"):
-                conn.execute(text(f"DELETE FROM {table}"))
-            conn.execute(
-                text("UPDATE projection_checkpoints SET position = 0 WHERE name = :n"),
-                {"n": NAME},
-            )
+                cursor.execute(f"DELETE FROM {table}")
+            cursor.execute(self._sql_checkpoint, (0, NAME))
         return self.catch_up(progress)
 
     def checkpoint(self) -> int:
@@ -202,8 +211,11 @@ class CommitmentProjection:
         return int(value or 0)
 
     @contextmanager
-    def _locked(self) -> Iterator[tuple[Connection, int]]:
-        """A write transaction holding the checkpoint (SQLite: BEGIN IMMEDIATE; PG: FOR UPDATE)."""
+    def _locked(self) -> Iterator[tuple[Any, int]]:
+        """A write transaction holding the checkpoint (SQLite: BEGIN IMMEDIATE; PG: FOR UPDATE).
+
+        Yields the driver's cursor in that transaction, and the checkpoint.
+        """
         with self.store._translate_errors(), self.store.engine.connect() as raw:
             conn = raw.execution_options(**WRITE)
             with conn.begin():
@@ -220,47 +232,60 @@ class CommitmentProjection:
                     text(f"SELECT position FROM projection_checkpoints WHERE name = :n{lock}"),
                     {"n": NAME},
                 ).scalar_one()
-                yield conn, int(checkpoint)
+                cursor = conn.connection.cursor()
+                try:
+                    yield cursor, int(checkpoint)
+                finally:
+                    cursor.close()
 
     # -- folding ------------------------------------------------------------------------
 
-    def _apply(self, conn: Connection, rows: Sequence[Row]) -> None:
+    def _apply(self, cursor: Any, rows: Sequence[Row]) -> None:
         batch = _Batch({}, set(), [], {}, set())
+        prefix_length = len(COMMITMENT_PREFIX)
+        registered_here = {
+            row[2][prefix_length:] for row in rows if row[4] == "CommitmentRegistered"
+        }
+        others = {
+            row[2][prefix_length:] for row in rows if row[2].startswith(COMMITMENT_PREFIX)
+        } - registered_here
+        for view in self._load_views(cursor, sorted(others)):
+            batch.existing.add(view["commitment_id"])
+            batch.views[view["commitment_id"]] = view
+        upcast, loads, summary = REGISTRY.upcast, json.loads, _summary
+        timeline = batch.timeline
         for row in rows:
             stream_id = row[2]
             if not stream_id.startswith(COMMITMENT_PREFIX):
                 continue
-            cid = stream_id[len(COMMITMENT_PREFIX) :]
+            cid = stream_id[prefix_length:]
             event_type, recorded_at = row[4], row[8]
-            data = REGISTRY.upcast(event_type, row[5], json.loads(row[6]))
-            view = batch.views.get(cid)
-            if view is None:
-                view = self._load_view(conn, cid)
-                if view is not None:
-                    batch.existing.add(cid)
-                    batch.views[cid] = view
+            data = upcast(event_type, row[5], loads(row[6]))
             if event_type == "CommitmentRegistered":
                 view = batch.views[cid] = _new_view(cid, data)
                 batch.topics[cid] = list(data["topics"])
-            if view is None:
-                continue  # an event before registration cannot happen; ignore defensively
+            else:
+                found = batch.views.get(cid)
+                if found is None:
+                    continue  # events before a registration: nothing to show them on
+                view = found
             view["version"] = row[3]
             view["updated_at"] = recorded_at
             self._fold_into(view, event_type, data, recorded_at, cid, batch)
-            summary, effective_at, actor = _summary(event_type, data)
-            batch.timeline.append(
-                {
-                    "position": row[0],
-                    "commitment_id": cid,
-                    "event_type": event_type,
-                    "event_id": row[1],
-                    "effective_at": _normalise_time(effective_at),
-                    "recorded_at": recorded_at,
-                    "actor": actor,
-                    "summary": summary,
-                }
+            text_, effective_at, actor = summary(event_type, data)
+            timeline.append(
+                (
+                    row[0],
+                    cid,
+                    event_type,
+                    row[1],
+                    _normalise_time(effective_at),
+                    recorded_at,
+                    actor,
+                    text_,
+                )
             )
-        self._write(conn, batch, rows[-1][0])
+        self._write(cursor, batch, rows[-1][0])
 
     @staticmethod
     def _fold_into(
@@ -302,62 +327,62 @@ class CommitmentProjection:
             view["last_assessed_at"] = recorded_at
             batch.refold.add(cid)
 
-    def _load_view(self, conn: Connection, cid: str) -> dict[str, Any] | None:
-        row = (
-            conn.execute(text("SELECT * FROM commitment_view WHERE commitment_id = :c"), {"c": cid})
-            .mappings()
-            .first()
-        )
-        return dict(row) if row else None
+    def _load_views(self, cursor: Any, ids: Sequence[str]) -> list[dict[str, Any]]:
+        views = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join([self.store.placeholder] * len(chunk))
+            cursor.execute(
+                f"SELECT {', '.join(_VIEW_ALL)} FROM commitment_view "
+                f"WHERE commitment_id IN ({marks})",
+                chunk,
+            )
+            views += [dict(zip(_VIEW_ALL, row, strict=True)) for row in cursor.fetchall()]
+        for view in views:
+            view["retired"] = bool(view["retired"])
+        return views
 
-    def _write(self, conn: Connection, batch: _Batch, upto: int) -> None:
+    def _write(self, cursor: Any, batch: _Batch, upto: int) -> None:
         for cid in batch.refold:
-            self._refold_status(conn, cid, batch.views[cid], upto)
-        inserts = [v for cid, v in batch.views.items() if cid not in batch.existing]
-        updates = [v for cid, v in batch.views.items() if cid in batch.existing]
+            self._refold_status(cid, batch.views[cid], upto)
+        inserts = [
+            tuple(v[c] for c in _VIEW_ALL)
+            for cid, v in batch.views.items()
+            if cid not in batch.existing
+        ]
+        updates = [
+            (*(v[c] for c in _VIEW_COLUMNS), cid)
+            for cid, v in batch.views.items()
+            if cid in batch.existing
+        ]
         if inserts:
-            conn.execute(_INSERT_VIEW, inserts)
+            cursor.executemany(self._sql_insert_view, inserts)
         if updates:
-            conn.execute(_UPDATE_VIEW, updates)
-        for cid, _topics in batch.topics.items():
-            if cid in batch.existing:
-                conn.execute(
-                    text("DELETE FROM commitment_topic_view WHERE commitment_id = :c"), {"c": cid}
-                )
+            cursor.executemany(self._sql_update_view, updates)
+        replaced = [(cid,) for cid in batch.topics if cid in batch.existing]
+        if replaced:
+            cursor.executemany(self._sql_delete_topics, replaced)
         topic_rows = [
-            {"c": cid, "t": topic} for cid, topics in batch.topics.items() for topic in set(topics)
+            (cid, topic) for cid, topics in batch.topics.items() for topic in dict.fromkeys(topics)
         ]
         if topic_rows:
-            conn.execute(
-                text("INSERT INTO commitment_topic_view (commitment_id, topic) VALUES (:c, :t)"),
-                topic_rows,
-            )
+            cursor.executemany(self._sql_insert_topic, topic_rows)
         if batch.timeline:
-            conn.execute(_INSERT_TIMELINE, batch.timeline)
+            cursor.executemany(self._sql_insert_timeline, batch.timeline)
 
-    def _refold_status(self, conn: Connection, cid: str, view: dict[str, Any], upto: int) -> None:
+    def _refold_status(self, cid: str, view: dict[str, Any], upto: int) -> None:
         """After a correction: the status follows from all assessments, so fold them again."""
-        rows = conn.execute(
-            text(
-                "SELECT position, event_id, stream_id, stream_version, event_type, "
-                "schema_version, data, metadata, recorded_at, hash FROM events "
-                "WHERE stream_id = :s AND position <= :upto ORDER BY stream_version"
+        events = [e for e in self.store.read_stream(COMMITMENT_PREFIX + cid) if e.position <= upto]
+        state = fold(
+            cid,
+            (
+                (REGISTRY.decode(e), EventContext(e.event_id, e.position, e.recorded_at))
+                for e in events
             ),
-            {"s": COMMITMENT_PREFIX + cid, "upto": upto},
-        ).all()
-        state = fold(cid, _decoded(rows))
+        )
         latest = state.latest_assessment()
         view["status"] = latest.status.value if latest else Status.NOT_YET_ASSESSED.value
         view["status_effective_at"] = format_timestamp(latest.effective_at) if latest else None
-
-
-def _decoded(rows: Iterable[Any]) -> Iterable[tuple[Any, EventContext]]:
-    for row in rows:
-        event = row_to_event(tuple(row))
-        yield (
-            REGISTRY.decode(event),
-            EventContext(event.event_id, event.position, event.recorded_at),
-        )
 
 
 def _new_view(cid: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -11,14 +11,25 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 GENESIS_HASH = "0" * 64
 
 
+# One encoder for every call: json.dumps with options builds a new encoder each time.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> str:
     """Serialise ``value`` the one way the hash chain accepts."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(value)
+
+
+@lru_cache(maxsize=4096)
+def _json_string(value: str) -> str:
+    # Stream ids and event types repeat: encode each once.
+    return _ENCODER.encode(value)
 
 
 def format_timestamp(at: datetime) -> str:
@@ -47,24 +58,27 @@ def event_hash(
     recorded_at: str,
 ) -> str:
     """The chain hash of one event, from its stored (canonical) text."""
-    # Keys in sorted order, payloads embedded as their stored canonical text.
+    # Keys in sorted order, payloads embedded as their stored canonical text. Event ids
+    # (UUIDs) and timestamps (fixed format) never need JSON escaping.
     envelope = (
         '{"data":'
         + data_json
-        + ',"event_id":'
-        + json.dumps(event_id)
+        + ',"event_id":"'
+        + event_id
+        + '"'
         + ',"event_type":'
-        + json.dumps(event_type, ensure_ascii=False)
+        + _json_string(event_type)
         + ',"metadata":'
         + metadata_json
         + ',"position":'
         + str(position)
-        + ',"recorded_at":'
-        + json.dumps(recorded_at)
+        + ',"recorded_at":"'
+        + recorded_at
+        + '"'
         + ',"schema_version":'
         + str(schema_version)
         + ',"stream_id":'
-        + json.dumps(stream_id, ensure_ascii=False)
+        + _json_string(stream_id)
         + ',"stream_version":'
         + str(stream_version)
         + "}"

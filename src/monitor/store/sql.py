@@ -12,12 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from monitor.clock import Clock, SystemClock
 from monitor.errors import (
@@ -27,7 +26,6 @@ from monitor.errors import (
     StoreNotInitialised,
     StoreUnavailable,
 )
-from monitor.store.database import WRITE
 from monitor.store.hashing import (
     GENESIS_HASH,
     canonical_json,
@@ -45,10 +43,6 @@ _STREAM_VERSION = text(
     "SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = :stream_id"
 )
 _HEAD = text("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
-_INSERT = text(
-    f"INSERT INTO events ({_COLUMNS}) VALUES (:position, :event_id, :stream_id, "
-    ":stream_version, :event_type, :schema_version, :data, :metadata, :recorded_at, :hash)"
-)
 _READ_STREAM = text(
     f"SELECT {_COLUMNS} FROM events WHERE stream_id = :stream_id "
     "AND stream_version >= :from_version ORDER BY stream_version"
@@ -94,19 +88,19 @@ class SqlEventStore:
         self.engine = engine
         self.clock: Clock = clock or SystemClock()
         self.dialect = engine.dialect.name
+        self._dbapi: Any = engine.dialect.dbapi
+        # The driver's own placeholder: sqlite3 takes ?, psycopg takes %s.
+        self.placeholder = "?" if self.dialect == "sqlite" else "%s"
+        self._sql_head = "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
+        self._sql_stream_version = (
+            "SELECT COALESCE(MAX(stream_version), 0) FROM events "
+            f"WHERE stream_id = {self.placeholder}"
+        )
+        self._sql_insert = (
+            f"INSERT INTO events ({_COLUMNS}) VALUES ({', '.join([self.placeholder] * 10)})"
+        )
 
     # -- transactions ------------------------------------------------------------------
-
-    @contextmanager
-    def write_transaction(self) -> Iterator[Connection]:
-        """One serialised write transaction (commits on success, rolls back on error)."""
-        with self._translate_errors(), self.engine.connect() as conn:
-            conn = conn.execution_options(**WRITE)
-            with conn.begin():
-                if self.dialect == "postgresql":
-                    # EXCLUSIVE blocks other writers, not readers: commit order = position order.
-                    conn.exec_driver_sql("LOCK TABLE events IN EXCLUSIVE MODE")
-                yield conn
 
     @contextmanager
     def read_transaction(self) -> Iterator[Connection]:
@@ -153,39 +147,78 @@ class SqlEventStore:
         for append in appends:
             if not append.events:
                 raise ValueError(f"nothing to append to {append.stream_id!r}")
+        integrity_error = self._dbapi.IntegrityError
         try:
-            with self.write_transaction() as conn:
-                return self._append_locked(conn, appends, check_ids=False)
-        except IntegrityError:
+            with self._raw_write() as cursor:
+                return self._append_locked(cursor, appends, check_ids=False)
+        except integrity_error:
             # Optimistic path failed: an event id is stored already. Redo the append checking
             # every id under the lock: whole repeats are no-ops, anything else is refused.
             pass
         try:
-            with self.write_transaction() as conn:
-                return self._append_locked(conn, appends, check_ids=True)
-        except IntegrityError as exc:
-            raise EventIdConflict(f"the append conflicts with stored events: {exc.orig}") from exc
+            with self._raw_write() as cursor:
+                return self._append_locked(cursor, appends, check_ids=True)
+        except integrity_error as exc:
+            raise EventIdConflict(f"the append conflicts with stored events: {exc}") from exc
+
+    @contextmanager
+    def _raw_write(self) -> Iterator[Any]:
+        """A serialised write transaction on the driver's own cursor (the hot path).
+
+        SQLAlchemy's statement machinery costs more than the statements themselves here, so
+        appends talk to sqlite3 / psycopg directly on a pooled connection.
+        """
+        with self._translate_errors():
+            try:
+                fairy = self.engine.raw_connection()
+            except OperationalError as exc:
+                raise StoreUnavailable(f"database error: {exc.orig}") from exc
+            try:
+                cursor = fairy.cursor()
+                try:
+                    if self.dialect == "sqlite":
+                        cursor.execute("BEGIN IMMEDIATE")
+                    else:
+                        cursor.execute("LOCK TABLE events IN EXCLUSIVE MODE")
+                    yield cursor
+                    fairy.commit()
+                except BaseException:
+                    fairy.rollback()
+                    raise
+                finally:
+                    cursor.close()
+            except self._dbapi.OperationalError as exc:
+                raise _missing_schema_or_unavailable(str(exc)) from exc
+            except self._dbapi.ProgrammingError as exc:
+                if "does not exist" in str(exc):
+                    raise _missing_schema_or_unavailable("no such table") from exc
+                raise
+            finally:
+                fairy.close()
 
     def _append_locked(
-        self, conn: Connection, appends: Sequence[StreamAppend], *, check_ids: bool
+        self, cursor: Any, appends: Sequence[StreamAppend], *, check_ids: bool
     ) -> list[AppendResult]:
-        head = conn.execute(_HEAD).first()
+        cursor.execute(self._sql_head)
+        head = cursor.fetchone()
         position, previous = (head[0], head[1]) if head else (0, GENESIS_HASH)
         recorded_at = format_timestamp(self.clock.now())
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
         results: list[AppendResult] = []
         pending: dict[str, int] = {}  # versions of streams appended earlier in this batch
         for append in appends:
-            actual = pending.get(append.stream_id)
+            stream_id = append.stream_id
+            actual = pending.get(stream_id)
             if actual is None:
-                actual = conn.execute(_STREAM_VERSION, {"stream_id": append.stream_id}).scalar_one()
+                cursor.execute(self._sql_stream_version, (stream_id,))
+                actual = cursor.fetchone()[0]
             if check_ids or actual != append.expected_version:
-                repeat = self._already_stored(conn, append)
+                repeat = self._already_stored(cursor, append)
                 if repeat is not None:
                     results.append(repeat)
                     continue
             if actual != append.expected_version:
-                raise ConcurrencyError(append.stream_id, append.expected_version, actual)
+                raise ConcurrencyError(stream_id, append.expected_version, actual)
             version = actual
             positions = []
             for new in append.events:
@@ -198,7 +231,7 @@ class SqlEventStore:
                     previous,
                     position=position,
                     event_id=event_id,
-                    stream_id=append.stream_id,
+                    stream_id=stream_id,
                     stream_version=version,
                     event_type=new.event_type,
                     schema_version=new.schema_version,
@@ -206,36 +239,39 @@ class SqlEventStore:
                     metadata_json=metadata_json,
                     recorded_at=recorded_at,
                 )
-                row = {
-                    "position": position,
-                    "event_id": event_id,
-                    "stream_id": append.stream_id,
-                    "stream_version": version,
-                    "event_type": new.event_type,
-                    "schema_version": new.schema_version,
-                    "data": data_json,
-                    "metadata": metadata_json,
-                    "recorded_at": recorded_at,
-                    "hash": previous,
-                }
-                rows.append(row)
+                rows.append(
+                    (
+                        position,
+                        event_id,
+                        stream_id,
+                        version,
+                        new.event_type,
+                        new.schema_version,
+                        data_json,
+                        metadata_json,
+                        recorded_at,
+                        previous,
+                    )
+                )
                 positions.append(position)
-            pending[append.stream_id] = version
-            results.append(AppendResult(append.stream_id, version, tuple(positions), True))
-        if rows:
-            conn.execute(_INSERT, rows)
+            pending[stream_id] = version
+            results.append(AppendResult(stream_id, version, tuple(positions), True))
+        if len(rows) == 1:
+            cursor.execute(self._sql_insert, rows[0])
+        elif rows:
+            cursor.executemany(self._sql_insert, rows)
         return results
 
-    def _already_stored(self, conn: Connection, append: StreamAppend) -> AppendResult | None:
+    def _already_stored(self, cursor: Any, append: StreamAppend) -> AppendResult | None:
         """The earlier result if every event of ``append`` is stored in that stream."""
         ids = [str(e.event_id) for e in append.events]
-        found = conn.execute(
-            text(
-                "SELECT event_id, stream_id, stream_version, position FROM events "
-                "WHERE event_id IN :ids"
-            ).bindparams(_expanding("ids")),
-            {"ids": ids},
-        ).all()
+        marks = ", ".join([self.placeholder] * len(ids))
+        cursor.execute(
+            "SELECT event_id, stream_id, stream_version, position FROM events "
+            f"WHERE event_id IN ({marks})",
+            ids,
+        )
+        found = cursor.fetchall()
         if not found:
             return None
         if len(found) != len(ids):
@@ -302,34 +338,30 @@ class SqlEventStore:
 
     # -- import ------------------------------------------------------------------------
 
-    def import_rows(self, rows: Iterator[dict[str, Any]]) -> int:
+    def import_rows(self, rows: Iterator[tuple[Any, ...]]) -> int:
         """Insert exported rows unchanged (positions, times, hashes) into an empty store.
 
         The caller checks the chain; this refuses a non-empty store and is all or nothing.
         """
         count = 0
-        with self.write_transaction() as conn:
-            if conn.execute(_HEAD).first() is not None:
+        with self._raw_write() as cursor:
+            cursor.execute(self._sql_head)
+            if cursor.fetchone() is not None:
                 raise StoreNotEmpty("import needs an empty store: this one already has events")
-            chunk: list[dict[str, Any]] = []
+            chunk: list[tuple[Any, ...]] = []
             for row in rows:
                 chunk.append(row)
                 if len(chunk) >= 5000:
-                    conn.execute(_INSERT, chunk)
+                    cursor.executemany(self._sql_insert, chunk)
                     count += len(chunk)
                     chunk = []
             if chunk:
-                conn.execute(_INSERT, chunk)
+                cursor.executemany(self._sql_insert, chunk)
                 count += len(chunk)
         return count
 
 
-def _expanding(name: str) -> Any:
-    from sqlalchemy import bindparam
-
-    return bindparam(name, expanding=True)
-
-
-def recorded_before(event: RecordedEvent, moment: datetime) -> bool:
-    """Whether ``event`` was recorded at or before ``moment``."""
-    return event.recorded_at <= moment
+def _missing_schema_or_unavailable(message: str) -> Exception:
+    if "no such table" in message or "does not exist" in message:
+        return StoreNotInitialised("the database has no monitor schema yet: run `monitor init`")
+    return StoreUnavailable(f"database error: {message.strip()}")
