@@ -185,5 +185,16 @@ def test_verify_exits_1_on_a_broken_chain_and_import_refuses_a_full_store(
     assert run(fresh, "verify").stdout.startswith("ok: 19 events")
 
 
+def test_an_unreachable_database_is_one_line(workdir: Path) -> None:
+    (workdir / "config" / "monitor.toml").write_text(
+        '[database]\ndatabase_url = "postgresql://nobody@127.0.0.1:9/none?connect_timeout=2"\n'
+    )
+    proc = run(workdir, "list", code=1)
+    assert proc.stderr.startswith("error: cannot use the database postgresql")
+    assert "Traceback" not in proc.stderr
+    (workdir / "config" / "monitor.toml").write_text('[paths]\ndata_dir = "config/monitor.toml"\n')
+    assert "cannot create the data folder" in run(workdir, "init", code=1).stderr
+
+
 def test_version(workdir: Path) -> None:
     assert run(workdir, "--version").stdout.startswith("monitor ")

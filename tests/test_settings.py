@@ -45,6 +45,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         ("[databse]\n", "unknown table [databse]"),
         ("[paths]\ndata_dir = 3\n", "paths.data_dir must be a string"),
         ("[paths\n", "not valid TOML"),
+        ('[database]\nsqlite_synchronous = "off"\n', "database.sqlite_synchronous"),
     ],
 )
 def test_bad_configuration_is_named(tmp_path: Path, body: str, message: str) -> None:

@@ -97,7 +97,8 @@ class Monitor:
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None) -> Monitor:
         """Connect to the configured database (nothing is created until :meth:`init`)."""
-        return cls(settings, make_engine(settings.database_url), clock)
+        engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        return cls(settings, engine, clock)
 
     def close(self) -> None:
         self.engine.dispose()

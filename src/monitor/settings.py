@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.engine import make_url
 
 from monitor.errors import ConfigError
-from monitor.store.database import sqlite_url
+from monitor.store.database import SYNCHRONOUS, sqlite_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,13 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "SQLAlchemy URL of the store: postgresql://USER@HOST/DB for teams; empty means the "
         "SQLite file monitor.sqlite3 in data_dir.",
+    ),
+    Setting(
+        "database",
+        "sqlite_synchronous",
+        "full",
+        "SQLite only: `full` fsyncs every commit (a recorded decision survives a power cut); "
+        "`normal` is faster but may lose the last commits on a power cut or OS crash.",
     ),
     Setting(
         "paths",
@@ -77,6 +84,7 @@ class Settings:
     base_dir: Path
     config_file: Path | None
     database_url: str
+    sqlite_synchronous: str
     data_dir: Path
     catalogue: Path
     timezone: ZoneInfo
@@ -124,12 +132,18 @@ def load_settings(config: Path | None = None, env: Mapping[str, str] | None = No
             f"display.timezone: unknown time zone {values['timezone']!r} "
             "(use an IANA name such as Asia/Tokyo)"
         ) from exc
+    if values["sqlite_synchronous"] not in SYNCHRONOUS:
+        raise ConfigError(
+            f"database.sqlite_synchronous: {values['sqlite_synchronous']!r} is not one of "
+            f"{', '.join(SYNCHRONOUS)}"
+        )
     data_dir = (base / values["data_dir"]).resolve()
     url = values["database_url"] or sqlite_url(data_dir / "monitor.sqlite3")
     return Settings(
         base_dir=base,
         config_file=path,
         database_url=url,
+        sqlite_synchronous=values["sqlite_synchronous"],
         data_dir=data_dir,
         catalogue=(base / values["catalogue"]).resolve(),
         timezone=zone,
@@ -165,6 +179,7 @@ def describe(settings: Settings) -> dict[str, Any]:
     return {
         "config_file": str(settings.config_file) if settings.config_file else None,
         "database_url": make_url(settings.database_url).render_as_string(hide_password=True),
+        "sqlite_synchronous": settings.sqlite_synchronous,
         "data_dir": str(settings.data_dir),
         "catalogue": str(settings.catalogue),
         "timezone": settings.timezone.key,

@@ -1,9 +1,9 @@
 """Engines for the two supported databases, configured for the event store's guarantees.
 
 SQLite (the embedded default): WAL so readers never block the writer, a busy timeout so
-concurrent writers wait instead of failing, ``synchronous=FULL`` so a commit survives power
-loss, and ``BEGIN IMMEDIATE`` for write transactions (a deferred BEGIN that later upgrades to
-a write lock fails with "database is locked" under concurrent writers).
+concurrent writers wait instead of failing, ``synchronous=FULL`` (by default) so a commit
+survives power loss, and ``BEGIN IMMEDIATE`` for write transactions (a deferred BEGIN that
+later upgrades to a write lock fails with "database is locked" under concurrent writers).
 
 PostgreSQL: plain connection pool; appends serialise themselves with a table lock.
 """
@@ -32,8 +32,20 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Build the engine for ``url``: ``sqlite:///FILE`` or ``postgresql://...``."""
+SYNCHRONOUS = ("full", "normal")
+
+
+def make_engine(url: str, *, sqlite_synchronous: str = "full", **kwargs: Any) -> Engine:
+    """Build the engine for ``url``: ``sqlite:///FILE`` or ``postgresql://...``.
+
+    ``sqlite_synchronous``: ``full`` (default) fsyncs the WAL at every commit, so a commit
+    survives a power cut like a PostgreSQL commit does; ``normal`` survives a crash of
+    monitor but may lose the last commits on a power cut or OS crash (never corrupting).
+    """
+    if sqlite_synchronous not in SYNCHRONOUS:
+        raise ConfigError(
+            f"database.sqlite_synchronous: {sqlite_synchronous!r} is not one of full, normal"
+        )
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -42,11 +54,18 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if backend == "sqlite":
         if parsed.database in (None, "", ":memory:"):
             raise ConfigError("an in-memory SQLite database cannot hold a journal: give a file")
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(parsed.database).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create the data folder {folder}: {exc.strerror} "
+                "(check paths.data_dir / MONITOR_DATA_DIR)"
+            ) from exc
         engine = create_engine(
             parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, sqlite_synchronous.upper())
         return engine
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
@@ -58,7 +77,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     )
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
         # Let SQLAlchemy's "begin" event below decide how transactions start.
@@ -66,7 +85,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute(f"PRAGMA synchronous = {synchronous}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 

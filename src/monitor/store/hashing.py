@@ -36,7 +36,7 @@ def format_timestamp(at: datetime) -> str:
     """UTC, microsecond precision, trailing Z: sorts lexically in time order."""
     if at.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_timestamp(text: str) -> datetime:

@@ -92,6 +92,13 @@ class SqlEventStore:
         # The driver's own placeholder: sqlite3 takes ?, psycopg takes %s.
         self.placeholder = "?" if self.dialect == "sqlite" else "%s"
         self._sql_head = "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
+        # The chain's head and one stream's version in one round trip.
+        self._sql_head_and_version = (
+            "SELECT (SELECT position FROM events ORDER BY position DESC LIMIT 1), "
+            "(SELECT hash FROM events ORDER BY position DESC LIMIT 1), "
+            "(SELECT COALESCE(MAX(stream_version), 0) FROM events "
+            f"WHERE stream_id = {self.placeholder})"
+        )
         self._sql_stream_version = (
             "SELECT COALESCE(MAX(stream_version), 0) FROM events "
             f"WHERE stream_id = {self.placeholder}"
@@ -199,13 +206,14 @@ class SqlEventStore:
     def _append_locked(
         self, cursor: Any, appends: Sequence[StreamAppend], *, check_ids: bool
     ) -> list[AppendResult]:
-        cursor.execute(self._sql_head)
-        head = cursor.fetchone()
-        position, previous = (head[0], head[1]) if head else (0, GENESIS_HASH)
+        cursor.execute(self._sql_head_and_version, (appends[0].stream_id,))
+        head_position, head_hash, first_version = cursor.fetchone()
+        position, previous = (head_position, head_hash) if head_position else (0, GENESIS_HASH)
         recorded_at = format_timestamp(self.clock.now())
         rows: list[tuple[Any, ...]] = []
         results: list[AppendResult] = []
-        pending: dict[str, int] = {}  # versions of streams appended earlier in this batch
+        # versions of streams as of this transaction (the first one came with the head)
+        pending: dict[str, int] = {appends[0].stream_id: first_version}
         for append in appends:
             stream_id = append.stream_id
             actual = pending.get(stream_id)
