@@ -147,7 +147,7 @@ def test_user_errors_are_one_line_and_exit_1(workdir: Path) -> None:
     assert "Traceback" not in proc.stderr
     assert "unknown commitment" in run(workdir, "show", "EPCC23-NOPE-99", code=1).stderr
     assert (
-        "not a date"
+        "not a usable date"
         in run(workdir, "history", "EPCC23-SEMI-03", "--as-of", "last week", code=1).stderr
     )
 

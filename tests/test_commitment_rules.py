@@ -128,12 +128,33 @@ def test_every_problem_is_named_at_once() -> None:
     assert "evidence" in text
 
 
-def test_effective_date_is_read_in_the_users_zone() -> None:
-    # 2023-11-13 16:00 UTC is already 14 November in Tokyo: the day the commitment was made.
-    early_utc = datetime(2023, 11, 13, 16, 0, tzinfo=UTC)
-    assert assess(given(registered()), effective_at=early_utc, zone=TOKYO)
-    with pytest.raises(CommandRejected, match="before the commitment"):
-        assess(given(registered()), effective_at=early_utc, zone=UTC)
+def test_the_made_on_rule_does_not_depend_on_who_looks() -> None:
+    # 14 November begins at 2023-11-13 10:00 UTC in the earliest zone (UTC+14): from then on
+    # an effect can be "on the day"; the viewer's display zone changes nothing.
+    on_the_day_somewhere = datetime(2023, 11, 13, 10, 0, tzinfo=UTC)
+    too_early = datetime(2023, 11, 13, 9, 59, tzinfo=UTC)
+    for zone in (UTC, TOKYO, ZoneInfo("America/Los_Angeles")):
+        assert assess(given(registered()), effective_at=on_the_day_somewhere, zone=zone)
+        with pytest.raises(CommandRejected, match="before the commitment"):
+            assess(given(registered()), effective_at=too_early, zone=zone)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://localhost:99999/", "http://[::1/", "https://exa mple.org/", "mailto:a@b.c"],
+)
+def test_every_unusable_evidence_url_is_a_refusal_not_a_crash(url: str) -> None:
+    with pytest.raises(CommandRejected, match="is not an http"):
+        assess(given(registered()), evidence_urls=[url])
+
+
+def test_long_or_nul_text_is_refused_by_the_event_itself() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="at most 200"):
+        assess(given(registered()), assessor="x" * 201)
+    with pytest.raises(ValidationError, match="NUL"):
+        rules.add_note(given(registered()), text="a\x00b", author="dan")
 
 
 def test_stalled_after_a_passed_deadline_may_rest_on_a_note() -> None:
@@ -215,3 +236,29 @@ def test_notes_and_retractions() -> None:
     assert after.live_evidence() == []
     with pytest.raises(CommandRejected, match="was retracted"):
         assess(after, evidence_urls=[], evidence_ids=[evidence.evidence_id])
+
+
+def test_a_correction_cannot_move_a_status_onto_retracted_evidence() -> None:
+    events = assess(given(registered()))
+    evidence, assessment = events
+    assert isinstance(evidence, EvidenceAccepted)
+    assert isinstance(assessment, StatusAssessed)
+    state = given(registered(), *events)
+    [retracted] = rules.retract_evidence(
+        state, evidence_id=evidence.evidence_id, reason="wrong release", by="dan"
+    )
+    after = given(registered(), *events, retracted)
+    correction = {
+        "assessment_id": assessment.assessment_id,
+        "rationale": "r",
+        "effective_at": assessment.effective_at,
+        "corrected_by": "c",
+        "reason": "r",
+        "now": NOW,
+        "zone": UTC,
+    }
+    with pytest.raises(CommandRejected, match="evidence was retracted"):
+        rules.correct_assessment(after, status="fulfilled", **correction)  # type: ignore[arg-type]
+    # Undoing the assessment, or fixing its rationale only, needs no evidence.
+    assert rules.correct_assessment(after, status="not_yet_assessed", **correction)  # type: ignore[arg-type]
+    assert rules.correct_assessment(after, status="in_progress", **correction)  # type: ignore[arg-type]

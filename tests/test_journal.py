@@ -89,3 +89,77 @@ def test_a_tampered_journal_is_refused_and_nothing_is_imported(
         with pytest.raises(IntegrityViolation, match="position 21"):
             copy.import_journal(bad)
         assert copy.last_position() == 0
+
+
+def _forge(tmp_path: Path, lines: list[dict]) -> Path:
+    """A journal with a correct hash chain over whatever the lines say."""
+    from monitor.store.hashing import GENESIS_HASH, canonical_json, event_hash
+
+    previous = GENESIS_HASH
+    out = []
+    for line in lines:
+        previous = event_hash(
+            previous,
+            position=line["position"],
+            event_id=line["event_id"],
+            stream_id=line["stream_id"],
+            stream_version=line["stream_version"],
+            event_type=line["event_type"],
+            schema_version=line["schema_version"],
+            data_json=canonical_json(line["data"]),
+            metadata_json=canonical_json(line["metadata"]),
+            recorded_at=line["recorded_at"],
+        )
+        out.append(canonical_json({**line, "hash": previous}))
+    path = tmp_path / "forged.jsonl"
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return path
+
+
+def _note_line(position: int, event_id: str, recorded_at: str = "2026-01-01T00:00:00.000000Z"):
+    return {
+        "position": position,
+        "event_id": event_id,
+        "stream_id": "commitment-X-1",
+        "stream_version": position,
+        "event_type": "NoteAdded",
+        "schema_version": 1,
+        "data": {
+            "commitment_id": "X-1",
+            "note_id": "00000000-0000-4000-8000-000000000000",
+            "text": "t",
+            "author": "a",
+        },
+        "metadata": {},
+        "recorded_at": recorded_at,
+    }
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ([_note_line(1, "not-a-uuid")], "is not a UUID"),
+        (
+            [
+                _note_line(1, "00000000-0000-4000-8000-000000000001"),
+                _note_line(2, "00000000-0000-4000-8000-000000000001"),
+            ],
+            "appears twice",
+        ),
+        ([_note_line(1, "00000000-0000-4000-8000-000000000001", "yesterday")], "recorded_at"),
+    ],
+    ids=["bad-uuid", "duplicate-id", "bad-time"],
+)
+def test_structurally_invalid_journals_are_refused(
+    tmp_path: Path, lines: list[dict], message: str
+) -> None:
+    path = _forge(tmp_path, lines)
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "monitor.toml").write_text("")
+    with Monitor.open(load_settings(tmp_path / "config" / "monitor.toml", env={})) as copy:
+        with pytest.raises(IntegrityViolation, match=message):
+            copy.import_journal(path)
+        assert copy.last_position() == 0
+        path.write_bytes(b"\xff\xfe not utf-8\n")
+        with pytest.raises(IntegrityViolation, match="not UTF-8"):
+            copy.import_journal(path)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -253,3 +254,11 @@ def test_a_tailing_reader_never_skips_an_event_under_concurrent_writers(
     stored = [row[0] for row in all_rows(store)]
     assert seen == stored
     assert len(stored) == 600
+
+
+def test_recorded_at_never_goes_back_when_a_clock_does(store: SqlEventStore) -> None:
+    store.append("s-1", [note(1)], 0)
+    behind = SqlEventStore(store.engine, FixedClock(datetime(2020, 1, 1, tzinfo=UTC)))
+    behind.append("s-1", [note(2)], 1)
+    first, second = store.read_stream("s-1")
+    assert second.recorded_at == first.recorded_at == NOW

@@ -23,7 +23,7 @@ from rich.table import Table
 from monitor import __version__
 from monitor.core import History, Monitor, SyncReport, dumps
 from monitor.dates import local, local_date, parse_moment
-from monitor.errors import MonitorError
+from monitor.errors import CatalogueError, MonitorError
 from monitor.events import Status
 from monitor.projections import CommitmentView
 from monitor.settings import describe, load_settings
@@ -334,17 +334,16 @@ def history(
     out.print(f"{commitment_id} {clock} {as_of}: [bold]{result.status.value}[/bold]{detail}")
     if a:
         out.print(f"rationale: {escape(a.rationale)}")
-    table = Table(title="events considered", title_justify="left")
+    title = "events recorded by then" if recorded else "events (later effects marked 'after')"
+    table = Table(title=title, title_justify="left")
     for name in ("position", "recorded", "type", "effective"):
         table.add_column(name)
     for event, payload in result.events:
         effective = getattr(payload, "effective_at", None)
-        table.add_row(
-            str(event.position),
-            local(event.recorded_at, zone),
-            event.event_type,
-            local_date(effective, zone) if effective else "",
-        )
+        shown = local_date(effective, zone) if effective else ""
+        if effective and effective > result.as_of:
+            shown += " (after)"
+        table.add_row(str(event.position), local(event.recorded_at, zone), event.event_type, shown)
     out.print(table)
 
 
@@ -562,8 +561,13 @@ def verify(as_json: JsonOpt = False) -> None:
 @app.command()
 def export(
     out_path: Annotated[
-        Path, typer.Option("--out", help="A folder (writes journal.jsonl) or a file.")
-    ] = Path("events/"),
+        Path | None,
+        typer.Option(
+            "--out",
+            help="A folder (writes journal.jsonl) or a .jsonl file "
+            "[default: events/ in the project folder].",
+        ),
+    ] = None,
 ) -> None:
     """Write the whole journal as hash-chained JSON Lines (re-importable)."""
     with _monitor() as monitor, _progress("exporting") as progress:
@@ -601,6 +605,12 @@ def main() -> None:
     """Entry point: run the app, turning MonitorError into one line and exit code 1."""
     try:
         app()
+    except CatalogueError as exc:
+        # Every problem, one per line: fixing a catalogue one error per run is tedious.
+        err.print(f"error: the catalogue has {len(exc.problems)} problem(s); nothing was written")
+        for problem in exc.problems:
+            err.print(f"  {escape(problem)}")
+        sys.exit(1)
     except MonitorError as exc:
         err.print(f"error: {escape(str(exc))}")
         sys.exit(1)

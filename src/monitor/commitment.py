@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Literal
-from urllib.parse import urlsplit
 from uuid import UUID, uuid4
+
+from pydantic import HttpUrl, TypeAdapter, ValidationError
 
 from monitor.errors import CommandRejected
 from monitor.events import (
@@ -195,9 +196,27 @@ def _require_active(state: CommitmentState) -> CommitmentRegistered:
     return state.registration
 
 
+_HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+# The earliest time zone on Earth: a date has begun there before anywhere else.
+_EARLIEST_ZONE = timezone(timedelta(hours=14))
+
+
 def _valid_url(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+    """Whether ``url`` is an http(s) URL that the evidence event will accept."""
+    try:
+        _HTTP_URL.validate_python(url)
+    except (ValidationError, ValueError):
+        return False
+    return True
+
+
+def made_at(made_on: date) -> datetime:
+    """The first instant of ``made_on`` anywhere: nothing effective before it counts.
+
+    The rule must not depend on who is looking (a Tokyo and a Washington reviewer see the
+    same commitment), so the day starts when it starts in the earliest time zone.
+    """
+    return datetime.combine(made_on, time(0), tzinfo=_EARLIEST_ZONE)
 
 
 def _check_effective(
@@ -211,7 +230,7 @@ def _check_effective(
             f"effective date {effective_at.astimezone(zone).date()} is in the future: "
             "a status takes effect when something happened"
         )
-    elif effective_at.astimezone(zone).date() < state.made_on:
+    elif effective_at < made_at(state.made_on):
         problems.append(
             f"effective date {effective_at.astimezone(zone).date()} is before the commitment "
             f"was made ({state.made_on})"
@@ -336,6 +355,20 @@ def correct_assessment(
     if not corrected_by.strip():
         problems.append("who corrects it is required (--by)")
     problems += _check_effective(state, effective_at, now, zone)
+    if (
+        original is not None
+        and target is not None
+        and target is not original.status
+        and target is not Status.NOT_YET_ASSESSED
+        and not any(
+            (found := state.evidence.get(i)) is not None and not found.retracted
+            for i in original.evidence_ids
+        )
+    ):
+        problems.append(
+            "the assessment's evidence was retracted, so a correction cannot change its "
+            "status: record a new assessment with evidence instead"
+        )
     _refuse("correction", problems)
     assert target is not None
     assert original is not None

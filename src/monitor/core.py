@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from pydantic import ValidationError
 from sqlalchemy import Engine, func, text
 from sqlmodel import Session, col, select
 
@@ -54,7 +55,7 @@ from monitor.store.database import make_engine
 from monitor.store.records import RecordedEvent, StreamAppend, VerifyReport
 from monitor.store.sql import SqlEventStore
 
-RETRIES = 5
+RETRIES = 10
 Progress = Callable[[int, int], None]
 
 
@@ -142,6 +143,8 @@ class Monitor:
             body = source.read_text(encoding="utf-8")
         except OSError as exc:
             raise MonitorError(f"cannot read the catalogue {source}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise MonitorError(f"the catalogue {source} is not UTF-8 text: {exc.reason}") from exc
         parsed = catalogue_rules.parse_catalogue(body, _display_path(source))
         for _attempt in range(RETRIES):
             states = self._all_states()
@@ -187,19 +190,25 @@ class Monitor:
             state = self.load(commitment_id)
             if not state.exists:
                 raise NotFound(f"unknown commitment {commitment_id!r}: see `monitor list`")
-            events = decide(state)
+            try:
+                events = decide(state)
+            except ValidationError as exc:
+                raise CommandRejected(_validation_message(exc)) from exc
+            metadata = self._meta(actor)
             try:
                 result = self.store.append(
                     commitment_stream(commitment_id),
-                    [to_new_event(e, self._meta(actor)) for e in events],
+                    [to_new_event(e, metadata) for e in events],
                     state.version,
                 )
             except ConcurrencyError:
-                continue
+                continue  # someone else wrote first: decide again on what is there now
             self.projection.catch_up()
-            return self.store.read_stream(
+            ours = set(result.positions)
+            stored = self.store.read_stream(
                 commitment_stream(commitment_id), result.version - len(events) + 1
             )
+            return [e for e in stored if e.position in ours]
         raise MonitorError(f"{commitment_id} kept changing while you edited it; try again")
 
     def set_status(
@@ -386,11 +395,20 @@ class Monitor:
         return report
 
     def export(
-        self, target: Path, progress: Callable[[int], None] | None = None
+        self, target: Path | None = None, progress: Callable[[int], None] | None = None
     ) -> tuple[Path, int, str]:
-        """Write the journal as JSON Lines; returns (file, events, last hash)."""
+        """Write the journal as JSON Lines; returns (file, events, last hash).
+
+        The default target is ``events/journal.jsonl`` in the project folder.
+        """
         self.require_schema()
-        return export_journal(self.store, target, progress)
+        destination = target if target is not None else self.settings.base_dir / "events"
+        try:
+            return export_journal(self.store, destination, progress)
+        except OSError as exc:
+            raise MonitorError(
+                f"cannot write the journal to {destination}: {exc.strerror or exc}"
+            ) from exc
 
     def import_journal(
         self, path: Path, progress: Callable[[int], None] | None = None
@@ -414,6 +432,12 @@ class Monitor:
         with self.engine.connect() as conn:
             events = conn.execute(text("SELECT COUNT(*) FROM events")).scalar_one()
         return {"events": int(events), "last_position": self.store.last_position()}
+
+
+def _validation_message(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "input"
+    return f"refused: {where}: {first['msg']}"
 
 
 def _context(event: RecordedEvent) -> EventContext:

@@ -23,14 +23,14 @@ def parse_moment(value: str, zone: tzinfo, *, end_of_day: bool = False) -> datet
                 return (start - timedelta(microseconds=1)).astimezone(UTC)
             return start.astimezone(UTC)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise CommandRejected(
-            f"{value!r} is not a date: use YYYY-MM-DD or an ISO 8601 time such as "
+            f"{value!r} is not a usable date: use YYYY-MM-DD or an ISO 8601 time such as "
             "2024-04-10T09:30+09:00"
         ) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(UTC)
 
 
 def local(moment: datetime | None, zone: tzinfo, *, seconds: bool = False) -> str:

@@ -63,7 +63,7 @@ class ConcurrencyError(StoreError):
 
 
 class EventIdConflict(StoreError):
-    """An event id is already stored with other content or in another place."""
+    """Some event ids of an append are stored already, but not as this exact append."""
 
 
 class StoreNotEmpty(StoreError):

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from monitor.errors import UnknownEventType
 from monitor.ids import uuid7
@@ -36,6 +36,20 @@ class Status(StrEnum):
 
 Provenance = Literal["verbatim", "fragment", "readout", "retro", "analysis", "official"]
 NonEmpty = Field(min_length=1)
+#: who did something: a user name or a service name
+Actor = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _refuse_nul(value: Any) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+    elif isinstance(value, dict):
+        for item in value.values():
+            _refuse_nul(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _refuse_nul(item)
 
 
 class DomainEvent(BaseModel):
@@ -44,6 +58,13 @@ class DomainEvent(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     event_type: ClassVar[str]
     schema_version: ClassVar[int] = 1
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        # PostgreSQL text cannot hold NUL, and no legitimate text needs it.
+        _refuse_nul(data)
+        return data
 
 
 class AmbiguousTerm(BaseModel):
@@ -127,7 +148,7 @@ class EvidenceAccepted(DomainEvent):
     url: HttpUrl
     title: str | None = Field(default=None, max_length=1000)
     proposal_id: UUID | None = None
-    accepted_by: str = NonEmpty
+    accepted_by: Actor
 
 
 class EvidenceRetracted(DomainEvent):
@@ -137,7 +158,7 @@ class EvidenceRetracted(DomainEvent):
     commitment_id: str = NonEmpty
     evidence_id: UUID
     reason: str = NonEmpty
-    retracted_by: str = NonEmpty
+    retracted_by: Actor
 
 
 class StatusAssessed(DomainEvent):
@@ -149,7 +170,7 @@ class StatusAssessed(DomainEvent):
     status: Status
     previous_status: Status
     rationale: str = NonEmpty
-    assessor: str = NonEmpty
+    assessor: Actor
     effective_at: AwareDatetime
     evidence_ids: tuple[UUID, ...] = ()
     note: str | None = None
@@ -165,7 +186,7 @@ class AssessmentCorrected(DomainEvent):
     rationale: str = NonEmpty
     effective_at: AwareDatetime
     evidence_ids: tuple[UUID, ...] = ()
-    corrected_by: str = NonEmpty
+    corrected_by: Actor
     reason: str = NonEmpty
 
 
@@ -176,7 +197,7 @@ class NoteAdded(DomainEvent):
     commitment_id: str = NonEmpty
     note_id: UUID
     text: str = Field(min_length=1, max_length=20_000)
-    author: str = NonEmpty
+    author: Actor
 
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
+from uuid import UUID
 
 from pydantic import ValidationError
 
@@ -38,14 +40,18 @@ Progress = Callable[[int], None]
 MAX_PROBLEMS = 100
 
 
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+
+
 class ChainChecker:
-    """Checks rows one by one: hash chain, position order, stream versions, payloads."""
+    """Checks rows one by one: hash chain, position order, stream versions, ids, payloads."""
 
     def __init__(self, registry: EventRegistry, validate_payloads: bool = True) -> None:
         self.registry = registry
         self.validate_payloads = validate_payloads
         self.report = VerifyReport(last_hash=GENESIS_HASH)
         self._versions: dict[str, int] = {}
+        self._ids: set[str] = set()
 
     def _problem(self, message: str) -> None:
         if len(self.report.problems) < MAX_PROBLEMS:
@@ -83,12 +89,25 @@ class ChainChecker:
                 f"{version}: an event of this stream is missing or moved"
             )
         self._versions[stream_id] = version
+        self._check_envelope(position, event_id, recorded_at)
         if self.validate_payloads:
             self._check_payload(position, event_type, schema_version, data_json)
         report.events += 1
         report.last_position = position
         # Continue the chain from the stored hash so one break is reported once.
         report.last_hash = stored_hash
+
+    def _check_envelope(self, position: int, event_id: str, recorded_at: str) -> None:
+        try:
+            if str(UUID(event_id)) != event_id:
+                raise ValueError(event_id)
+        except ValueError:
+            self._problem(f"position {position}: event id {event_id!r} is not a UUID")
+        if event_id in self._ids:
+            self._problem(f"position {position}: event id {event_id} appears twice")
+        self._ids.add(event_id)
+        if not TIMESTAMP.match(recorded_at):
+            self._problem(f"position {position}: recorded_at {recorded_at!r} is malformed")
 
     def _check_payload(self, position: int, event_type: str, version: int, data: str) -> None:
         cls = self.registry.types.get(event_type)
@@ -187,9 +206,13 @@ def export_journal(
 
 def read_journal(stream: IO[str]) -> Iterator[Row]:
     """Rows of a journal file, skipping blank lines."""
-    for number, line in enumerate(stream, start=1):
-        if line.strip():
-            yield line_to_row(line, number)
+    number = 0
+    try:
+        for number, line in enumerate(stream, start=1):
+            if line.strip():
+                yield line_to_row(line, number)
+    except UnicodeDecodeError as exc:
+        raise IntegrityViolation(f"line {number + 1}: not UTF-8 text ({exc.reason})") from exc
 
 
 def import_journal(

@@ -37,8 +37,8 @@ class ProjectionCheckpoint(SQLModel, table=True):
 
 class CommitmentView(SQLModel, table=True):
     __tablename__ = "commitment_view"
-    commitment_id: str = Field(primary_key=True, max_length=100)
-    statement_id: str = Field(max_length=100)
+    commitment_id: str = Field(primary_key=True)
+    statement_id: str
     title: str
     status: str = Field(max_length=40)
     status_effective_at: str | None = Field(default=None, max_length=32)
@@ -56,19 +56,19 @@ class CommitmentView(SQLModel, table=True):
 
 class CommitmentTopicView(SQLModel, table=True):
     __tablename__ = "commitment_topic_view"
-    commitment_id: str = Field(primary_key=True, max_length=100)
-    topic: str = Field(primary_key=True, max_length=100)
+    commitment_id: str = Field(primary_key=True)
+    topic: str = Field(primary_key=True)
 
 
 class TimelineView(SQLModel, table=True):
     __tablename__ = "timeline_view"
     position: int = Field(primary_key=True)
-    commitment_id: str = Field(max_length=100)
-    event_type: str = Field(max_length=100)
-    event_id: str = Field(max_length=36)
+    commitment_id: str
+    event_type: str
+    event_id: str
     effective_at: str | None = Field(default=None, max_length=32)
     recorded_at: str = Field(max_length=32)
-    actor: str | None = Field(default=None, max_length=200)
+    actor: str | None = None
     summary: str
 
 
@@ -76,7 +76,7 @@ _VIEW_COLUMNS = [c for c in CommitmentView.model_fields if c != "commitment_id"]
 
 
 def _clip(value: str, limit: int = SUMMARY_LIMIT) -> str:
-    value = " ".join(value.split())
+    value = " ".join(value.replace("\x00", "").split())
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
@@ -219,11 +219,12 @@ class CommitmentProjection:
         with self.store._translate_errors(), self.store.engine.connect() as raw:
             conn = raw.execution_options(**WRITE)
             with conn.begin():
+                # Migrations seed the row; this covers projections added later, and two
+                # processes racing here both succeed.
                 conn.execute(
                     text(
-                        "INSERT INTO projection_checkpoints (name, position) "
-                        "SELECT CAST(:n AS VARCHAR(100)), 0 WHERE NOT EXISTS "
-                        "(SELECT 1 FROM projection_checkpoints WHERE name = :n)"
+                        "INSERT INTO projection_checkpoints (name, position) VALUES (:n, 0) "
+                        "ON CONFLICT (name) DO NOTHING"
                     ),
                     {"n": NAME},
                 )

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.events import REGISTRY, EventRegistry
+from monitor.journal import FIELDS
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 BASE_ID = "https://monitor.invalid/events/schemas/"
@@ -31,18 +32,7 @@ def journal_line_schema() -> dict[str, Any]:
         "description": "One event of an exported monitor journal (JSON Lines, canonical JSON).",
         "type": "object",
         "additionalProperties": False,
-        "required": [
-            "position",
-            "event_id",
-            "stream_id",
-            "stream_version",
-            "event_type",
-            "schema_version",
-            "data",
-            "metadata",
-            "recorded_at",
-            "hash",
-        ],
+        "required": list(FIELDS),
         "properties": {
             "position": {"type": "integer", "minimum": 1},
             "event_id": {"type": "string", "format": "uuid"},

@@ -22,6 +22,7 @@ from monitor.clock import Clock, SystemClock
 from monitor.errors import (
     ConcurrencyError,
     EventIdConflict,
+    IntegrityViolation,
     StoreNotEmpty,
     StoreNotInitialised,
     StoreUnavailable,
@@ -96,6 +97,7 @@ class SqlEventStore:
         self._sql_head_and_version = (
             "SELECT (SELECT position FROM events ORDER BY position DESC LIMIT 1), "
             "(SELECT hash FROM events ORDER BY position DESC LIMIT 1), "
+            "(SELECT recorded_at FROM events ORDER BY position DESC LIMIT 1), "
             "(SELECT COALESCE(MAX(stream_version), 0) FROM events "
             f"WHERE stream_id = {self.placeholder})"
         )
@@ -207,9 +209,11 @@ class SqlEventStore:
         self, cursor: Any, appends: Sequence[StreamAppend], *, check_ids: bool
     ) -> list[AppendResult]:
         cursor.execute(self._sql_head_and_version, (appends[0].stream_id,))
-        head_position, head_hash, first_version = cursor.fetchone()
+        head_position, head_hash, head_recorded_at, first_version = cursor.fetchone()
         position, previous = (head_position, head_hash) if head_position else (0, GENESIS_HASH)
-        recorded_at = format_timestamp(self.clock.now())
+        # Never before the head: hosts' clocks differ and step back, but "what had been
+        # recorded by then" must be a prefix of the journal.
+        recorded_at = max(format_timestamp(self.clock.now()), head_recorded_at or "")
         rows: list[tuple[Any, ...]] = []
         results: list[AppendResult] = []
         # versions of streams as of this transaction (the first one came with the head)
@@ -352,20 +356,23 @@ class SqlEventStore:
         The caller checks the chain; this refuses a non-empty store and is all or nothing.
         """
         count = 0
-        with self._raw_write() as cursor:
-            cursor.execute(self._sql_head)
-            if cursor.fetchone() is not None:
-                raise StoreNotEmpty("import needs an empty store: this one already has events")
-            chunk: list[tuple[Any, ...]] = []
-            for row in rows:
-                chunk.append(row)
-                if len(chunk) >= 5000:
+        try:
+            with self._raw_write() as cursor:
+                cursor.execute(self._sql_head)
+                if cursor.fetchone() is not None:
+                    raise StoreNotEmpty("import needs an empty store: this one already has events")
+                chunk: list[tuple[Any, ...]] = []
+                for row in rows:
+                    chunk.append(row)
+                    if len(chunk) >= 5000:
+                        cursor.executemany(self._sql_insert, chunk)
+                        count += len(chunk)
+                        chunk = []
+                if chunk:
                     cursor.executemany(self._sql_insert, chunk)
                     count += len(chunk)
-                    chunk = []
-            if chunk:
-                cursor.executemany(self._sql_insert, chunk)
-                count += len(chunk)
+        except self._dbapi.IntegrityError as exc:
+            raise IntegrityViolation(f"the journal breaks a constraint: {exc}") from exc
         return count
 
 

@@ -17,15 +17,18 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    # Read models hold text from events (and, later, from feeds): no column of theirs has a
+    # length limit, so a projection never refuses an event that the journal accepted.
+    checkpoints = op.create_table(
         "projection_checkpoints",
         sa.Column("name", sa.String(100), primary_key=True),
         sa.Column("position", sa.BigInteger(), nullable=False),
     )
+    op.bulk_insert(checkpoints, [{"name": "commitments", "position": 0}])
     op.create_table(
         "commitment_view",
-        sa.Column("commitment_id", sa.String(100), primary_key=True),
-        sa.Column("statement_id", sa.String(100), nullable=False),
+        sa.Column("commitment_id", sa.Text(), primary_key=True),
+        sa.Column("statement_id", sa.Text(), nullable=False),
         sa.Column("title", sa.Text(), nullable=False),
         sa.Column("status", sa.String(40), nullable=False),
         sa.Column("status_effective_at", sa.String(32), nullable=True),
@@ -42,19 +45,19 @@ def upgrade() -> None:
     )
     op.create_table(
         "commitment_topic_view",
-        sa.Column("commitment_id", sa.String(100), primary_key=True),
-        sa.Column("topic", sa.String(100), primary_key=True),
+        sa.Column("commitment_id", sa.Text(), primary_key=True),
+        sa.Column("topic", sa.Text(), primary_key=True),
     )
     op.create_index("ix_commitment_topic_view_topic", "commitment_topic_view", ["topic"])
     op.create_table(
         "timeline_view",
         sa.Column("position", sa.BigInteger(), primary_key=True, autoincrement=False),
-        sa.Column("commitment_id", sa.String(100), nullable=False),
-        sa.Column("event_type", sa.String(100), nullable=False),
-        sa.Column("event_id", sa.String(36), nullable=False),
+        sa.Column("commitment_id", sa.Text(), nullable=False),
+        sa.Column("event_type", sa.Text(), nullable=False),
+        sa.Column("event_id", sa.Text(), nullable=False),
         sa.Column("effective_at", sa.String(32), nullable=True),
         sa.Column("recorded_at", sa.String(32), nullable=False),
-        sa.Column("actor", sa.String(200), nullable=True),
+        sa.Column("actor", sa.Text(), nullable=True),
         sa.Column("summary", sa.Text(), nullable=False),
     )
     op.create_index("ix_timeline_view_commitment", "timeline_view", ["commitment_id", "position"])
