@@ -9,6 +9,8 @@ brought up to date first.
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -160,6 +162,7 @@ class Monitor:
             try:
                 self.store.append_batch(appends)
             except ConcurrencyError:
+                _back_off(_attempt)
                 continue
             self.projection.catch_up()
             return _sync_report(plan)
@@ -202,7 +205,8 @@ class Monitor:
                     state.version,
                 )
             except ConcurrencyError:
-                continue  # someone else wrote first: decide again on what is there now
+                _back_off(_attempt)  # someone else wrote first: decide again on what is there now
+                continue
             self.projection.catch_up()
             ours = set(result.positions)
             stored = self.store.read_stream(
@@ -432,6 +436,11 @@ class Monitor:
         with self.engine.connect() as conn:
             events = conn.execute(text("SELECT COUNT(*) FROM events")).scalar_one()
         return {"events": int(events), "last_position": self.store.last_position()}
+
+
+def _back_off(attempt: int) -> None:
+    """Wait a random moment before deciding again, so racing writers spread out."""
+    time.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))  # noqa: S311 (not crypto)
 
 
 def _validation_message(exc: ValidationError) -> str:
