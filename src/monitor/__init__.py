@@ -21,8 +21,7 @@ from monitor.errors import (
 )
 from monitor.events import Status
 from monitor.settings import Settings, load_settings
-
-__version__ = "0.1.0"
+from monitor.version import __version__
 
 __all__ = [
     "CatalogueError",

@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a problem the user can fix (one line on stderr, no trac
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -20,13 +21,15 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from monitor import __version__
 from monitor.core import History, Monitor, SyncReport, dumps
 from monitor.dates import local, local_date, parse_moment
 from monitor.errors import CatalogueError, MonitorError
 from monitor.events import Status
-from monitor.projections import CommitmentView
+from monitor.projections import CommitmentView, SourceView
 from monitor.settings import describe, load_settings
+from monitor.sources.config import format_interval
+from monitor.sources.intake import SourcePlan
+from monitor.version import __version__
 
 app = typer.Typer(
     help="Track whether governments keep the commitments they sign.",
@@ -41,6 +44,8 @@ evidence_app = typer.Typer(help="Manage accepted evidence.", no_args_is_help=Tru
 app.add_typer(status_app, name="status")
 app.add_typer(note_app, name="note")
 app.add_typer(evidence_app, name="evidence")
+sources_app = typer.Typer(help="Feeds and news searches: health, add, import, export.")
+app.add_typer(sources_app, name="sources")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -127,13 +132,22 @@ def _sync_json(report: SyncReport) -> dict[str, Any]:
 
 @app.command()
 def init(as_json: JsonOpt = False) -> None:
-    """Create or upgrade the database, then load the catalogue (safe to run again)."""
+    """Create or upgrade the database, then load the catalogue and sources (safe to rerun)."""
     with _monitor() as monitor:
         before, after = monitor.migrate()
         report = monitor.sync()
+        sources = monitor.intake.sync_sources()
         summary = monitor.database_summary()
     if as_json:
-        _print_json({"schema_before": before, "schema": after, **_sync_json(report), **summary})
+        _print_json(
+            {
+                "schema_before": before,
+                "schema": after,
+                **_sync_json(report),
+                "sources": sources,
+                **summary,
+            }
+        )
         return
     where = describe(monitor.settings)["database_url"]
     schema = (
@@ -146,6 +160,8 @@ def init(as_json: JsonOpt = False) -> None:
     out.print(f"{where}: {schema}")
     for line in _sync_lines(report):
         out.print(line)
+    for kind, names in sources.items():
+        out.print(f"sources {kind}: {', '.join(names)}")
     out.print(
         f"catalogue: {len(report.registered)} registered, {len(report.revised)} revised, "
         f"{len(report.retired)} retired; {summary['events']} events in the journal"
@@ -159,16 +175,21 @@ def sync(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Record what changed in the catalogue file (idempotent: no change, no events)."""
+    """Record what changed in the catalogue and sources files (no change, no events)."""
     with _monitor() as monitor:
         report = monitor.sync(reason)
+        sources = monitor.intake.sync_sources()
     if as_json:
-        _print_json(_sync_json(report))
+        _print_json({**_sync_json(report), "sources": sources})
         return
     for line in _sync_lines(report):
         out.print(line)
     if not report.changed:
         out.print("catalogue unchanged: nothing recorded")
+    for kind, names in sources.items():
+        out.print(f"{kind}: {', '.join(names)}")
+    if not sources:
+        out.print("sources unchanged: nothing recorded")
 
 
 @app.command("config")
@@ -516,6 +537,199 @@ def evidence_retract(
         events = monitor.retract_evidence(commitment_id, evidence_id, reason=reason, by=by)
         zone = monitor.settings.timezone
     _recorded(events, as_json, zone)
+
+
+# -- sources, polls, queue -------------------------------------------------------------------
+
+
+def _source_json(view: SourceView) -> dict[str, Any]:
+    return view.model_dump()
+
+
+@sources_app.callback(invoke_without_command=True)
+def sources_list(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    removed: Annotated[bool, typer.Option("--removed", help="Include removed sources.")] = False,
+) -> None:
+    """Sources and their health: last success, last error, next check, backoff, items."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with _monitor() as monitor:
+        views = monitor.intake.sources(include_removed=removed)
+        zone = monitor.settings.timezone
+    if as_json:
+        _print_json([_source_json(v) for v in views])
+        return
+    table = Table(title=f"{len(views)} source(s)", title_justify="left")
+    for name in ("name", "health", "last success", "next check", "items", "prop.", "error"):
+        table.add_column(name, no_wrap=name != "error", overflow="ellipsis")
+    for v in views:
+        if v.removed:
+            health = "removed"
+        elif v.last_outcome is None:
+            health = "never checked"
+        elif v.consecutive_failures:
+            health = f"failing x{v.consecutive_failures}"
+        else:
+            health = "ok"
+        table.add_row(
+            v.name,
+            health,
+            local(_parse(v.last_success_at), zone),
+            local(_parse(v.next_check_at), zone) or "now",
+            str(v.items_seen),
+            str(v.proposals),
+            escape(v.last_error or ""),
+        )
+    out.print(table)
+
+
+@sources_app.command("add")
+def sources_add(
+    url: Annotated[str, typer.Argument(help="The feed's URL (RSS or Atom).")],
+    name: Annotated[str, typer.Option(help="A short unique name: lowercase, digits, hyphens.")],
+    interval: Annotated[str, typer.Option(help="How often to check: 30m, 2h, 1d.")] = "1h",
+    kind: Annotated[str, typer.Option(help="feed or news-search.")] = "feed",
+    by: ByOpt = "cli",
+) -> None:
+    """Add a source by hand (kept in the database; sources.toml is not changed)."""
+    with _monitor() as monitor:
+        view = monitor.intake.add_source(url, name, interval=interval, kind=kind, by=by)
+    out.print(f"added {view.name}: {view.url} every {format_interval(view.interval_seconds)}")
+
+
+@sources_app.command("import")
+def sources_import(
+    file: Annotated[Path, typer.Argument(help="An OPML file, as feed readers export.")],
+    by: ByOpt = "cli",
+) -> None:
+    """Add every feed of an OPML file (names and URLs already known are skipped)."""
+    with _monitor() as monitor:
+        names = monitor.intake.import_opml(file, by=by)
+    out.print(f"added {len(names)} source(s)" + (f": {', '.join(names)}" if names else ""))
+
+
+@sources_app.command("export")
+def sources_export() -> None:
+    """Print every active source as OPML (monitor sources export > feeds.opml)."""
+    with _monitor() as monitor:
+        document = monitor.intake.export_opml()
+    sys.stdout.buffer.write(document + b"\n")
+
+
+@app.command()
+def poll(
+    everything: Annotated[bool, typer.Option("--all", help="Every source, due or not.")] = False,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Only this source (repeatable).")
+    ] = None,
+    chunk: Annotated[int, typer.Option(help="Sources recorded per transaction.", hidden=True)] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check due sources once now (or --all, or --source NAME) and record what they hold."""
+    with _monitor() as monitor:
+        sources = monitor.intake.due(source, everything)
+        if not sources:
+            if as_json:
+                _print_json({"sources": 0})
+            else:
+                out.print("no source is due (use --all to check every source now)")
+            return
+        with _progress("polling") as progress:
+            task = progress.add_task("sources", total=len(sources))
+
+            def recorded(plan: SourcePlan, done: int, total: int) -> None:
+                progress.update(task, completed=done)
+                if not as_json:
+                    detail = f"{plan.items_new} new, {plan.items_revised} edited, "
+                    detail += f"{plan.proposals} proposed"
+                    if plan.outcome == "failed":
+                        detail = escape(plan.error or "failed")
+                    out.print(f"checked {plan.name}: {plan.outcome.replace('_', ' ')}; {detail}")
+
+            report = monitor.intake.poll(sources, on_recorded=recorded, chunk=chunk)
+    if as_json:
+        _print_json(dataclasses.asdict(report))
+        return
+    out.print(
+        f"{report.sources} source(s): {report.ok} ok, {report.not_modified} not modified, "
+        f"{report.failed} failed; {report.items_new} new item(s), {report.items_revised} "
+        f"edited, {report.proposals} proposal(s)"
+    )
+    for name in report.skipped:
+        out.print(f"skipped {name}: changed by someone else meanwhile; it stays due")
+
+
+@app.command()
+def queue(
+    commitment: Annotated[str | None, typer.Option(help="Only this commitment.")] = None,
+    min_score: Annotated[float, typer.Option(help="Only proposals scoring at least this.")] = 0.0,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """Proposals waiting for review: matched items, best first, with why they matched."""
+    with _monitor() as monitor:
+        proposals = monitor.intake.queue(commitment, min_score, limit)
+        zone = monitor.settings.timezone
+    if as_json:
+        _print_json(
+            [{**p.model_dump(), "matched_terms": json.loads(p.matched_terms)} for p in proposals]
+        )
+        return
+    table = Table(title=f"{len(proposals)} proposal(s) waiting", title_justify="left")
+    for name in ("score", "commitment", "published", "title", "matched"):
+        table.add_column(name, no_wrap=name != "title", overflow="ellipsis")
+    for p in proposals:
+        table.add_row(
+            f"{p.score:.2f}",
+            p.commitment_id,
+            local_date(_parse(p.published_at), zone),
+            escape(p.title),
+            escape(", ".join(json.loads(p.matched_terms))),
+        )
+    out.print(table)
+
+
+@app.command()
+def match(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only show what the current rules would propose.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-run the current rules over stored items (--dry-run: change nothing)."""
+    _rematch(dry_run=dry_run, as_json=as_json)
+
+
+@app.command()
+def rematch(as_json: JsonOpt = False) -> None:
+    """Propose what the current rules newly match among stored items."""
+    _rematch(dry_run=False, as_json=as_json)
+
+
+def _rematch(*, dry_run: bool, as_json: bool) -> None:
+    with _monitor() as monitor, _progress("matching") as progress:
+        result = monitor.intake.rematch(
+            dry_run=dry_run, progress=_count_progress(progress, "items")
+        )
+    if as_json:
+        _print_json(
+            {
+                "matcher_version": result.matcher_version,
+                "items": result.items,
+                "dry_run": dry_run,
+                "new": [p.model_dump(mode="json") for p in result.new],
+            }
+        )
+        return
+    verb = "would propose" if dry_run else "proposed"
+    out.print(
+        f"rules {result.matcher_version} over {result.items} item(s): {verb} "
+        f"{len(result.new)} new pair(s)"
+    )
+    for p in result.new[:50]:
+        out.print(f"  {p.commitment_id}  {p.score:.2f}  {escape(p.title)}")
 
 
 # -- journal ------------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ from monitor.events import (
     commitment_stream,
     to_new_event,
 )
+from monitor.intake import Intake
 from monitor.journal import export_journal, import_journal, verify_rows
 from monitor.projections import (
     CommitmentProjection,
@@ -96,6 +97,7 @@ class Monitor:
         self.engine = engine
         self.store = SqlEventStore(engine, self.clock)
         self.projection = CommitmentProjection(self.store)
+        self.intake = Intake(self)
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None) -> Monitor:
@@ -132,9 +134,11 @@ class Monitor:
             )
 
     def init(self, reason: str | None = None) -> SyncReport:
-        """Create/upgrade the database and load the catalogue."""
+        """Create/upgrade the database, load the catalogue and the sources file."""
         self.migrate()
-        return self.sync(reason)
+        report = self.sync(reason)
+        self.intake.sync_sources()
+        return report
 
     # -- catalogue ----------------------------------------------------------------------
 
@@ -390,7 +394,7 @@ class Monitor:
         """Check the hash chain and invariants end to end."""
         self.require_schema()
         report = verify_rows(self.store.iter_rows(), REGISTRY, progress)
-        checkpoint = self.projection.checkpoint()
+        checkpoint = max(self.projection.checkpoint(), self.intake.projection.checkpoint())
         if checkpoint > report.last_position:
             report.problems.append(
                 f"the projections have seen events up to position {checkpoint} but the journal "
@@ -421,12 +425,15 @@ class Monitor:
         self.migrate()
         report = import_journal(self.store, path, REGISTRY, progress)
         self.projection.rebuild()
+        self.intake.projection.rebuild()
         return report
 
     def rebuild(self, progress: Progress | None = None) -> int:
-        """Drop the read models and fold every event again."""
+        """Drop every read model and fold every event again."""
         self.require_schema()
-        return self.projection.rebuild(progress)
+        count = self.projection.rebuild(progress)
+        self.intake.projection.rebuild(progress)
+        return count
 
     def last_position(self) -> int:
         return self.store.last_position()

@@ -200,6 +200,125 @@ class NoteAdded(DomainEvent):
     author: Actor
 
 
+# -- sources, items, proposals ------------------------------------------------------------
+
+SourceKind = Literal["feed", "news-search"]
+Url = Annotated[str, Field(min_length=1, max_length=2000)]
+ShortText = Annotated[str, Field(max_length=500)]
+#: an item's identity within its source: "guid:...", "link:..." or "hash:..."
+ItemKey = Annotated[str, Field(min_length=1, max_length=2100)]
+
+
+class SourceRegistered(DomainEvent):
+    """A feed or news search to poll."""
+
+    event_type: ClassVar[str] = "SourceRegistered"
+    name: str = Field(min_length=1, max_length=100)
+    url: Url
+    kind: SourceKind
+    interval_seconds: int = Field(ge=60, le=30 * 86_400)
+    language: str | None = Field(default=None, max_length=20)
+    note: str | None = Field(default=None, max_length=1000)
+    origin: Literal["config", "cli", "opml"] = "config"
+
+
+class SourceRevised(DomainEvent):
+    """A source's settings changed."""
+
+    event_type: ClassVar[str] = "SourceRevised"
+    name: str = NonEmpty
+    changes: dict[str, FieldChange] = Field(min_length=1)
+    reason: str = NonEmpty
+
+
+class SourceRemoved(DomainEvent):
+    """A source is no longer polled (its history stays)."""
+
+    event_type: ClassVar[str] = "SourceRemoved"
+    name: str = NonEmpty
+    reason: str = NonEmpty
+
+
+class SourceChecked(DomainEvent):
+    """One poll of a source: what came back, and when to look again."""
+
+    event_type: ClassVar[str] = "SourceChecked"
+    name: str = NonEmpty
+    outcome: Literal["ok", "not_modified", "failed"]
+    checked_at: AwareDatetime
+    next_check_at: AwareDatetime
+    http_status: int | None = None
+    error: ShortText | None = None
+    etag: ShortText | None = None
+    last_modified: ShortText | None = None
+    items_in_feed: int = 0
+    items_new: int = 0
+    items_revised: int = 0
+    proposals: int = 0
+    consecutive_failures: int = 0
+    duration_ms: int = 0
+
+
+class ItemDiscovered(DomainEvent):
+    """A news item or release seen for the first time."""
+
+    event_type: ClassVar[str] = "ItemDiscovered"
+    item_id: UUID
+    source: str = NonEmpty
+    key: ItemKey
+    url: Url | None = None
+    canonical_url: Url | None = None
+    title: Annotated[str, Field(max_length=500)]
+    summary: Annotated[str, Field(max_length=1000)] = ""
+    text: Annotated[str, Field(max_length=8000)] = ""
+    published_at: AwareDatetime | None = None
+    first_seen_at: AwareDatetime
+    outlet: str | None = Field(default=None, max_length=200)
+    outlet_url: Url | None = None
+    content_hash: str = Field(min_length=64, max_length=64)
+
+
+class ItemRevised(DomainEvent):
+    """The publisher changed an item (same identity, new content)."""
+
+    event_type: ClassVar[str] = "ItemRevised"
+    item_id: UUID
+    source: str = NonEmpty
+    url: Url | None = None
+    title: Annotated[str, Field(max_length=500)]
+    summary: Annotated[str, Field(max_length=1000)] = ""
+    text: Annotated[str, Field(max_length=8000)] = ""
+    published_at: AwareDatetime | None = None
+    seen_at: AwareDatetime
+    content_hash: str = Field(min_length=64, max_length=64)
+
+
+class ItemAlsoSeen(DomainEvent):
+    """Another source carried the same story (same canonical URL)."""
+
+    event_type: ClassVar[str] = "ItemAlsoSeen"
+    item_id: UUID
+    source: str = NonEmpty
+    key: ItemKey
+    url: Url | None = None
+
+
+class EvidenceProposed(DomainEvent):
+    """The matcher thinks an item may be evidence about a commitment: a person decides."""
+
+    event_type: ClassVar[str] = "EvidenceProposed"
+    proposal_id: UUID
+    commitment_id: str = NonEmpty
+    item_id: UUID
+    url: Url | None = None
+    title: Annotated[str, Field(max_length=500)]
+    source: str = NonEmpty
+    published_at: AwareDatetime | None = None
+    score: float = Field(ge=0, le=1)
+    matched_terms: tuple[str, ...] = Field(min_length=1)
+    matcher_version: str = NonEmpty
+
+
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -279,6 +398,14 @@ for _cls in (
     StatusAssessed,
     AssessmentCorrected,
     NoteAdded,
+    SourceRegistered,
+    SourceRevised,
+    SourceRemoved,
+    SourceChecked,
+    ItemDiscovered,
+    ItemRevised,
+    ItemAlsoSeen,
+    EvidenceProposed,
 ):
     REGISTRY.register(_cls)
 
@@ -299,3 +426,18 @@ def to_new_event(
 def commitment_stream(commitment_id: str) -> str:
     """The stream that holds one commitment's history."""
     return f"commitment-{commitment_id}"
+
+
+def source_stream(name: str) -> str:
+    """The stream of one source's settings and checks (its health)."""
+    return f"source-{name}"
+
+
+def item_stream(item_id: UUID) -> str:
+    """The stream of one item: discovered, revised, seen elsewhere."""
+    return f"item-{item_id}"
+
+
+def proposal_stream(proposal_id: UUID) -> str:
+    """The stream of one (commitment, item) proposal and its review."""
+    return f"proposal-{proposal_id}"

@@ -68,6 +68,13 @@ SETTINGS: tuple[Setting, ...] = (
         "project folder).",
     ),
     Setting(
+        "paths",
+        "sources",
+        "config/sources.toml",
+        "The feeds and news searches that `monitor init` and `monitor sync` load (relative to "
+        "the project folder). Sources added with `monitor sources add` live in the database.",
+    ),
+    Setting(
         "display",
         "timezone",
         "UTC",
@@ -87,6 +94,7 @@ class Settings:
     sqlite_synchronous: str
     data_dir: Path
     catalogue: Path
+    sources: Path
     timezone: ZoneInfo
 
     @property
@@ -146,6 +154,7 @@ def load_settings(config: Path | None = None, env: Mapping[str, str] | None = No
         sqlite_synchronous=values["sqlite_synchronous"],
         data_dir=data_dir,
         catalogue=(base / values["catalogue"]).resolve(),
+        sources=(base / values["sources"]).resolve(),
         timezone=zone,
     )
 
@@ -182,5 +191,6 @@ def describe(settings: Settings) -> dict[str, Any]:
         "sqlite_synchronous": settings.sqlite_synchronous,
         "data_dir": str(settings.data_dir),
         "catalogue": str(settings.catalogue),
+        "sources": str(settings.sources),
         "timezone": settings.timezone.key,
     }

@@ -1,32 +1,23 @@
-"""Read models folded from the journal: current status, timeline, counts.
-
-Each batch of events is applied in one transaction together with the projection's
-checkpoint, so a crash never applies an event twice or skips one. ``rebuild`` empties the
-read models and folds the whole journal again; the result equals the live projection.
-"""
+"""Commitment read models folded from the journal: current status, topics, timeline."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
 from sqlmodel import Field, SQLModel
 
 from monitor.commitment import EventContext, fold
 from monitor.events import REGISTRY, Status
-from monitor.store.database import WRITE
+from monitor.projections.runner import Projection
 from monitor.store.hashing import format_timestamp, parse_timestamp
 from monitor.store.sql import Row, SqlEventStore
 
 NAME = "commitments"
 COMMITMENT_PREFIX = "commitment-"
 SUMMARY_LIMIT = 500
-
-Progress = Callable[[int, int], None]
 
 
 class ProjectionCheckpoint(SQLModel, table=True):
@@ -139,22 +130,19 @@ class _Batch:
     refold: set[str]
 
 
-class CommitmentProjection:
+class CommitmentProjection(Projection):
     """The commitment read models (status, topics, timeline) and their checkpoint.
 
     Folding talks to the driver's cursor inside the SQLAlchemy transaction: a rebuild
     handles every event of the journal, and per-row statement overhead would dominate it.
     """
 
+    name = NAME
+    tables = ("timeline_view", "commitment_topic_view", "commitment_view")
+
     def __init__(self, store: SqlEventStore, batch_size: int = 10_000) -> None:
-        self.store = store
-        self.batch_size = batch_size
-        mark = store.placeholder
-        self._sql_events = (
-            "SELECT position, event_id, stream_id, stream_version, event_type, schema_version, "
-            f"data, metadata, recorded_at, hash FROM events WHERE position > {mark} "
-            f"ORDER BY position LIMIT {mark}"
-        )
+        super().__init__(store, batch_size)
+        mark = self.mark
         self._sql_insert_view = (
             f"INSERT INTO commitment_view ({', '.join(_VIEW_ALL)}) "
             f"VALUES ({', '.join([mark] * len(_VIEW_ALL))})"
@@ -171,77 +159,10 @@ class CommitmentProjection:
             f"INSERT INTO commitment_topic_view (commitment_id, topic) VALUES ({mark}, {mark})"
         )
         self._sql_delete_topics = f"DELETE FROM commitment_topic_view WHERE commitment_id = {mark}"
-        self._sql_checkpoint = (
-            f"UPDATE projection_checkpoints SET position = {mark} WHERE name = {mark}"
-        )
-
-    # -- running ------------------------------------------------------------------------
-
-    def catch_up(self, progress: Progress | None = None) -> int:
-        """Apply every event after the checkpoint; returns how many were read."""
-        total = 0
-        target = self.store.last_position() if progress else 0
-        while True:
-            with self._locked() as (cursor, checkpoint):
-                cursor.execute(self._sql_events, (checkpoint, self.batch_size))
-                rows: list[Row] = cursor.fetchall()
-                if not rows:
-                    return total
-                self._apply(cursor, rows)
-                cursor.execute(self._sql_checkpoint, (rows[-1][0], NAME))
-            total += len(rows)
-            if progress:
-                progress(rows[-1][0], target)
-            if len(rows) < self.batch_size:
-                return total
-
-    def rebuild(self, progress: Progress | None = None) -> int:
-        """Empty the read models and fold the whole journal again."""
-        with self._locked() as (cursor, _checkpoint):
-            for table in ("timeline_view", "commitment_topic_view", "commitment_view"):
-                cursor.execute(f"DELETE FROM {table}")
-            cursor.execute(self._sql_checkpoint, (0, NAME))
-        return self.catch_up(progress)
-
-    def checkpoint(self) -> int:
-        with self.store.read_transaction() as conn:
-            value = conn.execute(
-                text("SELECT position FROM projection_checkpoints WHERE name = :n"), {"n": NAME}
-            ).scalar()
-        return int(value or 0)
-
-    @contextmanager
-    def _locked(self) -> Iterator[tuple[Any, int]]:
-        """A write transaction holding the checkpoint (SQLite: BEGIN IMMEDIATE; PG: FOR UPDATE).
-
-        Yields the driver's cursor in that transaction, and the checkpoint.
-        """
-        with self.store._translate_errors(), self.store.engine.connect() as raw:
-            conn = raw.execution_options(**WRITE)
-            with conn.begin():
-                # Migrations seed the row; this covers projections added later, and two
-                # processes racing here both succeed.
-                conn.execute(
-                    text(
-                        "INSERT INTO projection_checkpoints (name, position) VALUES (:n, 0) "
-                        "ON CONFLICT (name) DO NOTHING"
-                    ),
-                    {"n": NAME},
-                )
-                lock = " FOR UPDATE" if self.store.dialect == "postgresql" else ""
-                checkpoint = conn.execute(
-                    text(f"SELECT position FROM projection_checkpoints WHERE name = :n{lock}"),
-                    {"n": NAME},
-                ).scalar_one()
-                cursor = conn.connection.cursor()
-                try:
-                    yield cursor, int(checkpoint)
-                finally:
-                    cursor.close()
 
     # -- folding ------------------------------------------------------------------------
 
-    def _apply(self, cursor: Any, rows: Sequence[Row]) -> None:
+    def apply(self, cursor: Any, rows: Sequence[Row]) -> None:
         batch = _Batch({}, set(), [], {}, set())
         prefix_length = len(COMMITMENT_PREFIX)
         registered_here = {

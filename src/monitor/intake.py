@@ -1,0 +1,326 @@
+"""The intake half of the core: sources, polling, the review queue, re-matching.
+
+Reached as ``Monitor.intake``; the CLI, web UI and scheduler call these methods only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from pydantic import ValidationError
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from monitor.errors import CommandRejected, ConcurrencyError, MonitorError, NotFound
+from monitor.events import (
+    REGISTRY,
+    CommitmentRegistered,
+    EvidenceProposed,
+    SourceRegistered,
+    proposal_stream,
+    source_stream,
+    to_new_event,
+)
+from monitor.matching import MatchableItem, Matcher
+from monitor.polling import Poller, PollReport, Recorded
+from monitor.projections.intake import IntakeProjection, ProposalView, SourceView
+from monitor.sources import config as source_config
+from monitor.sources.fetch import FetchLimits
+from monitor.sources.identity import derived_id
+from monitor.sources.intake import proposal_id_for
+from monitor.store.hashing import format_timestamp
+from monitor.store.records import StreamAppend
+
+if TYPE_CHECKING:
+    from monitor.core import Monitor
+
+
+@dataclass(frozen=True, slots=True)
+class Rematch:
+    """What the current rules would propose that no proposal covers yet."""
+
+    matcher_version: str
+    items: int
+    new: list[EvidenceProposed]
+
+
+class Intake:
+    """Sources, polls, proposals: built by :class:`~monitor.core.Monitor`."""
+
+    def __init__(self, monitor: Monitor) -> None:
+        self.monitor = monitor
+        self.store = monitor.store
+        self.projection = IntakeProjection(monitor.store)
+        self._matcher: tuple[tuple[Any, ...], Matcher] | None = None
+
+    # -- sources --------------------------------------------------------------------------
+
+    def sync_sources(self, path: Path | None = None) -> dict[str, list[str]]:
+        """Bring the sources file into the store (CLI and OPML sources are left alone)."""
+        source = path or self.monitor.settings.sources
+        if not source.is_file():
+            return {}
+        try:
+            body = source.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise MonitorError(f"cannot read the sources file {source}: {exc}") from exc
+        wanted = source_config.parse_sources(body, source.name)
+        self.projection.catch_up()
+        known = {
+            v.name: source_config.KnownSource(_spec(v), v.removed, v.version)
+            for v in self.sources(include_removed=True)
+        }
+        plan = source_config.plan_source_sync(wanted, known)
+        appends = [
+            StreamAppend(
+                source_stream(name),
+                tuple(to_new_event(e, {"actor": "sources-sync"}) for e in events),
+                known[name].version if name in known else 0,
+            )
+            for name, events in plan.items()
+        ]
+        self.store.append_batch(appends)
+        self.projection.catch_up()
+        summary: dict[str, list[str]] = {}
+        for name, events in sorted(plan.items()):
+            summary.setdefault(events[0].event_type, []).append(name)
+        return summary
+
+    def add_source(
+        self, url: str, name: str, *, interval: str = "1h", kind: str = "feed", by: str = "cli"
+    ) -> SourceView:
+        """Register a source by hand (it lives in the database, not in sources.toml)."""
+        self.monitor.require_schema()
+        try:
+            seconds = source_config.parse_interval(interval)
+            spec = SourceRegistered(
+                name=name,
+                url=url,
+                kind=kind,
+                interval_seconds=seconds,
+                origin="cli",
+            )
+        except (ValueError, ValidationError) as exc:
+            raise CommandRejected(f"source refused: {_first_error(exc)}") from exc
+        if not source_config.NAME_PATTERN.match(name):
+            raise CommandRejected("source refused: name: use lowercase letters, digits, hyphens")
+        if not url.startswith(("http://", "https://")):
+            raise CommandRejected("source refused: url: must be an http(s) URL")
+        self._register([spec], by)
+        return self.source(name)
+
+    def import_opml(self, path: Path, *, by: str = "cli") -> list[str]:
+        """Register every feed of an OPML file whose name is not taken."""
+        self.monitor.require_schema()
+        try:
+            body = path.read_bytes()
+        except OSError as exc:
+            raise MonitorError(f"cannot read {path}: {exc.strerror}") from exc
+        specs = source_config.parse_opml(body)
+        taken = {v.name for v in self.sources(include_removed=True) if not v.removed}
+        urls = {v.url for v in self.sources()}
+        fresh = [s for s in specs if s.name not in taken and s.url not in urls]
+        self._register(fresh, by)
+        return [s.name for s in fresh]
+
+    def export_opml(self) -> bytes:
+        """Every active source as OPML 2.0."""
+        return source_config.render_opml([{"name": v.name, "url": v.url} for v in self.sources()])
+
+    def _register(self, specs: list[SourceRegistered], by: str) -> None:
+        if not specs:
+            return
+        self.projection.catch_up()
+        existing = {v.name: v for v in self.sources(include_removed=True)}
+        for spec in specs:
+            if spec.name in existing and not existing[spec.name].removed:
+                raise CommandRejected(f"a source named {spec.name!r} exists already")
+        try:
+            self.store.append_batch(
+                [
+                    StreamAppend(
+                        source_stream(s.name),
+                        (to_new_event(s, {"actor": by}),),
+                        existing[s.name].version if s.name in existing else 0,
+                    )
+                    for s in specs
+                ]
+            )
+        except ConcurrencyError as exc:
+            raise CommandRejected(f"{exc}") from exc
+        self.projection.catch_up()
+
+    def sources(self, include_removed: bool = False) -> list[SourceView]:
+        """Every source with its health."""
+        self.monitor.require_schema()
+        self.projection.catch_up()
+        query = select(SourceView).order_by(col(SourceView.name))
+        if not include_removed:
+            query = query.where(SourceView.removed == False)  # noqa: E712
+        with Session(self.monitor.engine) as session:
+            return list(session.exec(query).all())
+
+    def source(self, name: str) -> SourceView:
+        for view in self.sources(include_removed=True):
+            if view.name == name:
+                return view
+        raise NotFound(f"no source named {name!r}: see `monitor sources`")
+
+    # -- polling --------------------------------------------------------------------------
+
+    def due(self, names: list[str] | None = None, everything: bool = False) -> list[SourceView]:
+        """The sources to check now: due ones, all of them, or the named ones."""
+        active = self.sources()
+        if names:
+            by_name = {v.name: v for v in active}
+            missing = [n for n in names if n not in by_name]
+            if missing:
+                raise NotFound(f"no active source named {', '.join(map(repr, missing))}")
+            return [by_name[n] for n in names]
+        if everything:
+            return active
+        now = format_timestamp(self.monitor.clock.now())
+        return [v for v in active if v.next_check_at is None or v.next_check_at <= now]
+
+    def poll(
+        self,
+        sources: list[SourceView],
+        *,
+        on_recorded: Recorded | None = None,
+        limits: FetchLimits | None = None,
+        chunk: int = 50,
+    ) -> PollReport:
+        """One round over ``sources``: fetch, parse, record items, proposals and health."""
+        poller = Poller(
+            self.store,
+            self.projection,
+            self.monitor.clock,
+            self.matcher,
+            limits=limits,
+            chunk=chunk,
+        )
+        return poller.run(sources, on_recorded)
+
+    def matcher(self) -> Matcher:
+        """The catalogue's rules, compiled once per catalogue version."""
+        views = self.monitor.list_commitments()
+        key = tuple((v.commitment_id, v.version) for v in views)
+        if self._matcher is None or self._matcher[0] != key:
+            registrations: list[CommitmentRegistered] = []
+            for v in views:
+                state = self.monitor.load(v.commitment_id)
+                if state.registration is not None:
+                    registrations.append(state.registration)
+            self._matcher = (key, Matcher(registrations))
+        return self._matcher[1]
+
+    # -- review queue ---------------------------------------------------------------------
+
+    def queue(
+        self, commitment: str | None = None, min_score: float = 0.0, limit: int = 200
+    ) -> list[ProposalView]:
+        """Proposals waiting for review, best first."""
+        self.monitor.require_schema()
+        self.projection.catch_up()
+        query = (
+            select(ProposalView)
+            .where(ProposalView.state == "pending", ProposalView.score >= min_score)
+            .order_by(col(ProposalView.score).desc(), col(ProposalView.proposed_at).desc())
+            .limit(limit)
+        )
+        if commitment:
+            query = query.where(ProposalView.commitment_id == commitment)
+        with Session(self.monitor.engine) as session:
+            return list(session.exec(query).all())
+
+    def rematch(self, *, dry_run: bool, progress: Callable[[int], None] | None = None) -> Rematch:
+        """Run the current rules over every stored item; propose what is newly matched."""
+        matcher = self.matcher()
+        self.projection.catch_up()
+        with self.store.read_transaction() as conn:
+            proposed = {
+                UUID(row[0]) for row in conn.execute(text("SELECT proposal_id FROM proposal_view"))
+            }
+        latest: dict[str, dict[str, Any]] = {}
+        for row in self.store.iter_rows():
+            if row[4] in ("ItemDiscovered", "ItemRevised"):
+                data = REGISTRY.upcast(row[4], row[5], json.loads(row[6]))
+                previous = latest.get(data["item_id"], {})
+                latest[data["item_id"]] = {**previous, **data}
+        new: list[EvidenceProposed] = []
+        for count, item in enumerate(latest.values(), start=1):
+            when = item.get("published_at") or item.get("first_seen_at")
+            published_on = _date(when)
+            for match in matcher.match(
+                MatchableItem(
+                    item["title"], item.get("text") or item.get("summary", ""), published_on
+                )
+            ):
+                item_id = UUID(item["item_id"])
+                proposal_id = proposal_id_for(match.commitment_id, item_id)
+                if proposal_id in proposed:
+                    continue
+                proposed.add(proposal_id)
+                new.append(
+                    EvidenceProposed(
+                        proposal_id=proposal_id,
+                        commitment_id=match.commitment_id,
+                        item_id=item_id,
+                        url=item.get("url"),
+                        title=item["title"] or "(untitled)",
+                        source=item["source"],
+                        published_at=item.get("published_at"),
+                        score=match.score,
+                        matched_terms=match.terms,
+                        matcher_version=matcher.version,
+                    )
+                )
+            if progress and count % 1000 == 0:
+                progress(count)
+        if not dry_run and new:
+            self.store.append_batch(
+                [
+                    StreamAppend(
+                        proposal_stream(p.proposal_id),
+                        (
+                            to_new_event(
+                                p, {"actor": "rematch"}, derived_id("proposed", p.proposal_id)
+                            ),
+                        ),
+                        0,
+                    )
+                    for p in new
+                ]
+            )
+            self.projection.catch_up()
+        return Rematch(matcher.version, len(latest), new)
+
+
+def _date(value: Any) -> Any:
+    from monitor.store.hashing import parse_timestamp
+
+    return parse_timestamp(value.replace("Z", "+00:00")).date() if value else None
+
+
+def _spec(view: SourceView) -> SourceRegistered:
+    return SourceRegistered(
+        name=view.name,
+        url=view.url,
+        kind=view.kind,
+        interval_seconds=view.interval_seconds,
+        language=view.language,
+        note=view.note,
+        origin=view.origin,
+    )
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    return str(exc)

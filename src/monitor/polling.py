@@ -1,0 +1,279 @@
+"""Poll rounds: fetch due sources concurrently, parse (on every core), record as results come.
+
+The round's results are written in chunks as fetches complete, each chunk one transaction,
+so a crash loses at most the chunk in flight and the next round redoes exactly that: the
+sources of a lost chunk have no new check recorded (they are still due) and every item and
+proposal event has an id derived from what it records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from sqlalchemy import bindparam, text
+
+from monitor.clock import Clock
+from monitor.errors import ConcurrencyError
+from monitor.matching import Matcher
+from monitor.projections.intake import IntakeProjection, SourceView
+from monitor.sources.fetch import Fetcher, FetchLimits, FetchResult, Validators
+from monitor.sources.identity import canonical_url, item_key
+from monitor.sources.intake import KnownItem, Lookup, SourcePlan, SourceState, plan_check
+from monitor.sources.parse import ParsedFeed, parse_feed
+from monitor.store.sql import SqlEventStore
+
+#: parse in worker processes from this many bodies on (below it, start-up costs more)
+POOL_THRESHOLD = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """One source's fetch, parsed."""
+
+    source: SourceView
+    result: FetchResult
+    parsed: ParsedFeed | None
+    duration_ms: int
+
+
+@dataclass(slots=True)
+class PollReport:
+    """What a round did."""
+
+    sources: int = 0
+    ok: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    items_new: int = 0
+    items_revised: int = 0
+    proposals: int = 0
+    skipped: list[str] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, plan: SourcePlan) -> None:
+        self.sources += 1
+        if plan.outcome == "ok":
+            self.ok += 1
+        elif plan.outcome == "not_modified":
+            self.not_modified += 1
+        else:
+            self.failed += 1
+            self.failures.append((plan.name, plan.error or "failed"))
+        self.items_new += plan.items_new
+        self.items_revised += plan.items_revised
+        self.proposals += plan.proposals
+
+
+class Recorded(Protocol):
+    def __call__(self, plan: SourcePlan, done: int, total: int) -> None: ...
+
+
+def _parse_job(body: bytes, url: str, content_type: str | None, now: datetime) -> ParsedFeed:
+    try:
+        return parse_feed(body, url=url, content_type=content_type, now=now)
+    except Exception as exc:  # a feed must never crash a poll: its trouble is its health
+        return ParsedFeed("unknown", "", (), f"could not parse: {type(exc).__name__}", False)
+
+
+class Poller:
+    """Runs poll rounds against one store."""
+
+    def __init__(
+        self,
+        store: SqlEventStore,
+        intake: IntakeProjection,
+        clock: Clock,
+        matcher: Callable[[], Matcher],
+        *,
+        limits: FetchLimits | None = None,
+        chunk: int = 50,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.intake = intake
+        self.clock = clock
+        self.matcher = matcher
+        self.limits = limits or FetchLimits()
+        self.chunk = max(1, chunk)
+        self.rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
+
+    # -- a round -------------------------------------------------------------------------
+
+    def run(self, sources: Sequence[SourceView], on_recorded: Recorded | None = None) -> PollReport:
+        """Check ``sources`` once each; returns the round's report."""
+        report = PollReport()
+        if not sources:
+            return report
+        self.intake.catch_up()
+        matcher = self.matcher()
+        workers = min(os.cpu_count() or 1, 4)
+        pool: Executor | None = None
+        if len(sources) >= POOL_THRESHOLD and workers > 1:
+            pool = ProcessPoolExecutor(max_workers=workers)
+        try:
+            asyncio.run(self._round(sources, matcher, pool, report, on_recorded))
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+        return report
+
+    async def _round(
+        self,
+        sources: Sequence[SourceView],
+        matcher: Matcher,
+        pool: Executor | None,
+        report: PollReport,
+        on_recorded: Recorded | None,
+    ) -> None:
+        pending: list[Fetched] = []
+        total = len(sources)
+        async with Fetcher(self.limits) as fetcher:
+            tasks = [asyncio.ensure_future(self._fetch(fetcher, s, pool)) for s in sources]
+            for next_done in asyncio.as_completed(tasks):
+                pending.append(await next_done)
+                if len(pending) >= self.chunk:
+                    self._record(pending, matcher, report, on_recorded, total)
+                    pending = []
+            if pending:
+                self._record(pending, matcher, report, on_recorded, total)
+
+    async def _fetch(self, fetcher: Fetcher, source: SourceView, pool: Executor | None) -> Fetched:
+        start = time.monotonic()
+        result = await fetcher.fetch(source.url, Validators(source.etag, source.last_modified))
+        parsed = None
+        if result.outcome == "ok":
+            args = (result.body, result.final_url or source.url, result.content_type)
+            now = self.clock.now()
+            if pool is not None:
+                loop = asyncio.get_running_loop()
+                parsed = await loop.run_in_executor(pool, _parse_job, *args, now)
+            else:
+                parsed = _parse_job(*args, now)
+        return Fetched(source, result, parsed, int((time.monotonic() - start) * 1000))
+
+    # -- recording -----------------------------------------------------------------------
+
+    def _record(
+        self,
+        fetched: list[Fetched],
+        matcher: Matcher,
+        report: PollReport,
+        on_recorded: Recorded | None,
+        total: int,
+    ) -> None:
+        plans = self._plan(fetched, matcher)
+        try:
+            self.store.append_batch([a for p in plans for a in p.appends])
+        except ConcurrencyError:
+            # Something else wrote to one of these streams meanwhile: redo each source on
+            # fresh state; a source that still conflicts stays due for the next round.
+            plans = []
+            for one in fetched:
+                self.intake.catch_up()
+                [plan] = self._plan([one], matcher)
+                try:
+                    self.store.append_batch(plan.appends)
+                except ConcurrencyError:
+                    report.skipped.append(one.source.name)
+                    continue
+                plans.append(plan)
+        self.intake.catch_up()
+        for plan in plans:
+            report.add(plan)
+            if on_recorded is not None:
+                on_recorded(plan, report.sources, total)
+
+    def _plan(self, fetched: list[Fetched], matcher: Matcher) -> list[SourcePlan]:
+        lookup = self._lookup(fetched)
+        now = self.clock.now()
+        plans = []
+        for one in fetched:
+            state = SourceState(
+                one.source.name,
+                one.source.url,
+                one.source.interval_seconds,
+                self._source_version(one.source.name),
+                one.source.consecutive_failures,
+            )
+            plans.append(
+                plan_check(
+                    state,
+                    one.result,
+                    one.parsed,
+                    lookup,
+                    matcher,
+                    now=now,
+                    duration_ms=one.duration_ms,
+                    rng=self.rng,
+                )
+            )
+        return plans
+
+    def _source_version(self, name: str) -> int:
+        with self.store.read_transaction() as conn:
+            version = conn.execute(
+                text("SELECT version FROM source_view WHERE name = :n"), {"n": name}
+            ).scalar()
+        return int(version or 0)
+
+    def _lookup(self, fetched: Iterable[Fetched]) -> Lookup:
+        """Seen-state for these sources' items: their keys, URLs known anywhere, proposals."""
+        names = {f.source.name for f in fetched}
+        keys: set[tuple[str, str]] = set()
+        urls: set[str] = set()
+        for f in fetched:
+            for item in f.parsed.items if f.parsed else ():
+                keys.add((f.source.name, item_key(item.guid, item.link, item.title, item.summary)))
+                if item.link and (canonical := canonical_url(item.link)):
+                    urls.add(canonical)
+        lookup = Lookup()
+        with self.store.read_transaction() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT k.source, k.key, i.item_id, i.source, i.content_hash, i.version "
+                    "FROM item_key_view k JOIN item_view i ON i.item_id = k.item_id "
+                    "WHERE k.source IN :names"
+                ).bindparams(bindparam("names", expanding=True)),
+                {"names": sorted(names)},
+            ).all()
+            items: dict[str, KnownItem] = {}
+            for source, key, item_id, origin, digest, version in rows:
+                if (source, key) in keys:
+                    known = items.setdefault(
+                        item_id, KnownItem(UUID(item_id), origin, digest, version)
+                    )
+                    lookup.keys[(source, key)] = known
+            for chunk in _chunks(sorted(urls), 500):
+                for url, item_id, origin, digest, version in conn.execute(
+                    text(
+                        "SELECT canonical_url, item_id, source, content_hash, version "
+                        "FROM item_view WHERE canonical_url IN :urls"
+                    ).bindparams(bindparam("urls", expanding=True)),
+                    {"urls": chunk},
+                ):
+                    lookup.by_url[url] = items.setdefault(
+                        item_id, KnownItem(UUID(item_id), origin, digest, version)
+                    )
+            for chunk in _chunks(sorted(items), 500):
+                for (proposal_id,) in conn.execute(
+                    text("SELECT proposal_id FROM proposal_view WHERE item_id IN :ids").bindparams(
+                        bindparam("ids", expanding=True)
+                    ),
+                    {"ids": chunk},
+                ):
+                    lookup.proposed.add(UUID(proposal_id))
+        return lookup
+
+
+def _chunks(values: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

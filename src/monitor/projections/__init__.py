@@ -1,0 +1,32 @@
+"""Read models folded from the journal; each can be dropped and rebuilt from events."""
+
+from monitor.projections.commitments import (
+    CommitmentProjection,
+    CommitmentTopicView,
+    CommitmentView,
+    ProjectionCheckpoint,
+    TimelineView,
+)
+from monitor.projections.intake import (
+    IntakeProjection,
+    ItemKeyView,
+    ItemView,
+    ProposalView,
+    SourceView,
+)
+from monitor.projections.runner import Progress, Projection
+
+__all__ = [
+    "CommitmentProjection",
+    "CommitmentTopicView",
+    "CommitmentView",
+    "IntakeProjection",
+    "ItemKeyView",
+    "ItemView",
+    "Progress",
+    "Projection",
+    "ProjectionCheckpoint",
+    "ProposalView",
+    "SourceView",
+    "TimelineView",
+]

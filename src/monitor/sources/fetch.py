@@ -1,0 +1,246 @@
+"""Fetching feeds with httpx: conditional, bounded, honest and polite.
+
+Every request carries a clear User-Agent and, when known, If-None-Match / If-Modified-Since.
+It is bounded: connect and read timeouts, a deadline for the whole exchange (a server that
+drips one byte a second cannot hold a poll), a cap on the bytes received and on the bytes
+after decompression (a gzip bomb stops at the cap), and a redirect limit. It is polite: a
+global and a per-host concurrency limit; Retry-After and Cache-Control are reported to the
+scheduler. Failures are values, never exceptions: the caller records them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import re
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from monitor.version import __version__
+
+USER_AGENT = f"monitor/{__version__} (commitment tracker; +https://pypi.org/project/monitor/)"
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class FetchLimits:
+    """The bounds of every request (defaults suit real feeds)."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    deadline: float = 60.0
+    max_body: int = 10 * MIB
+    max_decoded: int = 10 * MIB
+    max_redirects: int = 5
+    concurrency: int = 16
+    per_host: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """What the last successful fetch told us, for a conditional request."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """The outcome of one fetch: a body, "not modified", or a failure with its reason."""
+
+    url: str
+    outcome: str  # "ok", "not_modified", "failed"
+    status: int | None = None
+    body: bytes = b""
+    content_type: str | None = None
+    final_url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    max_age: int | None = None
+    retry_after: int | None = None
+    error: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def parse_retry_after(value: str | None, now: datetime) -> int | None:
+    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0, int((when - now).total_seconds()))
+
+
+_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
+
+
+def parse_max_age(value: str | None) -> int | None:
+    """max-age from Cache-Control (no-store/no-cache mean 0)."""
+    if not value:
+        return None
+    if re.search(r"no-store|no-cache", value, re.IGNORECASE):
+        return 0
+    match = _MAX_AGE.search(value)
+    return int(match.group(1)) if match else None
+
+
+class Fetcher:
+    """Fetches many URLs concurrently within the limits. Use as an async context manager."""
+
+    def __init__(self, limits: FetchLimits | None = None) -> None:
+        self.limits = limits or FetchLimits()
+        self._global = asyncio.Semaphore(self.limits.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(self.limits.per_host)
+        )
+        self._client: httpx.AsyncClient | None = None
+
+    async def __aenter__(self) -> Fetcher:
+        timeout = httpx.Timeout(
+            connect=self.limits.connect_timeout,
+            read=self.limits.read_timeout,
+            write=self.limits.read_timeout,
+            pool=self.limits.deadline,
+        )
+        self._client = httpx.AsyncClient(
+            timeout=timeout,
+            follow_redirects=False,
+            headers={"User-Agent": USER_AGENT, "Accept": _ACCEPT},
+            limits=httpx.Limits(
+                max_connections=self.limits.concurrency,
+                max_keepalive_connections=self.limits.concurrency,
+            ),
+            trust_env=False,
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def fetch(self, url: str, validators: Validators | None = None) -> FetchResult:
+        """Fetch ``url``; never raises for network or server trouble."""
+        assert self._client is not None, "use Fetcher as an async context manager"
+        try:
+            async with self._global, asyncio.timeout(self.limits.deadline):
+                return await self._follow(url, validators or Validators())
+        except TimeoutError:
+            return _failed(url, f"no complete answer within {self.limits.deadline:g} s")
+
+    async def _follow(self, url: str, validators: Validators) -> FetchResult:
+        current = url
+        for _hop in range(self.limits.max_redirects + 1):
+            host = (urlsplit(current).hostname or "").lower()
+            async with self._hosts[host]:
+                result, location = await self._once(url, current, validators)
+            if location is None:
+                return result
+            current = location
+        return _failed(url, f"more than {self.limits.max_redirects} redirects")
+
+    async def _once(
+        self, url: str, current: str, validators: Validators
+    ) -> tuple[FetchResult, str | None]:
+        assert self._client is not None
+        headers = {}
+        if validators.etag:
+            headers["If-None-Match"] = validators.etag
+        if validators.last_modified:
+            headers["If-Modified-Since"] = validators.last_modified
+        now = datetime.now(UTC)
+        try:
+            async with self._client.stream("GET", current, headers=headers) as response:
+                status = response.status_code
+                if status in (301, 302, 303, 307, 308):
+                    location = response.headers.get("location")
+                    if not location:
+                        return _failed(url, f"HTTP {status} without a Location", status), None
+                    target = urljoin(current, location)
+                    if urlsplit(target).scheme not in ("http", "https"):
+                        return _failed(url, f"redirect to a non-HTTP URL {target!r}", status), None
+                    return FetchResult(url, "redirect", status), target
+                common = {
+                    "status": status,
+                    "final_url": current,
+                    "etag": response.headers.get("etag"),
+                    "last_modified": response.headers.get("last-modified"),
+                    "max_age": parse_max_age(response.headers.get("cache-control")),
+                    "retry_after": parse_retry_after(response.headers.get("retry-after"), now),
+                    "content_type": response.headers.get("content-type"),
+                }
+                if status == 304:
+                    return FetchResult(url, "not_modified", **common), None
+                if status != 200:
+                    reason = response.reason_phrase or ""
+                    return FetchResult(
+                        url, "failed", error=f"HTTP {status} {reason}".strip(), **common
+                    ), None
+                body = await self._read(response)
+                return FetchResult(url, "ok", body=body, **common), None
+        except _TooLarge as exc:
+            return _failed(url, str(exc)), None
+        except httpx.ConnectTimeout:
+            return _failed(url, "could not connect (timed out)"), None
+        except httpx.ReadTimeout:
+            return _failed(
+                url, f"the server stopped answering for {self.limits.read_timeout:g} s"
+            ), None
+        except httpx.ConnectError as exc:
+            return _failed(url, f"could not connect: {_first_line(exc)}"), None
+        except httpx.RemoteProtocolError as exc:
+            return _failed(url, f"the connection broke: {_first_line(exc)}"), None
+        except httpx.DecodingError as exc:
+            return _failed(url, f"the body could not be decoded: {_first_line(exc)}"), None
+        except httpx.HTTPError as exc:
+            return _failed(url, f"{type(exc).__name__}: {_first_line(exc)}"), None
+
+    async def _read(self, response: httpx.Response) -> bytes:
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.limits.max_body:
+            raise _TooLarge(f"the body is {int(declared) // MIB} MiB, over the {self._cap()}")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if response.num_bytes_downloaded > self.limits.max_body:
+                raise _TooLarge(f"the body is over the {self._cap()}")
+            if size > self.limits.max_decoded:
+                raise _TooLarge(
+                    f"the body decompresses to over {self.limits.max_decoded // MIB} MiB"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _cap(self) -> str:
+        return f"{self.limits.max_body / MIB:g} MiB cap"
+
+
+_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, "
+    "text/xml;q=0.9, */*;q=0.1"
+)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+def _failed(url: str, error: str, status: int | None = None) -> FetchResult:
+    return FetchResult(url, "failed", status=status, error=error)

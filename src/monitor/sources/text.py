@@ -1,0 +1,65 @@
+"""Untrusted text from feeds made plain, single-spaced and bounded."""
+
+from __future__ import annotations
+
+import html
+import unicodedata
+from html.parser import HTMLParser
+
+TITLE_LIMIT = 500
+SUMMARY_LIMIT = 1_000
+TEXT_LIMIT = 8_000
+
+# Tags whose content is never text a reader sees.
+_SKIPPED = {"script", "style", "head", "title", "noscript", "template"}
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED:
+            self._skipping += 1
+        elif tag in ("br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4"):
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED and self._skipping:
+            self._skipping -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def _clean(text: str) -> str:
+    # Control characters (NUL and friends) have no place in a title or a summary.
+    kept = "".join(ch for ch in text if ch in "\t\n" or unicodedata.category(ch) != "Cc")
+    return " ".join(kept.split())
+
+
+def plain_text(markup: str, limit: int) -> str:
+    """The visible text of an HTML fragment (or of plain text), bounded to ``limit``."""
+    if not markup:
+        return ""
+    # Bound the work before parsing: a feed may send megabytes of markup.
+    markup = markup[: limit * 8]
+    if "<" in markup or "&" in markup:
+        extractor = _TextExtractor()
+        try:
+            extractor.feed(markup)
+            extractor.close()
+            text = "".join(extractor.parts)
+        except (AssertionError, ValueError):  # malformed markup: fall back to unescaping
+            text = html.unescape(markup)
+    else:
+        text = markup
+    return clip(_clean(text), limit)
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, marked with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
