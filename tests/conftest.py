@@ -21,6 +21,8 @@ from sqlalchemy.exc import OperationalError
 
 from monitor import FixedClock, Monitor, load_settings
 
+from .feedserver import FeedServer
+
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = ROOT / "config" / "commitments.toml"
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
@@ -73,6 +75,13 @@ def project(tmp_path: Path, database_url: str) -> Path:
         encoding="utf-8",
     )
     return config.parent
+
+
+@pytest.fixture(scope="session")
+def feed_server() -> Iterator[FeedServer]:
+    """One loopback feed server for the session (tests use their own feed names)."""
+    with FeedServer() as server:
+        yield server
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.engine import make_url
 
 from monitor.errors import ConfigError
+from monitor.sources.fetch import MIB, FetchLimits
 from monitor.store.database import SYNCHRONOUS, sqlite_url
 
 
@@ -75,6 +76,32 @@ SETTINGS: tuple[Setting, ...] = (
         "the project folder). Sources added with `monitor sources add` live in the database.",
     ),
     Setting(
+        "poll",
+        "connect_timeout",
+        "10",
+        "Seconds to wait for a feed's server to accept the connection.",
+    ),
+    Setting(
+        "poll",
+        "read_timeout",
+        "30",
+        "Seconds a feed's server may stay silent mid-answer before the fetch fails.",
+    ),
+    Setting(
+        "poll",
+        "deadline",
+        "60",
+        "Seconds one whole fetch (redirects included) may take, however it trickles in.",
+    ),
+    Setting(
+        "poll",
+        "max_body_mib",
+        "10",
+        "Largest feed body accepted, in MiB, both as received and after decompression.",
+    ),
+    Setting("poll", "concurrency", "16", "Fetches in flight at once."),
+    Setting("poll", "per_host", "2", "Fetches in flight at once to one host."),
+    Setting(
         "display",
         "timezone",
         "UTC",
@@ -96,6 +123,7 @@ class Settings:
     catalogue: Path
     sources: Path
     timezone: ZoneInfo
+    fetch_limits: FetchLimits
 
     @property
     def is_sqlite(self) -> bool:
@@ -156,6 +184,30 @@ def load_settings(config: Path | None = None, env: Mapping[str, str] | None = No
         catalogue=(base / values["catalogue"]).resolve(),
         sources=(base / values["sources"]).resolve(),
         timezone=zone,
+        fetch_limits=_fetch_limits(values),
+    )
+
+
+def _number(values: dict[str, str], key: str, low: float, high: float) -> float:
+    try:
+        number = float(values[key])
+    except ValueError:
+        number = float("nan")
+    if not low <= number <= high:
+        raise ConfigError(f"poll.{key}: {values[key]!r} is not a number from {low:g} to {high:g}")
+    return number
+
+
+def _fetch_limits(values: dict[str, str]) -> FetchLimits:
+    body = int(_number(values, "max_body_mib", 0.001, 1024) * MIB)
+    return FetchLimits(
+        connect_timeout=_number(values, "connect_timeout", 0.01, 600),
+        read_timeout=_number(values, "read_timeout", 0.01, 600),
+        deadline=_number(values, "deadline", 0.01, 3600),
+        max_body=body,
+        max_decoded=body,
+        concurrency=int(_number(values, "concurrency", 1, 512)),
+        per_host=int(_number(values, "per_host", 1, 64)),
     )
 
 
@@ -177,9 +229,9 @@ def _read_file(path: Path) -> dict[str, str]:
         for key, value in body.items():
             if (table, key) not in known:
                 raise ConfigError(f"{path}: unknown key {table}.{key}")
-            if not isinstance(value, str):
-                raise ConfigError(f"{path}: {table}.{key} must be a string")
-            out[key] = value
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                raise ConfigError(f"{path}: {table}.{key} must be a string or a number")
+            out[key] = str(value)
     return out
 
 

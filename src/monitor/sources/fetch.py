@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import re
+import zlib
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -121,7 +122,12 @@ class Fetcher:
         self._client = httpx.AsyncClient(
             timeout=timeout,
             follow_redirects=False,
-            headers={"User-Agent": USER_AGENT, "Accept": _ACCEPT},
+            headers={
+                "User-Agent": USER_AGENT,
+                "Accept": _ACCEPT,
+                # Decoded here, within the caps (see _BoundedDecoder).
+                "Accept-Encoding": "gzip, deflate",
+            },
             limits=httpx.Limits(
                 max_connections=self.limits.concurrency,
                 max_keepalive_connections=self.limits.concurrency,
@@ -205,8 +211,6 @@ class Fetcher:
             return _failed(url, f"could not connect: {_first_line(exc)}"), None
         except httpx.RemoteProtocolError as exc:
             return _failed(url, f"the connection broke: {_first_line(exc)}"), None
-        except httpx.DecodingError as exc:
-            return _failed(url, f"the body could not be decoded: {_first_line(exc)}"), None
         except httpx.HTTPError as exc:
             return _failed(url, f"{type(exc).__name__}: {_first_line(exc)}"), None
 
@@ -214,21 +218,67 @@ class Fetcher:
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.limits.max_body:
             raise _TooLarge(f"the body is {int(declared) // MIB} MiB, over the {self._cap()}")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if response.num_bytes_downloaded > self.limits.max_body:
+        decoder = _BoundedDecoder(response.headers.get("content-encoding"), self.limits)
+        received = 0
+        async for chunk in response.aiter_raw():
+            received += len(chunk)
+            if received > self.limits.max_body:
                 raise _TooLarge(f"the body is over the {self._cap()}")
-            if size > self.limits.max_decoded:
-                raise _TooLarge(
-                    f"the body decompresses to over {self.limits.max_decoded // MIB} MiB"
-                )
-            chunks.append(chunk)
-        return b"".join(chunks)
+            decoder.feed(chunk)
+        return decoder.finish()
 
     def _cap(self) -> str:
         return f"{self.limits.max_body / MIB:g} MiB cap"
+
+
+class _BoundedDecoder:
+    """Decompresses gzip/deflate without ever producing more than the decoded cap.
+
+    httpx's own decoder inflates a whole received chunk at once, and a few kilobytes of a
+    gzip bomb inflate to hundreds of megabytes: here every step is bounded by ``max_length``.
+    """
+
+    def __init__(self, encoding: str | None, limits: FetchLimits) -> None:
+        self.limit = limits.max_decoded
+        self.parts: list[bytes] = []
+        self.size = 0
+        name = (encoding or "identity").strip().lower()
+        if name in ("", "identity"):
+            self.inflater = None
+        elif name in ("gzip", "x-gzip", "deflate"):
+            # 47: accept a gzip or a zlib header; raw deflate is tried if that fails.
+            self.inflater = zlib.decompressobj(47)
+            self.raw_fallback = name == "deflate"
+        else:
+            raise _TooLarge(f"the body uses an unsupported Content-Encoding {name!r}")
+
+    def _keep(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise _TooLarge(f"the body decompresses to over {self.limit / MIB:g} MiB")
+        self.parts.append(data)
+
+    def feed(self, chunk: bytes) -> None:
+        if self.inflater is None:
+            self._keep(chunk)
+            return
+        data = chunk
+        while data:
+            try:
+                out = self.inflater.decompress(data, self.limit - self.size + 1)
+            except zlib.error as exc:
+                if self.raw_fallback and not self.parts:
+                    self.inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+                    self.raw_fallback = False
+                    continue
+                raise _TooLarge(f"the body could not be decompressed: {exc}") from exc
+            self._keep(out)
+            data = self.inflater.unconsumed_tail
+
+    def finish(self) -> bytes:
+        if self.inflater is not None:
+            self._keep(self.inflater.flush())
+        return b"".join(self.parts)
 
 
 _ACCEPT = (

@@ -144,11 +144,10 @@ def parse_feed(
         problem = clip(f"{type(exc).__name__}: {exc}" if exc else "malformed feed", 300)
     is_feed = bool(entries) or (bool(version) and not _looks_like_html(body))
     if not is_feed:
-        problem = (
-            "not a feed: the response is an HTML page"
-            if _looks_like_html(body)
-            else (problem or "not a feed: no RSS or Atom found")
-        )
+        if _looks_like_html(body):
+            problem = "not a feed: the response is an HTML page"
+        else:
+            problem = f"not a feed: {problem or 'no RSS or Atom found'}"
     items = tuple(_item(e, now) for e in entries[:MAX_ITEMS])
     feed = parsed.get("feed") or {}
     return ParsedFeed(
