@@ -230,7 +230,11 @@ class Intake:
         query = (
             select(ProposalView)
             .where(ProposalView.state == "pending", ProposalView.score >= min_score)
-            .order_by(col(ProposalView.score).desc(), col(ProposalView.proposed_at).desc())
+            .order_by(
+                col(ProposalView.score).desc(),
+                col(ProposalView.proposed_at).desc(),
+                col(ProposalView.commitment_id),
+            )
             .limit(limit)
         )
         if commitment:

@@ -1,0 +1,231 @@
+"""Poll rounds end to end: a real loopback server, a real store, a fake clock."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor import FixedClock, Monitor, load_settings
+from monitor.sources.fetch import FetchLimits
+
+from .conftest import NOW
+from .feedserver import FeedServer
+
+LIMITS = FetchLimits(connect_timeout=1, read_timeout=1, deadline=3)
+
+
+def rss(*items: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        + "".join(items)
+        + "</channel></rss>"
+    ).encode()
+
+
+def item(
+    guid: str | None,
+    title: str,
+    body: str = "",
+    link: str | None = None,
+    date: str = "Mon, 05 Jan 2026 09:00:00 GMT",
+) -> str:
+    parts = [f"<title>{title}</title>", f"<description>{body}</description>"]
+    if guid is not None:
+        parts.append(f'<guid isPermaLink="false">{guid}</guid>')
+    if link is not None:
+        parts.append(f"<link>{link}</link>")
+    if date:
+        parts.append(f"<pubDate>{date}</pubDate>")
+    return "<item>" + "".join(parts) + "</item>"
+
+
+LEGACY = item(
+    "g-1",
+    "US and Japan deepen legacy chip cooperation",
+    "The Economic 2+2 partners agreed on mature-node semiconductors and legacy chips.",
+    "https://www.example.gov/news/legacy?utm_source=rss#top",
+)
+OLD = item(
+    "g-0",
+    "Legacy chips talk (2022)",
+    "Before the 2023 statement: legacy chips and mature-node semiconductors.",
+    "https://www.example.gov/news/old",
+    date="Fri, 29 Jul 2022 09:00:00 GMT",
+)
+UNRELATED = item("g-2", "Passport fees change", "Nothing about Japan.", "https://www.example.gov/p")
+
+
+def write_sources(project: Path, sources: dict[str, str]) -> None:
+    body = "".join(
+        f'[[source]]\nname = "{name}"\nurl = "{url}"\nkind = "feed"\ninterval = "30m"\n\n'
+        for name, url in sources.items()
+    )
+    (project / "config" / "sources.toml").write_text(body, encoding="utf-8")
+
+
+@pytest.fixture
+def setup(project: Path, feed_server: FeedServer) -> Iterator[tuple[Monitor, FixedClock, str]]:
+    """A monitor with sources named after this test (the server is shared)."""
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    clock = FixedClock(NOW)
+    with Monitor.open(load_settings(project / "config" / "monitor.toml", env={}), clock) as m:
+        yield m, clock, prefix
+
+
+def events_of(monitor: Monitor, event_type: str) -> list[dict]:
+    return [json.loads(r[6]) for r in monitor.store.iter_rows() if r[4] == event_type]
+
+
+def poll(monitor: Monitor, everything: bool = True):  # type: ignore[no-untyped-def]
+    return monitor.intake.poll(monitor.intake.due(everything=everything), limits=LIMITS)
+
+
+def test_first_poll_then_an_unchanged_repoll(setup, feed_server: FeedServer, project: Path) -> None:  # type: ignore[no-untyped-def]
+    monitor, clock, p = setup
+    feed_server.set_body(f"{p}-a", rss(LEGACY, OLD, UNRELATED))
+    write_sources(project, {f"{p}-a": feed_server.url(f"/feeds/{p}-a")})
+    monitor.init()
+    first = poll(monitor)
+    assert (first.ok, first.items_new, first.proposals) == (1, 3, 2)
+    proposals = events_of(monitor, "EvidenceProposed")
+    assert {e["commitment_id"] for e in proposals} == {"EPCC23-SEMI-01", "EPCC23-SEMI-02"}
+    assert all(e["title"] == "US and Japan deepen legacy chip cooperation" for e in proposals)
+    assert "legacy chips" in [t.lower() for t in proposals[0]["matched_terms"]]
+    before = monitor.last_position()
+    clock.advance(timedelta(hours=1))
+    second = poll(monitor, everything=False)
+    assert (second.not_modified, second.items_new, second.proposals) == (1, 0, 0)
+    assert monitor.last_position() == before + 1  # the check itself, nothing else
+    health = monitor.intake.source(f"{p}-a")
+    assert health.last_outcome == "not_modified"
+    assert health.items_seen == 3
+    queue = monitor.intake.queue()
+    assert [q.commitment_id for q in queue] == ["EPCC23-SEMI-01", "EPCC23-SEMI-02"]
+
+
+def test_edits_duplicates_and_no_pruning_after_a_failure(  # type: ignore[no-untyped-def]
+    setup, feed_server: FeedServer, project: Path
+) -> None:
+    monitor, clock, p = setup
+    name = f"{p}-b"
+    feed_server.set_body(name, rss(UNRELATED, UNRELATED.replace("Passport", "Visa")))
+    write_sources(project, {name: feed_server.url(f"/feeds/{name}")})
+    monitor.init()
+    assert poll(monitor).items_new == 1  # a duplicate guid in one response: first one wins
+    feed_server.set_body(name, b"<!DOCTYPE html><html><body>Just a moment...</body></html>")
+    failed = poll(monitor)
+    assert failed.failed == 1
+    assert "not a feed" in failed.failures[0][1]
+    edited = UNRELATED.replace("Nothing about Japan.", "Now: the Economic 2+2 on legacy chips.")
+    feed_server.set_body(name, rss(edited))
+    clock.advance(timedelta(hours=2))
+    report = poll(monitor)
+    assert (report.items_new, report.items_revised, report.proposals) == (0, 1, 2)
+    revised = events_of(monitor, "ItemRevised")
+    assert len(revised) == 1
+    assert "legacy chips" in revised[0]["summary"]
+    assert len(events_of(monitor, "ItemDiscovered")) == 1
+
+
+def test_the_same_story_from_two_sources_collapses(  # type: ignore[no-untyped-def]
+    setup, feed_server: FeedServer, project: Path
+) -> None:
+    monitor, _clock, p = setup
+    feed_server.set_body(f"{p}-c1", rss(LEGACY))
+    other = LEGACY.replace("g-1", "other-guid").replace(
+        "https://www.example.gov/news/legacy?utm_source=rss#top",
+        "http://example.gov/news/legacy/?fbclid=x",
+    )
+    feed_server.set_body(f"{p}-c2", rss(other))
+    write_sources(
+        project,
+        {
+            f"{p}-c1": feed_server.url(f"/feeds/{p}-c1"),
+            f"{p}-c2": feed_server.url(f"/feeds/{p}-c2"),
+        },
+    )
+    monitor.init()
+    report = poll(monitor)
+    assert report.items_new == 1
+    assert len(events_of(monitor, "ItemAlsoSeen")) == 1
+    assert len(events_of(monitor, "EvidenceProposed")) == 2
+    assert poll(monitor).items_new == 0  # and stays collapsed
+    assert len(events_of(monitor, "ItemAlsoSeen")) == 1
+
+
+def test_failures_back_off_and_retry_after_is_honoured(  # type: ignore[no-untyped-def]
+    setup, feed_server: FeedServer, project: Path
+) -> None:
+    monitor, clock, p = setup
+    feed_server.set_body(f"{p}-ok", rss(UNRELATED))
+    write_sources(
+        project,
+        {
+            f"{p}-down": feed_server.url("/status/500"),
+            f"{p}-limited": feed_server.url("/ratelimit?retry_after=7200"),
+            f"{p}-ok": feed_server.url(f"/feeds/{p}-ok"),
+        },
+    )
+    monitor.init()
+    delays = []
+    for _ in range(8):
+        report = poll(monitor)
+        assert report.ok + report.not_modified == 1  # the healthy source is unaffected
+        down = monitor.intake.source(f"{p}-down")
+        delays.append(datetime.fromisoformat(down.next_check_at) - clock.now())  # type: ignore[arg-type]
+        clock.advance(timedelta(minutes=1))
+    assert delays[1] > delays[0]
+    assert max(delays) <= timedelta(hours=24)
+    assert delays[-1] >= timedelta(hours=24) * 0.8  # capped at a day, with jitter below
+    down = monitor.intake.source(f"{p}-down")
+    assert (down.consecutive_failures, down.last_status) == (8, 500)
+    assert down.failing_since is not None
+    limited = monitor.intake.source(f"{p}-limited")
+    wait = datetime.fromisoformat(limited.next_check_at) - clock.now()  # type: ignore[arg-type]
+    assert wait >= timedelta(seconds=7200) - timedelta(minutes=1)
+    assert "HTTP 429" in (limited.last_error or "")
+
+
+def test_only_due_sources_are_polled(setup, feed_server: FeedServer, project: Path) -> None:  # type: ignore[no-untyped-def]
+    monitor, clock, p = setup
+    feed_server.set_body(f"{p}-d", rss(UNRELATED))
+    write_sources(project, {f"{p}-d": feed_server.url(f"/feeds/{p}-d")})
+    monitor.init()
+    assert [s.name for s in monitor.intake.due()] == [f"{p}-d"]
+    poll(monitor, everything=False)
+    assert monitor.intake.due() == []
+    clock.advance(timedelta(minutes=31))
+    assert [s.name for s in monitor.intake.due()] == [f"{p}-d"]
+
+
+def test_rematch_proposes_only_what_is_new(setup, feed_server: FeedServer, project: Path) -> None:  # type: ignore[no-untyped-def]
+    monitor, _clock, p = setup
+    feed_server.set_body(f"{p}-r", rss(LEGACY, UNRELATED))
+    write_sources(project, {f"{p}-r": feed_server.url(f"/feeds/{p}-r")})
+    monitor.init()
+    poll(monitor)
+    assert monitor.intake.rematch(dry_run=True).new == []
+    # A catalogue change: passports now count for the coercion commitment.
+    path = monitor.settings.catalogue
+    text = path.read_text(encoding="utf-8")
+    marker = 'terms_en = ["economic coercion"'
+    assert marker in text
+    path.write_text(text.replace(marker, 'terms_en = ["Passport fees", "economic coercion"', 1))
+    monitor.sync()
+    dry = monitor.intake.rematch(dry_run=True)
+    assert [(n.commitment_id, n.title) for n in dry.new] == [
+        ("EPCC23-COER-01", "Passport fees change")
+    ]
+    before = monitor.last_position()
+    assert monitor.last_position() == before
+    done = monitor.intake.rematch(dry_run=False)
+    assert len(done.new) == 1
+    assert monitor.intake.rematch(dry_run=False).new == []
+    assert {q.title for q in monitor.intake.queue(commitment="EPCC23-COER-01")} == {
+        "Passport fees change"
+    }
