@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -77,6 +78,21 @@ class Recorded(Protocol):
     def __call__(self, plan: SourcePlan, done: int, total: int) -> None: ...
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: a parse worker never outlives the poll that started it.
+
+    If the poller is killed (kill -9, OOM), its workers would otherwise wait forever on a
+    queue no one writes to, holding its pipes and memory.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _parse_job(body: bytes, url: str, content_type: str | None, now: datetime) -> ParsedFeed:
     try:
         return parse_feed(body, url=url, content_type=content_type, now=now)
@@ -118,7 +134,9 @@ class Poller:
         workers = min(os.cpu_count() or 1, 4)
         pool: Executor | None = None
         if len(sources) >= POOL_THRESHOLD and workers > 1:
-            pool = ProcessPoolExecutor(max_workers=workers)
+            pool = ProcessPoolExecutor(
+                max_workers=workers, initializer=_exit_with_parent, initargs=(os.getpid(),)
+            )
         try:
             asyncio.run(self._round(sources, matcher, pool, report, on_recorded))
         finally:
