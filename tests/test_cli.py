@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import CATALOGUE, ROOT
+from .feedserver import FeedServer
 
 COMMANDS = [
     "init",
@@ -194,6 +195,42 @@ def test_an_unreachable_database_is_one_line(workdir: Path) -> None:
     assert "Traceback" not in proc.stderr
     (workdir / "config" / "monitor.toml").write_text('[paths]\ndata_dir = "config/monitor.toml"\n')
     assert "cannot create the data folder" in run(workdir, "init", code=1).stderr
+
+
+def test_polling_from_the_command_line(workdir: Path, feed_server: FeedServer) -> None:
+    feed_server.set_body(
+        "cli-feed",
+        b'<rss version="2.0"><channel><title>x</title><item><title>Legacy chips and the '
+        b"Economic 2+2</title><guid>cli-1</guid><link>https://example.org/cli-1</link>"
+        b"<pubDate>Mon, 05 Jan 2026 09:00:00 GMT</pubDate></item></channel></rss>",
+    )
+    run(workdir, "init")
+    assert "no source is due" in run(workdir, "poll").stdout
+    run(workdir, "sources", "add", feed_server.url("/feeds/cli-feed"), "--name", "cli-feed")
+    assert (
+        "already"
+        in run(
+            workdir,
+            "sources",
+            "add",
+            feed_server.url("/feeds/cli-feed"),
+            "--name",
+            "cli-feed",
+            code=1,
+        ).stderr
+    )
+    out = run(workdir, "poll").stdout
+    assert "checked cli-feed: ok; 1 new, 0 edited, 2 proposed" in out
+    assert "1 source(s): 1 ok" in out
+    [health] = json.loads(run(workdir, "sources", "--json").stdout)
+    assert (health["name"], health["items_seen"], health["proposals"]) == ("cli-feed", 1, 2)
+    queue = json.loads(run(workdir, "queue", "--json").stdout)
+    assert {q["commitment_id"] for q in queue} == {"EPCC23-SEMI-01", "EPCC23-SEMI-02"}
+    assert "legacy chips" in queue[0]["matched_terms"]
+    assert json.loads(run(workdir, "match", "--dry-run", "--json").stdout)["new"] == []
+    opml = run(workdir, "sources", "export").stdout
+    assert feed_server.url("/feeds/cli-feed") in opml
+    assert "unknown" in run(workdir, "poll", "--source", "nope", code=1).stderr
 
 
 def test_version(workdir: Path) -> None:

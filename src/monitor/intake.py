@@ -97,7 +97,10 @@ class Intake:
         """Register a source by hand (it lives in the database, not in sources.toml)."""
         self.monitor.require_schema()
         try:
-            seconds = source_config.parse_interval(interval)
+            try:
+                seconds = source_config.parse_interval(interval)
+            except ValueError as exc:
+                raise ValueError(f"interval: {exc}") from exc
             spec = SourceRegistered(
                 name=name,
                 url=url,
@@ -180,7 +183,9 @@ class Intake:
             by_name = {v.name: v for v in active}
             missing = [n for n in names if n not in by_name]
             if missing:
-                raise NotFound(f"no active source named {', '.join(map(repr, missing))}")
+                raise NotFound(
+                    f"unknown source {', '.join(map(repr, missing))}: see `monitor sources`"
+                )
             return [by_name[n] for n in names]
         if everything:
             return active

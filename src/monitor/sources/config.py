@@ -86,7 +86,7 @@ def parse_sources(text: str, filename: str) -> list[SourceRegistered]:
         payload = {k: v for k, v in entry.items() if k in ENTRY_KEYS - {"interval"}}
         try:
             spec = SourceRegistered.model_validate(
-                {**payload, "interval_seconds": interval, "origin": "config"}
+                {"kind": "feed", **payload, "interval_seconds": interval, "origin": "config"}
             )
         except ValidationError as exc:
             for error in exc.errors():
