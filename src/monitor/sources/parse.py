@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urljoin
 
 import feedparser
 
@@ -92,18 +93,33 @@ def _url(value: object) -> str | None:
     return url
 
 
+def _is_html(detail: object) -> bool:
+    kind = detail.get("type", "") if isinstance(detail, Mapping) else ""
+    return not isinstance(kind, str) or kind != "text/plain"
+
+
 def _text_of(entry: Mapping[str, Any]) -> tuple[str, str]:
-    summary_html = entry.get("summary") or ""
-    contents = entry.get("content") or []
-    content_html = " ".join(c.get("value", "") for c in contents if isinstance(c, Mapping))
-    summary = plain_text(summary_html or content_html, SUMMARY_LIMIT)
+    summary_markup = entry.get("summary") or ""
+    summary_html = _is_html(entry.get("summary_detail"))
+    contents = [c for c in entry.get("content") or [] if isinstance(c, Mapping)]
+    content_markup = " ".join(c.get("value", "") for c in contents)
+    content_html = any(_is_html(c) for c in contents)
+    if summary_markup:
+        summary = plain_text(summary_markup, SUMMARY_LIMIT, html_markup=summary_html)
+    else:
+        summary = plain_text(content_markup, SUMMARY_LIMIT, html_markup=content_html)
     # The text the matcher reads: the fullest body the feed gave.
-    text = plain_text(content_html or summary_html, TEXT_LIMIT)
+    if content_markup:
+        text = plain_text(content_markup, TEXT_LIMIT, html_markup=content_html)
+    else:
+        text = plain_text(summary_markup, TEXT_LIMIT, html_markup=summary_html)
     return summary, text
 
 
-def _item(entry: Mapping[str, Any], now: datetime) -> ParsedItem:
-    title = plain_text(entry.get("title") or "", TITLE_LIMIT)
+def _item(entry: Mapping[str, Any], base: str, now: datetime) -> ParsedItem:
+    title = plain_text(
+        entry.get("title") or "", TITLE_LIMIT, html_markup=_is_html(entry.get("title_detail"))
+    )
     source = entry.get("source") or {}
     outlet = plain_text(source.get("title") or "", 200) or None if source else None
     outlet_url = _url(source.get("href")) if source else None
@@ -115,7 +131,7 @@ def _item(entry: Mapping[str, Any], now: datetime) -> ParsedItem:
         guid=clip(" ".join(guid.split()), URL_LIMIT)
         if isinstance(guid, str) and guid.strip()
         else None,
-        link=_url(entry.get("link")),
+        link=_url(urljoin(base, entry["link"]) if isinstance(entry.get("link"), str) else None),
         title=title,
         summary=summary,
         text=text,
@@ -129,7 +145,9 @@ def parse_feed(
     body: bytes, *, url: str, content_type: str | None = None, now: datetime
 ) -> ParsedFeed:
     """Parse one response body fetched from ``url`` (relative links resolve against it)."""
-    headers = {"content-location": url}
+    # No Content-Location: feedparser would resolve guids against the URL we fetched from,
+    # and an item's identity must not change when a feed moves. Links are resolved below.
+    headers: dict[str, str] = {}
     if content_type:
         headers["content-type"] = content_type
     parsed = feedparser.parse(
@@ -148,11 +166,13 @@ def parse_feed(
             problem = "not a feed: the response is an HTML page"
         else:
             problem = f"not a feed: {problem or 'no RSS or Atom found'}"
-    items = tuple(_item(e, now) for e in entries[:MAX_ITEMS])
+    items = tuple(_item(e, url, now) for e in entries[:MAX_ITEMS])
     feed = parsed.get("feed") or {}
     return ParsedFeed(
         format=version or "unknown",
-        title=plain_text(feed.get("title") or "", TITLE_LIMIT),
+        title=plain_text(
+            feed.get("title") or "", TITLE_LIMIT, html_markup=_is_html(feed.get("title_detail"))
+        ),
         items=items,
         problem=problem,
         is_feed=is_feed,

@@ -12,6 +12,8 @@ TEXT_LIMIT = 8_000
 
 # Tags whose content is never text a reader sees.
 _SKIPPED = {"script", "style", "head", "title", "noscript", "template"}
+# Tags that separate words when rendered.
+_BLOCKS = {"br", "p", "div", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "dd"}
 
 
 class _TextExtractor(HTMLParser):
@@ -23,7 +25,7 @@ class _TextExtractor(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIPPED:
             self._skipping += 1
-        elif tag in ("br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4"):
+        elif tag in _BLOCKS:
             self.parts.append(" ")
 
     def handle_endtag(self, tag: str) -> None:
@@ -41,13 +43,17 @@ def _clean(text: str) -> str:
     return " ".join(kept.split())
 
 
-def plain_text(markup: str, limit: int) -> str:
-    """The visible text of an HTML fragment (or of plain text), bounded to ``limit``."""
+def plain_text(markup: str, limit: int, *, html_markup: bool = True) -> str:
+    """The visible text of an HTML fragment (or of plain text), bounded to ``limit``.
+
+    Text that is already plain (``html_markup=False``) is never unescaped: "a&region=b" in
+    a plain title stays as it is.
+    """
     if not markup:
         return ""
     # Bound the work before parsing: a feed may send megabytes of markup.
     markup = markup[: limit * 8]
-    if "<" in markup or "&" in markup:
+    if html_markup and ("<" in markup or "&" in markup):
         extractor = _TextExtractor()
         try:
             extractor.feed(markup)
