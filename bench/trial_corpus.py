@@ -66,6 +66,7 @@ CAPTURE_NAME = re.compile(r"^(\d{8}T\d{6})Z\.(?:rss|xml)$")
 GUID = re.compile(rb"<guid[^>]*>(.*?)</guid>", re.DOTALL)
 ITEM_FIELDS = ("title", "summary", "text", "url", "published_at")
 TEXT_FIELDS = ("title", "summary", "text")
+RELEVANT = ("Japan", "Economic", "Supply Chain", "Indo-Pacific", "Minerals")
 
 
 def _feedserver() -> Any:
@@ -118,6 +119,7 @@ def replay(
     """One poll per capture, in time order; returns the poll reports' totals."""
     totals: Counter[str] = Counter()
     failures: list[str] = []
+    skipped: list[str] = []
     identical_to_previous = 0
     duplicate_guids = 0
     captures_with_duplicates = 0
@@ -138,7 +140,8 @@ def replay(
         for key in ("sources", "ok", "not_modified", "failed", "items_new", "items_revised"):
             totals[key] += getattr(report, key)
         totals["proposals"] += report.proposals
-        totals["skipped"] += len(report.skipped)
+        if report.skipped:
+            skipped.append(path.name)
         failures += [f"{path.name}: {error}" for _name, error in report.failures]
         if count % every == 0 or count == len(captures):
             elapsed = time.perf_counter() - started
@@ -162,7 +165,8 @@ def replay(
         "items_new_reported": totals["items_new"],
         "items_revised_reported": totals["items_revised"],
         "proposals_reported": totals["proposals"],
-        "skipped_on_conflict": totals["skipped"],
+        "skipped_on_conflict": len(skipped),
+        "skipped_runs": _runs(skipped, [p.name for _m, p in captures]),
         "duplicate_guids_in_captures": duplicate_guids,
         "captures_with_duplicate_guids": captures_with_duplicates,
         "failures": failures[:20],
@@ -170,6 +174,19 @@ def replay(
         "seconds": round(seconds, 2),
         "polls_per_second": round(len(captures) / seconds, 1) if seconds else None,
     }
+
+
+def _runs(skipped: list[str], names: list[str]) -> list[dict[str, Any]]:
+    """Consecutive skipped captures as runs: first, last, how many."""
+    index = {name: i for i, name in enumerate(names)}
+    runs: list[dict[str, Any]] = []
+    for name in skipped:
+        if runs and index[name] == index[runs[-1]["last"]] + 1:
+            runs[-1]["last"] = name
+            runs[-1]["polls"] += 1
+        else:
+            runs.append({"first": name, "last": name, "polls": 1})
+    return runs
 
 
 # -- what the journal holds --------------------------------------------------------------------
@@ -183,7 +200,7 @@ def read_journal(monitor: Monitor) -> dict[str, Any]:
     proposals: Counter[str] = Counter()
     checks: Counter[str] = Counter()
     items_in_feed = 0
-    also_seen = 0
+    also_seen: list[dict[str, Any]] = []
     for row in monitor.store.iter_rows():
         event_type = row[4]
         by_type[event_type] += 1
@@ -201,7 +218,19 @@ def read_journal(monitor: Monitor) -> dict[str, Any]:
         elif event_type == "ItemRevised":
             revisions[data["item_id"]].append(data)
         elif event_type == "ItemAlsoSeen":
-            also_seen += 1
+            first = discovered[data["item_id"]]
+            also_seen.append(
+                {
+                    "seen_at": row[8],
+                    "source": data["source"],
+                    "key": data["key"],
+                    "url": data.get("url"),
+                    "item_source": first["source"],
+                    "item_key": first["key"],
+                    "item_title": first["title"],
+                    "item_first_seen_at": first["first_seen_at"],
+                }
+            )
         elif event_type == "EvidenceProposed":
             proposals[data["commitment_id"]] += 1
         else:
@@ -244,6 +273,7 @@ def edits(journal: dict[str, Any], examples: int) -> dict[str, Any]:
     discovered = journal["discovered"]
     revisions = journal["revisions"]
     fields: Counter[str] = Counter()
+    title_case_only = 0
     combos: Counter[str] = Counter()
     per_item: Counter[int] = Counter()
     delays: list[float] = []
@@ -256,6 +286,8 @@ def edits(journal: dict[str, Any], examples: int) -> dict[str, Any]:
             changed = [f for f in ITEM_FIELDS if (before.get(f) or "") != (rev.get(f) or "")]
             hashed = [f for f in changed if f != "published_at"]
             fields.update(changed)
+            if changed == ["title"] and before["title"].casefold() == rev["title"].casefold():
+                title_case_only += 1
             combos["+".join(hashed) or "(none)"] += 1
             seen = datetime.fromisoformat(rev["seen_at"].replace("Z", "+00:00"))
             delays.append((seen - first_seen).total_seconds() / 3600)
@@ -285,6 +317,7 @@ def edits(journal: dict[str, Any], examples: int) -> dict[str, Any]:
         "edits_per_item": {str(k): v for k, v in sorted(per_item.items())},
         "fields_changed": dict(fields.most_common()),
         "changed_combinations": dict(combos.most_common()),
+        "title_only_case_changes": title_case_only,
         "hours_after_first_seen": {
             "median": round(delays[len(delays) // 2], 1) if delays else None,
             "max": round(delays[-1], 1) if delays else None,
@@ -295,8 +328,14 @@ def edits(journal: dict[str, Any], examples: int) -> dict[str, Any]:
 
 
 def _pick_examples(listed: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
-    """One edit per kind of change (title, text only, summary and text...), EPCC first."""
-    ordered = sorted(listed, key=lambda e: ("Economic Policy" not in e["title_after"],))
+    """One edit per kind of change (title, text, URL...), Japan and supply chains first."""
+
+    def rank(edit: dict[str, Any]) -> tuple[bool, bool]:
+        relevant = any(w in edit["title_after"] for w in RELEVANT)
+        cosmetic = edit["title_before"].casefold() == edit["title_after"].casefold()
+        return (not relevant, cosmetic and edit["changed"] == ["title"])
+
+    ordered = sorted(listed, key=rank)
     chosen: list[dict[str, Any]] = []
     kinds: set[tuple[str, ...]] = set()
     for edit in ordered:
@@ -435,7 +474,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "source_checks": dict(sorted(journal["checks"].items())),
             "items_in_responses": journal["items_in_feed"],
             "distinct_items": len(journal["discovered"]),
-            "items_also_seen": journal["also_seen"],
+            "items_also_seen": len(journal["also_seen"]),
+            "also_seen": journal["also_seen"],
             "proposals": sum(journal["proposals"].values()),
             "proposals_by_commitment": dict(sorted(journal["proposals"].items())),
             "items_without_summary": sum(1 for i in items if not i.get("summary")),
@@ -482,13 +522,23 @@ def print_summary(result: dict[str, Any]) -> None:
         f"failed {outcomes['failed']} (captures identical to the previous one: "
         f"{replayed['captures_identical_to_previous']})"
     )
+    print(
+        f"polls skipped            {replayed['skipped_on_conflict']} (ConcurrencyError, in "
+        f"{len(replayed['skipped_runs'])} runs: no SourceChecked, items left for a later poll)"
+    )
     print(f"items in responses       {journal['items_in_responses']}")
     print(f"distinct items           {journal['distinct_items']} (ItemDiscovered)")
     print(
         f"edits (ItemRevised)      {edited['events']} on {edited['items_edited']} items; "
-        f"fields changed: {edited['fields_changed']}"
+        f"fields changed: {edited['fields_changed']}; title case only: "
+        f"{edited['title_only_case_changes']}"
     )
     print(f"items seen again         {journal['items_also_seen']} (ItemAlsoSeen)")
+    for seen in journal["also_seen"]:
+        print(
+            f"    {seen['seen_at'][:16]} {seen['source']} {seen['key']} -> item of "
+            f"{seen['item_source']} {seen['item_key']} ({seen['item_title'][:50]})"
+        )
     print(
         f"proposals                {journal['proposals']} "
         f"{journal['proposals_by_commitment'] or ''}".rstrip()

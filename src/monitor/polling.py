@@ -27,8 +27,15 @@ from monitor.errors import ConcurrencyError
 from monitor.matching import Matcher
 from monitor.projections.intake import IntakeProjection, SourceView
 from monitor.sources.fetch import Fetcher, FetchLimits, FetchResult, Validators
-from monitor.sources.identity import canonical_url, item_key
-from monitor.sources.intake import KnownItem, Lookup, SourcePlan, SourceState, plan_check
+from monitor.sources.intake import (
+    KnownItem,
+    Lookup,
+    PreparedItem,
+    SourcePlan,
+    SourceState,
+    plan_check,
+    prepare_items,
+)
 from monitor.sources.parse import ParsedFeed, parse_feed
 from monitor.store.sql import SqlEventStore
 
@@ -38,11 +45,12 @@ POOL_THRESHOLD = 8
 
 @dataclass(frozen=True, slots=True)
 class Fetched:
-    """One source's fetch, parsed."""
+    """One source's fetch, parsed, its items identified and matched."""
 
     source: SourceView
     result: FetchResult
     parsed: ParsedFeed | None
+    prepared: tuple[PreparedItem, ...]
     duration_ms: int
 
 
@@ -78,6 +86,16 @@ class Recorded(Protocol):
     def __call__(self, plan: SourcePlan, done: int, total: int) -> None: ...
 
 
+_worker_matcher: Matcher | None = None
+
+
+def _start_worker(parent: int, matcher: Matcher) -> None:
+    """Worker initializer: keep the round's matcher, and die with the poller."""
+    global _worker_matcher
+    _worker_matcher = matcher
+    _exit_with_parent(parent)
+
+
 def _exit_with_parent(parent: int) -> None:
     """Worker initializer: a parse worker never outlives the poll that started it.
 
@@ -93,11 +111,22 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _parse_job(body: bytes, url: str, content_type: str | None, now: datetime) -> ParsedFeed:
+def _parse_job(
+    body: bytes,
+    url: str,
+    content_type: str | None,
+    now: datetime,
+    matcher: Matcher | None = None,
+) -> tuple[ParsedFeed, tuple[PreparedItem, ...]]:
+    """Parse a body and prepare its items (runs in a worker process, or inline)."""
+    matcher = matcher or _worker_matcher
+    assert matcher is not None
     try:
-        return parse_feed(body, url=url, content_type=content_type, now=now)
+        parsed = parse_feed(body, url=url, content_type=content_type, now=now)
+        return parsed, prepare_items(parsed, matcher, now)
     except Exception as exc:  # a feed must never crash a poll: its trouble is its health
-        return ParsedFeed("unknown", "", (), f"could not parse: {type(exc).__name__}", False)
+        failed = ParsedFeed("unknown", "", (), f"could not parse: {type(exc).__name__}", False)
+        return failed, ()
 
 
 class Poller:
@@ -131,31 +160,37 @@ class Poller:
             return report
         self.intake.catch_up()
         matcher = self.matcher()
-        workers = min(os.cpu_count() or 1, 4)
-        pool: Executor | None = None
-        if len(sources) >= POOL_THRESHOLD and workers > 1:
-            pool = ProcessPoolExecutor(
-                max_workers=workers, initializer=_exit_with_parent, initargs=(os.getpid(),)
-            )
+        self._pool: Executor | None = None
+        self._pool_wanted = len(sources) >= POOL_THRESHOLD and (os.cpu_count() or 1) > 1
         try:
-            asyncio.run(self._round(sources, matcher, pool, report, on_recorded))
+            asyncio.run(self._round(sources, matcher, report, on_recorded))
         finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
         return report
+
+    def _parse_pool(self, matcher: Matcher) -> Executor | None:
+        """The worker processes, started when the first body needs parsing (a round of
+        304s never pays for them)."""
+        if self._pool is None and self._pool_wanted:
+            self._pool = ProcessPoolExecutor(
+                max_workers=min(os.cpu_count() or 1, 4),
+                initializer=_start_worker,
+                initargs=(os.getpid(), matcher),
+            )
+        return self._pool
 
     async def _round(
         self,
         sources: Sequence[SourceView],
         matcher: Matcher,
-        pool: Executor | None,
         report: PollReport,
         on_recorded: Recorded | None,
     ) -> None:
         pending: list[Fetched] = []
         total = len(sources)
         async with Fetcher(self.limits) as fetcher:
-            tasks = [asyncio.ensure_future(self._fetch(fetcher, s, pool)) for s in sources]
+            tasks = [asyncio.ensure_future(self._fetch(fetcher, s, matcher)) for s in sources]
             for next_done in asyncio.as_completed(tasks):
                 pending.append(await next_done)
                 if len(pending) >= self.chunk:
@@ -164,19 +199,22 @@ class Poller:
             if pending:
                 self._record(pending, matcher, report, on_recorded, total)
 
-    async def _fetch(self, fetcher: Fetcher, source: SourceView, pool: Executor | None) -> Fetched:
+    async def _fetch(self, fetcher: Fetcher, source: SourceView, matcher: Matcher) -> Fetched:
         start = time.monotonic()
         result = await fetcher.fetch(source.url, Validators(source.etag, source.last_modified))
-        parsed = None
+        parsed: ParsedFeed | None = None
+        prepared: tuple[PreparedItem, ...] = ()
         if result.outcome == "ok":
             args = (result.body, result.final_url or source.url, result.content_type)
             now = self.clock.now()
+            pool = self._parse_pool(matcher)
             if pool is not None:
                 loop = asyncio.get_running_loop()
-                parsed = await loop.run_in_executor(pool, _parse_job, *args, now)
+                parsed, prepared = await loop.run_in_executor(pool, _parse_job, *args, now)
             else:
-                parsed = _parse_job(*args, now)
-        return Fetched(source, result, parsed, int((time.monotonic() - start) * 1000))
+                parsed, prepared = _parse_job(*args, now, matcher)
+        elapsed = int((time.monotonic() - start) * 1000)
+        return Fetched(source, result, parsed, prepared, elapsed)
 
     # -- recording -----------------------------------------------------------------------
 
@@ -197,7 +235,7 @@ class Poller:
             plans = []
             for one in fetched:
                 self.intake.catch_up()
-                [plan] = self._plan([one], matcher)
+                [plan] = self._plan([one], matcher, fresh=True)
                 try:
                     self.store.append_batch(plan.appends)
                 except ConcurrencyError:
@@ -210,25 +248,31 @@ class Poller:
             if on_recorded is not None:
                 on_recorded(plan, report.sources, total)
 
-    def _plan(self, fetched: list[Fetched], matcher: Matcher) -> list[SourcePlan]:
+    def _plan(
+        self, fetched: list[Fetched], matcher: Matcher, fresh: bool = False
+    ) -> list[SourcePlan]:
         lookup = self._lookup(fetched)
+        # The round started from the views of its start; after a conflict, read them again.
+        versions = self._source_versions([f.source.name for f in fetched]) if fresh else {}
         now = self.clock.now()
         plans = []
         for one in fetched:
+            source = one.source
             state = SourceState(
-                one.source.name,
-                one.source.url,
-                one.source.interval_seconds,
-                self._source_version(one.source.name),
-                one.source.consecutive_failures,
+                source.name,
+                source.url,
+                source.interval_seconds,
+                versions.get(source.name, source.version),
+                source.consecutive_failures,
             )
             plans.append(
                 plan_check(
                     state,
                     one.result,
                     one.parsed,
+                    one.prepared,
                     lookup,
-                    matcher,
+                    matcher.version,
                     now=now,
                     duration_ms=one.duration_ms,
                     rng=self.rng,
@@ -236,12 +280,15 @@ class Poller:
             )
         return plans
 
-    def _source_version(self, name: str) -> int:
+    def _source_versions(self, names: list[str]) -> dict[str, int]:
         with self.store.read_transaction() as conn:
-            version = conn.execute(
-                text("SELECT version FROM source_view WHERE name = :n"), {"n": name}
-            ).scalar()
-        return int(version or 0)
+            rows = conn.execute(
+                text("SELECT name, version FROM source_view WHERE name IN :names").bindparams(
+                    bindparam("names", expanding=True)
+                ),
+                {"names": names},
+            ).all()
+        return {name: int(version) for name, version in rows}
 
     def _lookup(self, fetched: Iterable[Fetched]) -> Lookup:
         """Seen-state for these sources' items: their keys, URLs known anywhere, proposals."""
@@ -249,10 +296,10 @@ class Poller:
         keys: set[tuple[str, str]] = set()
         urls: set[str] = set()
         for f in fetched:
-            for item in f.parsed.items if f.parsed else ():
-                keys.add((f.source.name, item_key(item.guid, item.link, item.title, item.summary)))
-                if item.link and (canonical := canonical_url(item.link)):
-                    urls.add(canonical)
+            for ready in f.prepared:
+                keys.add((f.source.name, ready.key))
+                if ready.canonical_url:
+                    urls.add(ready.canonical_url)
         lookup = Lookup()
         with self.store.read_transaction() as conn:
             rows = conn.execute(

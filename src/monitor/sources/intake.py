@@ -30,7 +30,7 @@ from monitor.events import (
     to_new_event,
 )
 from monitor.ids import uuid7
-from monitor.matching import MatchableItem, Matcher
+from monitor.matching import Match, MatchableItem, Matcher
 from monitor.sources.fetch import FetchResult
 from monitor.sources.identity import (
     canonical_url,
@@ -45,6 +45,39 @@ from monitor.sources.text import clip
 from monitor.store.records import StreamAppend
 
 ERROR_LIMIT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedItem:
+    """A parsed item with what can be known of it without the store: who it is, what it is
+    about. Computed next to the parse (in a worker process when there are many feeds)."""
+
+    item: ParsedItem
+    key: str
+    canonical_url: str | None
+    content_hash: str
+    matches: tuple[Match, ...]
+
+
+def prepare_items(parsed: ParsedFeed, matcher: Matcher, now: datetime) -> tuple[PreparedItem, ...]:
+    """Identity, content hash and catalogue matches of every item (pure)."""
+    prepared = []
+    for item in parsed.items:
+        published_on = (item.published_at or now).date()
+        prepared.append(
+            PreparedItem(
+                item,
+                item_key(item.guid, item.link, item.title, item.summary),
+                canonical_url(item.link) if item.link else None,
+                content_hash(item.title, item.summary, item.text, item.link),
+                tuple(
+                    matcher.match(
+                        MatchableItem(item.title, item.text or item.summary, published_on)
+                    )
+                ),
+            )
+        )
+    return tuple(prepared)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,21 +163,25 @@ def plan_check(
     source: SourceState,
     fetched: FetchResult,
     parsed: ParsedFeed | None,
+    prepared: tuple[PreparedItem, ...],
     lookup: Lookup,
-    matcher: Matcher,
+    matcher_version: str,
     *,
     now: datetime,
     duration_ms: int,
     rng: random.Random,
 ) -> SourcePlan:
-    """All events one check of ``source`` records (``lookup`` is updated in place)."""
+    """All events one check of ``source`` records (``lookup`` is updated in place).
+
+    ``prepared`` holds ``parsed``'s items with their identity and matches (prepare_items).
+    """
     streams = _Streams({"actor": "poller", "source": source.name})
     plan = SourcePlan(source.name, [], fetched.outcome)
     error = fetched.error
     if fetched.outcome == "ok" and parsed is not None:
         if parsed.is_feed:
             plan.items_in_feed = len(parsed.items)
-            _plan_items(source, parsed, lookup, matcher, streams, plan, now)
+            _plan_items(source, prepared, lookup, matcher_version, streams, plan, now)
             error = parsed.problem  # readable, but something was wrong: shown in health
         else:
             plan.outcome = "failed"
@@ -183,20 +220,19 @@ def plan_check(
 
 def _plan_items(
     source: SourceState,
-    parsed: ParsedFeed,
+    prepared: tuple[PreparedItem, ...],
     lookup: Lookup,
-    matcher: Matcher,
+    matcher_version: str,
     streams: _Streams,
     plan: SourcePlan,
     now: datetime,
 ) -> None:
     seen_here: set[str] = set()
-    for item in parsed.items:
-        key = item_key(item.guid, item.link, item.title, item.summary)
+    for ready in prepared:
+        item, key, digest = ready.item, ready.key, ready.content_hash
         if key in seen_here:
             continue  # a duplicate guid inside one response: the first one wins
         seen_here.add(key)
-        digest = content_hash(item.title, item.summary, item.text, item.link)
         known = lookup.keys.get((source.name, key))
         if known is not None:
             if known.origin == source.name and known.content_hash != digest:
@@ -220,9 +256,9 @@ def _plan_items(
                 known.version += 1
                 known.content_hash = digest
                 plan.items_revised += 1
-                _propose(source, item, known.item_id, lookup, matcher, streams, plan, now)
+                _propose(source, ready, known.item_id, lookup, matcher_version, streams, plan)
             continue
-        canonical = canonical_url(item.link) if item.link else None
+        canonical = ready.canonical_url
         other = lookup.by_url.get(canonical) if canonical else None
         if other is not None:
             seen = ItemAlsoSeen(item_id=other.item_id, source=source.name, key=key, url=item.link)
@@ -257,21 +293,20 @@ def _plan_items(
         if canonical:
             lookup.by_url[canonical] = known
         plan.items_new += 1
-        _propose(source, item, item_id, lookup, matcher, streams, plan, now)
+        _propose(source, ready, item_id, lookup, matcher_version, streams, plan)
 
 
 def _propose(
     source: SourceState,
-    item: ParsedItem,
+    ready: PreparedItem,
     item_id: UUID,
     lookup: Lookup,
-    matcher: Matcher,
+    matcher_version: str,
     streams: _Streams,
     plan: SourcePlan,
-    now: datetime,
 ) -> None:
-    published_on = (item.published_at or now).date()
-    for match in matcher.match(MatchableItem(item.title, item.text or item.summary, published_on)):
+    item = ready.item
+    for match in ready.matches:
         proposal_id = proposal_id_for(match.commitment_id, item_id)
         if proposal_id in lookup.proposed:
             continue
@@ -286,7 +321,7 @@ def _propose(
             published_at=item.published_at,
             score=match.score,
             matched_terms=match.terms,
-            matcher_version=matcher.version,
+            matcher_version=matcher_version,
         )
         streams.add(proposal_stream(proposal_id), 0, proposal, derived_id("proposed", proposal_id))
         plan.proposals += 1
