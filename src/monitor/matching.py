@@ -23,13 +23,17 @@ import ahocorasick
 from monitor.events import CommitmentRegistered, MatchRules
 
 #: bump when the algorithm changes (the rules' own hash is added to it)
-ALGORITHM_VERSION = 1
+ALGORITHM_VERSION = 2
 
 # weight of one distinct term of each kind, and of a term found in the title
 COMMITMENT_TERM = 0.35
 AMBIGUOUS_TERM = 0.35
 STATEMENT_TERM = 0.15
 TITLE_BONUS = 0.15
+#: below this an item is not proposed: one generic term in the body ("NIST" in every item of
+#: NIST's own feed, "IPEF" in any trade story) is noise in a reviewer's queue. One term in
+#: the title, two terms, or a term and the statement's name are enough.
+MIN_SCORE = 0.5
 
 
 def normalise(text: str) -> str:
@@ -97,6 +101,7 @@ class Matcher:
                 ]
             )
         self._rules_by_id = {r.commitment_id: r for r in self._rules}
+        canonical.append(["min_score", MIN_SCORE])
         digest = hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
         #: identifies algorithm and rules: proposals record it, rematch compares it
         self.version = f"{ALGORITHM_VERSION}.{digest[:12]}"
@@ -160,6 +165,8 @@ class Matcher:
                 + STATEMENT_TERM * len(statement)
                 + (TITLE_BONUS if in_title & (hits | resolved) else 0.0)
             )
+            if score < MIN_SCORE - 1e-9:
+                continue
             terms = sorted(self._original[t] for t in hits | resolved | statement)
             matches.append(Match(rules.commitment_id, round(min(score, 1.0), 3), tuple(terms)))
         matches.sort(key=lambda m: (-m.score, m.commitment_id))
