@@ -292,7 +292,7 @@ class Poller:
 
     def _lookup(self, fetched: Iterable[Fetched]) -> Lookup:
         """Seen-state for these sources' items: their keys, URLs known anywhere, proposals."""
-        names = {f.source.name for f in fetched}
+        names = {f.source.name for f in fetched if f.prepared}
         keys: set[tuple[str, str]] = set()
         urls: set[str] = set()
         for f in fetched:
@@ -301,15 +301,21 @@ class Poller:
                 if ready.canonical_url:
                     urls.add(ready.canonical_url)
         lookup = Lookup()
+        if not keys:
+            return lookup  # a round of 304s and failures: nothing to look up
+        rows: list[Any] = []
         with self.store.read_transaction() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT k.source, k.key, i.item_id, i.source, i.content_hash, i.version "
-                    "FROM item_key_view k JOIN item_view i ON i.item_id = k.item_id "
-                    "WHERE k.source IN :names"
-                ).bindparams(bindparam("names", expanding=True)),
-                {"names": sorted(names)},
-            ).all()
+            for chunk in _chunks(sorted({key for _source, key in keys}), 500):
+                rows += conn.execute(
+                    text(
+                        "SELECT k.source, k.key, i.item_id, i.source, i.content_hash, i.version "
+                        "FROM item_key_view k JOIN item_view i ON i.item_id = k.item_id "
+                        "WHERE k.key IN :keys AND k.source IN :names"
+                    ).bindparams(
+                        bindparam("keys", expanding=True), bindparam("names", expanding=True)
+                    ),
+                    {"keys": chunk, "names": sorted(names)},
+                ).all()
             items: dict[str, KnownItem] = {}
             for source, key, item_id, origin, digest, version in rows:
                 if (source, key) in keys:
