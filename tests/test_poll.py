@@ -229,3 +229,50 @@ def test_rematch_proposes_only_what_is_new(setup, feed_server: FeedServer, proje
     assert {q.title for q in monitor.intake.queue(commitment="EPCC23-COER-01")} == {
         "Passport fees change"
     }
+
+
+FAILURE_MODES = {
+    "404": ("/status/404", "HTTP 404"),
+    "500": ("/status/500", "HTTP 500"),
+    "429": ("/ratelimit?retry_after=60", "HTTP 429"),
+    "slow": ("/slow-headers?seconds=30", "stopped answering"),
+    "drip": ("/drip?seconds=30", "no complete answer"),
+    "huge": ("/huge?mib=3", "over the 1 MiB cap"),
+    "bomb": ("/gzip-bomb?mib=200", "decompresses to over 1 MiB"),
+    "loop": ("/redirect-loop", "more than 5 redirects"),
+    "html": ("/html", "not a feed: the response is an HTML page"),
+    "laughs": ("/billion-laughs", "undefined entity"),
+    "empty": ("/empty", "not a feed"),
+    "close": ("/close", "the connection broke"),
+}
+
+
+def test_every_failure_is_recorded_and_the_healthy_source_is_unaffected(  # type: ignore[no-untyped-def]
+    setup, feed_server: FeedServer, project: Path
+) -> None:
+    monitor, _clock, p = setup
+    feed_server.set_body(f"{p}-fine", rss(LEGACY))
+    urls = {f"{p}-{name}": feed_server.url(path) for name, (path, _e) in FAILURE_MODES.items()}
+    write_sources(project, {**urls, f"{p}-fine": feed_server.url(f"/feeds/{p}-fine")})
+    monitor.init()
+    limits = FetchLimits(
+        connect_timeout=1,
+        read_timeout=0.5,
+        deadline=2,
+        max_body=1024 * 1024,
+        max_decoded=1024 * 1024,
+    )
+    report = monitor.intake.poll(monitor.intake.due(everything=True), limits=limits)
+    assert report.sources == len(FAILURE_MODES) + 1
+    health = {s.name: s for s in monitor.intake.sources()}
+    assert (health[f"{p}-fine"].last_outcome, health[f"{p}-fine"].items_seen) == ("ok", 1)
+    for name, (_path, error) in FAILURE_MODES.items():
+        source = health[f"{p}-{name}"]
+        if name == "laughs":  # entities are refused, not expanded: a readable, flagged feed
+            assert (source.last_outcome, source.items_seen) == ("ok", 1)
+            assert error in (source.last_error or "")
+            continue
+        assert source.last_outcome == "failed", name
+        assert error in (source.last_error or ""), (name, source.last_error)
+        assert source.consecutive_failures == 1
+        assert source.next_check_at is not None

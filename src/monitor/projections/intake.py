@@ -261,7 +261,7 @@ class IntakeProjection(Projection):
             "UPDATE source_view SET "
             f"next_check_at = {m}, last_checked_at = {m}, last_outcome = {m}, "
             f"last_status = {m}, consecutive_failures = {m}, version = {m}, "
-            f"last_error = CASE WHEN {m} THEN {m} ELSE last_error END, "
+            f"last_error = COALESCE({m}, last_error), "
             f"failing_since = CASE WHEN {m} THEN COALESCE(failing_since, {m}) ELSE NULL END, "
             f"last_success_at = CASE WHEN {m} THEN last_success_at ELSE {m} END, "
             f"etag = CASE WHEN {m} THEN etag ELSE COALESCE({m}, etag) END, "
@@ -274,7 +274,6 @@ class IntakeProjection(Projection):
                 data.get("http_status"),
                 data.get("consecutive_failures", 0),
                 version,
-                failed,
                 data.get("error"),
                 failed,
                 checked_at,
