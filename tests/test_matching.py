@@ -24,8 +24,10 @@ def ids(matcher: Matcher, title: str, text: str = "", on: date | None = AFTER) -
     return [m.commitment_id for m in matcher.match(MatchableItem(title, text, on))]
 
 
-def test_normalisation_folds_width_and_case() -> None:
+def test_normalisation_folds_width_case_and_quotes() -> None:
     assert normalise("ＥＰＣＣ  Ｅｃｏｎｏｍｉｃ\t2＋2") == "epcc economic 2+2"
+    assert normalise("Economic “2+2”") == normalise("Economic 2+2")
+    assert normalise("経済版「2+2」") == normalise("経済版2+2")
 
 
 def test_nstc_counts_only_with_semiconductor_context(matcher: Matcher) -> None:

@@ -276,3 +276,51 @@ def test_every_failure_is_recorded_and_the_healthy_source_is_unaffected(  # type
         assert error in (source.last_error or ""), (name, source.last_error)
         assert source.consecutive_failures == 1
         assert source.next_check_at is not None
+
+
+def test_a_source_reusing_a_page_address_gets_a_new_item(  # type: ignore[no-untyped-def]
+    setup, feed_server: FeedServer, project: Path
+) -> None:
+    # Found replaying the State Department corpus: page addresses come back for new releases.
+    monitor, _clock, p = setup
+    name = f"{p}-reuse"
+    first = item("page-1", "National Day 2021", "", "https://www.example.gov/national-day")
+    feed_server.set_body(name, rss(first))
+    write_sources(project, {name: feed_server.url(f"/feeds/{name}")})
+    monitor.init()
+    poll(monitor)
+    again = item("page-2", "National Day 2022", "", "https://www.example.gov/national-day")
+    feed_server.set_body(name, rss(again, first))
+    assert poll(monitor).items_new == 1
+    titles = sorted(e["title"] for e in events_of(monitor, "ItemDiscovered"))
+    assert titles == ["National Day 2021", "National Day 2022"]
+    assert events_of(monitor, "ItemAlsoSeen") == []
+
+
+def test_an_edit_after_another_source_saw_the_item_is_recorded(  # type: ignore[no-untyped-def]
+    setup, feed_server: FeedServer, project: Path
+) -> None:
+    monitor, clock, p = setup
+    origin, copy = f"{p}-origin", f"{p}-copy"
+    story = item("s-1", "Statement on visas", "v1", "https://www.example.gov/visas")
+    feed_server.set_body(origin, rss(story))
+    feed_server.set_body(copy, rss(story.replace("s-1", "copy-1")))
+    write_sources(
+        project,
+        {origin: feed_server.url(f"/feeds/{origin}"), copy: feed_server.url(f"/feeds/{copy}")},
+    )
+    monitor.init()
+    poll(monitor)
+    assert len(events_of(monitor, "ItemAlsoSeen")) == 1
+    edited = story.replace("v1", "v2").replace("/visas", "/visa-restrictions")
+    feed_server.set_body(origin, rss(edited))
+    clock.advance(timedelta(hours=1))
+    report = poll(monitor)
+    assert (report.items_revised, report.skipped) == (1, [])
+    [view] = [i for i in monitor.intake.sources() if i.name == origin]
+    assert view.last_outcome == "ok"
+    with monitor.engine.connect() as conn:
+        from sqlalchemy import text
+
+        url = conn.execute(text("SELECT canonical_url FROM item_view")).scalar_one()
+    assert url == "https://example.gov/visa-restrictions"

@@ -270,7 +270,7 @@ class ItemDiscovered(DomainEvent):
     canonical_url: Url | None = None
     title: Annotated[str, Field(max_length=500)]
     summary: Annotated[str, Field(max_length=1000)] = ""
-    text: Annotated[str, Field(max_length=8000)] = ""
+    text: Annotated[str, Field(max_length=20_000)] = ""
     published_at: AwareDatetime | None = None
     first_seen_at: AwareDatetime
     outlet: str | None = Field(default=None, max_length=200)
@@ -285,9 +285,10 @@ class ItemRevised(DomainEvent):
     item_id: UUID
     source: str = NonEmpty
     url: Url | None = None
+    canonical_url: Url | None = None
     title: Annotated[str, Field(max_length=500)]
     summary: Annotated[str, Field(max_length=1000)] = ""
-    text: Annotated[str, Field(max_length=8000)] = ""
+    text: Annotated[str, Field(max_length=20_000)] = ""
     published_at: AwareDatetime | None = None
     seen_at: AwareDatetime
     content_hash: str = Field(min_length=64, max_length=64)

@@ -232,21 +232,36 @@ class Poller:
         except ConcurrencyError:
             # Something else wrote to one of these streams meanwhile: redo each source on
             # fresh state; a source that still conflicts stays due for the next round.
-            plans = []
-            for one in fetched:
-                self.intake.catch_up()
-                [plan] = self._plan([one], matcher, fresh=True)
-                try:
-                    self.store.append_batch(plan.appends)
-                except ConcurrencyError:
-                    report.skipped.append(one.source.name)
-                    continue
-                plans.append(plan)
+            plans = [self._record_alone(one, matcher, report) for one in fetched]
         self.intake.catch_up()
         for plan in plans:
             report.add(plan)
             if on_recorded is not None:
                 on_recorded(plan, report.sources, total)
+
+    def _record_alone(self, one: Fetched, matcher: Matcher, report: PollReport) -> SourcePlan:
+        """One source's check on fresh state; if the store keeps moving under it, record
+        the failure in its health (so it is never silently dropped) and leave it due."""
+        for _attempt in range(3):
+            self.intake.catch_up()
+            [plan] = self._plan([one], matcher, fresh=True)
+            try:
+                self.store.append_batch(plan.appends)
+            except ConcurrencyError:
+                continue
+            return plan
+        report.skipped.append(one.source.name)
+        conflict = FetchResult(
+            one.result.url,
+            "failed",
+            status=one.result.status,
+            error="could not record this check: its streams kept changing; retrying later",
+        )
+        [plan] = self._plan(
+            [Fetched(one.source, conflict, None, (), one.duration_ms)], matcher, fresh=True
+        )
+        self.store.append_batch(plan.appends)
+        return plan
 
     def _plan(
         self, fetched: list[Fetched], matcher: Matcher, fresh: bool = False

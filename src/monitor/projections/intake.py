@@ -118,6 +118,7 @@ class IntakeProjection(Projection):
                 f"state, version) VALUES ({', '.join([m] * 13)})"
             ),
             "seen": f"UPDATE source_view SET items_seen = items_seen + 1 WHERE name = {m}",
+            "item_version": f"UPDATE item_view SET version = {m} WHERE item_id = {m}",
             "proposed": f"UPDATE source_view SET proposals = proposals + 1 WHERE name = {m}",
         }
 
@@ -127,6 +128,7 @@ class IntakeProjection(Projection):
         proposals: list[tuple[Any, ...]] = []
         seen: list[tuple[str]] = []
         proposed: list[tuple[str]] = []
+        versions: list[tuple[Any, ...]] = []
         m = self.mark
         for row in rows:
             event_type = row[4]
@@ -156,6 +158,8 @@ class IntakeProjection(Projection):
             elif event_type == "ItemAlsoSeen":
                 keys.append((data["source"], data["key"], data["item_id"]))
                 seen.append((data["source"],))
+                # The item's stream moved on: the poller appends at this version next time.
+                versions.append((version, data["item_id"]))
             elif event_type == "EvidenceProposed":
                 proposals.append(
                     (
@@ -177,14 +181,15 @@ class IntakeProjection(Projection):
                 proposed.append((data["source"],))
             else:
                 # Rare or order-sensitive: write what is pending first, then this one.
-                self._flush(cursor, items, keys, proposals, seen, proposed)
+                self._flush(cursor, items, keys, proposals, seen, proposed, versions)
                 self._apply_one(cursor, m, event_type, data, version, recorded_at)
-        self._flush(cursor, items, keys, proposals, seen, proposed)
+        self._flush(cursor, items, keys, proposals, seen, proposed, versions)
 
     def _flush(self, cursor: Any, *batches: list[tuple[Any, ...]]) -> None:
-        items, keys, proposals, seen, proposed = batches
+        items, keys, proposals, seen, proposed, versions = batches
         for sql, rows in (
             (self._sql["item_insert"], items),
+            (self._sql["item_version"], versions),
             (self._sql["key_insert"], keys),
             (self._sql["proposal_insert"], proposals),
             (self._sql["seen"], seen),
@@ -239,10 +244,11 @@ class IntakeProjection(Projection):
             self._checked(cursor, m, data, version)
         elif event_type == "ItemRevised":
             cursor.execute(
-                f"UPDATE item_view SET url = {m}, title = {m}, summary = {m}, published_at = {m},"
-                f" content_hash = {m}, version = {m} WHERE item_id = {m}",
+                f"UPDATE item_view SET url = {m}, canonical_url = {m}, title = {m}, summary = {m},"
+                f" published_at = {m}, content_hash = {m}, version = {m} WHERE item_id = {m}",
                 (
                     data.get("url"),
+                    data.get("canonical_url"),
                     data["title"],
                     data.get("summary", ""),
                     _time(data.get("published_at")),

@@ -240,6 +240,7 @@ def _plan_items(
                     item_id=known.item_id,
                     source=source.name,
                     url=item.link,
+                    canonical_url=ready.canonical_url,
                     title=item.title,
                     summary=item.summary,
                     text=item.text,
@@ -260,7 +261,10 @@ def _plan_items(
             continue
         canonical = ready.canonical_url
         other = lookup.by_url.get(canonical) if canonical else None
-        if other is not None:
+        # Another source's copy of the story collapses into it; this source's own items
+        # are told apart by their keys (publishers reuse page addresses for new releases).
+        reused = other is not None and other.origin == source.name
+        if other is not None and not reused:
             seen = ItemAlsoSeen(item_id=other.item_id, source=source.name, key=key, url=item.link)
             streams.add(
                 item_stream(other.item_id),
@@ -271,7 +275,7 @@ def _plan_items(
             other.version += 1
             lookup.keys[(source.name, key)] = other
             continue
-        item_id = item_id_for(source.name, key, item.link)
+        item_id = item_id_for(source.name, key, None if reused else item.link)
         discovered = ItemDiscovered(
             item_id=item_id,
             source=source.name,
@@ -290,7 +294,7 @@ def _plan_items(
         streams.add(item_stream(item_id), 0, discovered, derived_id("discovered", item_id))
         known = KnownItem(item_id, source.name, digest, 1)
         lookup.keys[(source.name, key)] = known
-        if canonical:
+        if canonical and not reused:
             lookup.by_url[canonical] = known
         plan.items_new += 1
         _propose(source, ready, item_id, lookup, matcher_version, streams, plan)

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 TITLE_LIMIT = 500
 SUMMARY_LIMIT = 1_000
-TEXT_LIMIT = 8_000
+TEXT_LIMIT = 20_000
 
 # Tags whose content is never text a reader sees.
 _SKIPPED = {"script", "style", "head", "title", "noscript", "template"}
@@ -63,7 +63,8 @@ def plain_text(markup: str, limit: int, *, html_markup: bool = True) -> str:
             text = html.unescape(markup)
     else:
         text = markup
-    return clip(_clean(text), limit)
+    # Cleaning is per character: never clean much more than will be kept.
+    return clip(_clean(text[: limit * 2]), limit)
 
 
 def clip(text: str, limit: int) -> str:
