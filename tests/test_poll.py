@@ -324,3 +324,29 @@ def test_an_edit_after_another_source_saw_the_item_is_recorded(  # type: ignore[
 
         url = conn.execute(text("SELECT canonical_url FROM item_view")).scalar_one()
     assert url == "https://example.gov/visa-restrictions"
+
+
+def test_edits_count_from_whichever_source_saw_the_story_first(  # type: ignore[no-untyped-def]
+    setup, feed_server: FeedServer, project: Path
+) -> None:
+    # The copy is recorded first, so the publisher's own feed becomes "seen again": its
+    # later edit must still be recorded (each source is compared with what it showed).
+    monitor, clock, p = setup
+    origin, copy = f"{p}-pub", f"{p}-agg"
+    story = item("s-1", "Statement on chips", "v1", "https://www.example.gov/chips")
+    feed_server.set_body(origin, rss(story))
+    feed_server.set_body(copy, rss(story.replace("s-1", "agg-1").replace("v1", "excerpt")))
+    write_sources(
+        project,
+        {origin: feed_server.url(f"/feeds/{origin}"), copy: feed_server.url(f"/feeds/{copy}")},
+    )
+    monitor.init()
+    monitor.intake.poll(monitor.intake.due(names=[copy]), limits=LIMITS)
+    monitor.intake.poll(monitor.intake.due(names=[origin]), limits=LIMITS)
+    assert len(events_of(monitor, "ItemAlsoSeen")) == 1
+    feed_server.set_body(origin, rss(story.replace("v1", "v2: legacy chips")))
+    clock.advance(timedelta(hours=1))
+    report = poll(monitor)
+    assert (report.items_revised, report.items_new) == (1, 0)
+    clock.advance(timedelta(hours=1))
+    assert poll(monitor).items_revised == 0  # no flip-flop between the two excerpts

@@ -40,16 +40,20 @@ NonEmpty = Field(min_length=1)
 Actor = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-def _refuse_nul(value: Any) -> None:
+def _has_nul(value: Any) -> bool:
     if isinstance(value, str):
-        if "\x00" in value:
-            raise ValueError("text must not contain NUL characters")
-    elif isinstance(value, dict):
-        for item in value.values():
-            _refuse_nul(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _refuse_nul(item)
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+def _refuse_nul(value: Any) -> None:
+    # repr() shows a NUL as \x00 and runs in C: only a hit there needs the exact walk.
+    if "\\x00" in repr(value) and _has_nul(value):
+        raise ValueError("text must not contain NUL characters")
 
 
 class DomainEvent(BaseModel):
@@ -302,6 +306,7 @@ class ItemAlsoSeen(DomainEvent):
     source: str = NonEmpty
     key: ItemKey
     url: Url | None = None
+    content_hash: str | None = Field(default=None, min_length=64, max_length=64)
 
 
 class EvidenceProposed(DomainEvent):

@@ -29,6 +29,7 @@ from monitor.projections.intake import IntakeProjection, SourceView
 from monitor.sources.fetch import Fetcher, FetchLimits, FetchResult, Validators
 from monitor.sources.intake import (
     KnownItem,
+    KnownKey,
     Lookup,
     PreparedItem,
     SourcePlan,
@@ -323,7 +324,8 @@ class Poller:
             for chunk in _chunks(sorted({key for _source, key in keys}), 500):
                 rows += conn.execute(
                     text(
-                        "SELECT k.source, k.key, i.item_id, i.source, i.content_hash, i.version "
+                        "SELECT k.source, k.key, k.content_hash, i.item_id, i.source, "
+                        "i.content_hash, i.version "
                         "FROM item_key_view k JOIN item_view i ON i.item_id = k.item_id "
                         "WHERE k.key IN :keys AND k.source IN :names"
                     ).bindparams(
@@ -332,12 +334,12 @@ class Poller:
                     {"keys": chunk, "names": sorted(names)},
                 ).all()
             items: dict[str, KnownItem] = {}
-            for source, key, item_id, origin, digest, version in rows:
+            for source, key, key_hash, item_id, origin, digest, version in rows:
                 if (source, key) in keys:
                     known = items.setdefault(
                         item_id, KnownItem(UUID(item_id), origin, digest, version)
                     )
-                    lookup.keys[(source, key)] = known
+                    lookup.keys[(source, key)] = KnownKey(known, key_hash)
             for chunk in _chunks(sorted(urls), 500):
                 for url, item_id, origin, digest, version in conn.execute(
                     text(

@@ -62,6 +62,7 @@ class ItemKeyView(SQLModel, table=True):
     source: str = Field(primary_key=True)
     key: str = Field(primary_key=True)
     item_id: str = Field(max_length=36)
+    content_hash: str = Field(max_length=64)
 
 
 class ProposalView(SQLModel, table=True):
@@ -109,7 +110,8 @@ class IntakeProjection(Projection):
                 f"VALUES ({', '.join([m] * 12)})"
             ),
             "key_insert": (
-                f"INSERT INTO item_key_view (source, key, item_id) VALUES ({m}, {m}, {m}) "
+                "INSERT INTO item_key_view (source, key, item_id, content_hash) "
+                f"VALUES ({m}, {m}, {m}, {m}) "
                 "ON CONFLICT (source, key) DO NOTHING"
             ),
             "proposal_insert": (
@@ -153,10 +155,12 @@ class IntakeProjection(Projection):
                         version,
                     )
                 )
-                keys.append((data["source"], data["key"], data["item_id"]))
+                keys.append((data["source"], data["key"], data["item_id"], data["content_hash"]))
                 seen.append((data["source"],))
             elif event_type == "ItemAlsoSeen":
-                keys.append((data["source"], data["key"], data["item_id"]))
+                keys.append(
+                    (data["source"], data["key"], data["item_id"], data.get("content_hash") or "")
+                )
                 seen.append((data["source"],))
                 # The item's stream moved on: the poller appends at this version next time.
                 versions.append((version, data["item_id"]))
@@ -243,6 +247,10 @@ class IntakeProjection(Projection):
         elif event_type == "SourceChecked":
             self._checked(cursor, m, data, version)
         elif event_type == "ItemRevised":
+            cursor.execute(
+                f"UPDATE item_key_view SET content_hash = {m} WHERE source = {m} AND item_id = {m}",
+                (data["content_hash"], data["source"], data["item_id"]),
+            )
             cursor.execute(
                 f"UPDATE item_view SET url = {m}, canonical_url = {m}, title = {m}, summary = {m},"
                 f" published_at = {m}, content_hash = {m}, version = {m} WHERE item_id = {m}",

@@ -77,9 +77,8 @@ def item_key(guid: str | None, link: str | None, title: str, summary: str) -> st
     return "hash:" + digest
 
 
-def item_id_for(source: str, key: str, link: str | None) -> UUID:
+def item_id_for(source: str, key: str, canonical: str | None) -> UUID:
     """A new item's id: from its canonical URL when it has one, so sources collapse."""
-    canonical = canonical_url(link) if link else None
     if canonical:
         return uuid5(NAMESPACE, "url:" + canonical)
     return uuid5(NAMESPACE, f"item:{source}\n{key}")

@@ -102,10 +102,18 @@ class KnownItem:
 
 
 @dataclass(slots=True)
+class KnownKey:
+    """One source's identity for an item, and the content that source last showed."""
+
+    item: KnownItem
+    content_hash: str
+
+
+@dataclass(slots=True)
 class Lookup:
     """Seen-state the planner consults and extends as it plans (shared across a write)."""
 
-    keys: dict[tuple[str, str], KnownItem] = field(default_factory=dict)
+    keys: dict[tuple[str, str], KnownKey] = field(default_factory=dict)
     by_url: dict[str, KnownItem] = field(default_factory=dict)
     proposed: set[UUID] = field(default_factory=set)
 
@@ -233,9 +241,12 @@ def _plan_items(
         if key in seen_here:
             continue  # a duplicate guid inside one response: the first one wins
         seen_here.add(key)
-        known = lookup.keys.get((source.name, key))
-        if known is not None:
-            if known.origin == source.name and known.content_hash != digest:
+        seen_key = lookup.keys.get((source.name, key))
+        if seen_key is not None:
+            # An edit is a change from what *this* source showed before: two sources
+            # carrying different excerpts of one story do not flip-flop it.
+            if seen_key.content_hash != digest:
+                known = seen_key.item
                 revised = ItemRevised(
                     item_id=known.item_id,
                     source=source.name,
@@ -256,6 +267,7 @@ def _plan_items(
                 )
                 known.version += 1
                 known.content_hash = digest
+                seen_key.content_hash = digest
                 plan.items_revised += 1
                 _propose(source, ready, known.item_id, lookup, matcher_version, streams, plan)
             continue
@@ -265,7 +277,13 @@ def _plan_items(
         # are told apart by their keys (publishers reuse page addresses for new releases).
         reused = other is not None and other.origin == source.name
         if other is not None and not reused:
-            seen = ItemAlsoSeen(item_id=other.item_id, source=source.name, key=key, url=item.link)
+            seen = ItemAlsoSeen(
+                item_id=other.item_id,
+                source=source.name,
+                key=key,
+                url=item.link,
+                content_hash=digest,
+            )
             streams.add(
                 item_stream(other.item_id),
                 other.version,
@@ -273,9 +291,9 @@ def _plan_items(
                 derived_id("seen", other.item_id, source.name, key),
             )
             other.version += 1
-            lookup.keys[(source.name, key)] = other
+            lookup.keys[(source.name, key)] = KnownKey(other, digest)
             continue
-        item_id = item_id_for(source.name, key, None if reused else item.link)
+        item_id = item_id_for(source.name, key, None if reused else canonical)
         discovered = ItemDiscovered(
             item_id=item_id,
             source=source.name,
@@ -293,7 +311,7 @@ def _plan_items(
         )
         streams.add(item_stream(item_id), 0, discovered, derived_id("discovered", item_id))
         known = KnownItem(item_id, source.name, digest, 1)
-        lookup.keys[(source.name, key)] = known
+        lookup.keys[(source.name, key)] = KnownKey(known, digest)
         if canonical and not reused:
             lookup.by_url[canonical] = known
         plan.items_new += 1

@@ -63,6 +63,8 @@ def upgrade() -> None:
         sa.Column("source", sa.Text(), primary_key=True),
         sa.Column("key", sa.Text(), primary_key=True),
         sa.Column("item_id", sa.String(36), nullable=False),
+        # what this source showed last: an edit is a change from it
+        sa.Column("content_hash", sa.String(64), nullable=False),
     )
     op.create_table(
         "proposal_view",
