@@ -42,6 +42,7 @@ from monitor.events import (
     DomainEvent,
     Status,
     commitment_stream,
+    describe_validation,
     to_new_event,
 )
 from monitor.intake import Intake
@@ -451,9 +452,7 @@ def _back_off(attempt: int) -> None:
 
 
 def _validation_message(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "input"
-    return f"refused: {where}: {first['msg']}"
+    return f"refused: {describe_validation(exc)}"
 
 
 def _context(event: RecordedEvent) -> EventContext:

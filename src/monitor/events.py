@@ -14,7 +14,15 @@ from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationError,
+    model_validator,
+)
 
 from monitor.errors import UnknownEventType
 from monitor.ids import uuid7
@@ -323,6 +331,13 @@ class EvidenceProposed(DomainEvent):
     score: float = Field(ge=0, le=1)
     matched_terms: tuple[str, ...] = Field(min_length=1)
     matcher_version: str = NonEmpty
+
+
+def describe_validation(exc: ValidationError) -> str:
+    """The first problem of a validation error, as ``field: message``."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "input"
+    return f"{where}: {first['msg']}"
 
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]

@@ -22,6 +22,7 @@ from monitor.events import (
     CommitmentRegistered,
     EvidenceProposed,
     SourceRegistered,
+    describe_validation,
     proposal_stream,
     source_stream,
     to_new_event,
@@ -32,7 +33,7 @@ from monitor.projections.intake import IntakeProjection, ProposalView, SourceVie
 from monitor.sources import config as source_config
 from monitor.sources.fetch import FetchLimits
 from monitor.sources.identity import derived_id
-from monitor.sources.intake import proposal_id_for
+from monitor.sources.intake import proposal_for, proposal_id_for
 from monitor.store.hashing import format_timestamp
 from monitor.store.records import StreamAppend
 
@@ -276,16 +277,13 @@ class Intake:
                     continue
                 proposed.add(proposal_id)
                 new.append(
-                    EvidenceProposed(
-                        proposal_id=proposal_id,
-                        commitment_id=match.commitment_id,
-                        item_id=item_id,
+                    proposal_for(
+                        match,
+                        item_id,
                         url=item.get("url"),
-                        title=item["title"] or "(untitled)",
+                        title=item["title"],
                         source=item["source"],
                         published_at=item.get("published_at"),
-                        score=match.score,
-                        matched_terms=match.terms,
                         matcher_version=matcher.version,
                     )
                 )
@@ -329,7 +327,4 @@ def _spec(view: SourceView) -> SourceRegistered:
 
 
 def _first_error(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-    return str(exc)
+    return describe_validation(exc) if isinstance(exc, ValidationError) else str(exc)

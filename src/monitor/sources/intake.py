@@ -167,6 +167,31 @@ def proposal_id_for(commitment_id: str, item_id: UUID) -> UUID:
     return derived_id("proposal", commitment_id, item_id)
 
 
+def proposal_for(
+    match: Match,
+    item_id: UUID,
+    *,
+    url: str | None,
+    title: str,
+    source: str,
+    published_at: datetime | None,
+    matcher_version: str,
+) -> EvidenceProposed:
+    """The proposal event of one match (the poller's and rematch's alike)."""
+    return EvidenceProposed(
+        proposal_id=proposal_id_for(match.commitment_id, item_id),
+        commitment_id=match.commitment_id,
+        item_id=item_id,
+        url=url,
+        title=title or "(untitled)",
+        source=source,
+        published_at=published_at,
+        score=match.score,
+        matched_terms=match.terms,
+        matcher_version=matcher_version,
+    )
+
+
 def plan_check(
     source: SourceState,
     fetched: FetchResult,
@@ -333,16 +358,13 @@ def _propose(
         if proposal_id in lookup.proposed:
             continue
         lookup.proposed.add(proposal_id)
-        proposal = EvidenceProposed(
-            proposal_id=proposal_id,
-            commitment_id=match.commitment_id,
-            item_id=item_id,
+        proposal = proposal_for(
+            match,
+            item_id,
             url=item.link,
-            title=item.title or "(untitled)",
+            title=item.title,
             source=source.name,
             published_at=item.published_at,
-            score=match.score,
-            matched_terms=match.terms,
             matcher_version=matcher_version,
         )
         streams.add(proposal_stream(proposal_id), 0, proposal, derived_id("proposed", proposal_id))
