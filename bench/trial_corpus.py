@@ -21,7 +21,7 @@ What it does, as a user would:
 4. counts what the journal holds (``ItemDiscovered``, ``ItemRevised``, ``ItemAlsoSeen``,
    ``EvidenceProposed``, ``SourceChecked``), diffs edits against the version they replace,
    runs ``rematch(dry_run=True)``, runs the catalogue's matcher once more on every stored item
-   *undated* (``published_on=None``, i.e. without the rule that only items published on or
+   *undated* (``published_at=None``, i.e. without the rule that only items published on or
    after the 14 Nov 2023 statement are proposed) to show what the matcher sees in real text,
    and runs ``verify()``.
 
@@ -48,7 +48,7 @@ import tarfile
 import tempfile
 import time
 from collections import Counter, defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -363,8 +363,8 @@ def latest_items(journal: dict[str, Any]) -> list[dict[str, Any]]:
     return items
 
 
-def _day(value: str | None) -> date | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).date() if value else None
+def _moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 def undated_matches(monitor: Monitor, items: list[dict[str, Any]], top: int) -> dict[str, Any]:
@@ -377,7 +377,7 @@ def undated_matches(monitor: Monitor, items: list[dict[str, Any]], top: int) -> 
     for item in items:
         body = item.get("text") or item.get("summary", "")
         when = item.get("published_at") or item.get("first_seen_at")
-        dated_matches += len(matcher.match(MatchableItem(item["title"], body, _day(when))))
+        dated_matches += len(matcher.match(MatchableItem(item["title"], body, _moment(when))))
         found = matcher.match(MatchableItem(item["title"], body, None))
         if not found:
             continue

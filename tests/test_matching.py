@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -11,7 +11,7 @@ from monitor.matching import MatchableItem, Matcher, normalise
 
 from .conftest import CATALOGUE
 
-AFTER = date(2024, 5, 1)
+AFTER = datetime(2024, 5, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def matcher() -> Matcher:
     return Matcher(catalogue.commitments)
 
 
-def ids(matcher: Matcher, title: str, text: str = "", on: date | None = AFTER) -> list[str]:
+def ids(matcher: Matcher, title: str, text: str = "", on: datetime | None = AFTER) -> list[str]:
     return [m.commitment_id for m in matcher.match(MatchableItem(title, text, on))]
 
 
@@ -60,9 +60,13 @@ def test_the_security_two_plus_two_does_not_count_as_the_statement(matcher: Matc
 
 def test_items_before_the_statement_are_context_not_evidence(matcher: Matcher) -> None:
     title = "Legacy chips: the Economic 2+2 agrees on mature-node semiconductors"
-    assert ids(matcher, title, on=date(2022, 7, 29)) == []
-    assert ids(matcher, title, on=date(2023, 11, 13)) == []
-    assert "EPCC23-SEMI-01" in ids(matcher, title, on=date(2023, 11, 14))
+    assert ids(matcher, title, on=datetime(2022, 7, 29, tzinfo=UTC)) == []
+    assert ids(matcher, title, on=datetime(2023, 11, 13, 9, 59, tzinfo=UTC)) == []
+    # 14 November had begun somewhere (UTC+14) from 2023-11-13 10:00 UTC on: the same rule
+    # as for assessments, whoever looks; a Tokyo midnight date is not lost.
+    tokyo_midnight = datetime(2023, 11, 14, tzinfo=timezone(timedelta(hours=9)))
+    assert "EPCC23-SEMI-01" in ids(matcher, title, on=tokyo_midnight)
+    assert "EPCC23-SEMI-01" in ids(matcher, title, on=datetime(2023, 11, 14, tzinfo=UTC))
     assert "EPCC23-SEMI-01" in ids(matcher, title, on=None)  # undated: treated as new
 
 

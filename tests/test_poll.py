@@ -322,8 +322,10 @@ def test_an_edit_after_another_source_saw_the_item_is_recorded(  # type: ignore[
     with monitor.engine.connect() as conn:
         from sqlalchemy import text
 
-        url = conn.execute(text("SELECT canonical_url FROM item_view")).scalar_one()
-    assert url == "https://example.gov/visa-restrictions"
+        url, canonical = conn.execute(text("SELECT url, canonical_url FROM item_view")).one()
+    # The link shown follows the edit; the identity URL stays the one it was found under.
+    assert url == "https://www.example.gov/visa-restrictions"
+    assert canonical == "https://example.gov/visas"
 
 
 def test_edits_count_from_whichever_source_saw_the_story_first(  # type: ignore[no-untyped-def]

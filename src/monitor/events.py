@@ -296,6 +296,7 @@ class ItemRevised(DomainEvent):
     event_type: ClassVar[str] = "ItemRevised"
     item_id: UUID
     source: str = NonEmpty
+    key: ItemKey
     url: Url | None = None
     canonical_url: Url | None = None
     title: Annotated[str, Field(max_length=500)]

@@ -34,7 +34,7 @@ from monitor.sources import config as source_config
 from monitor.sources.fetch import FetchLimits
 from monitor.sources.identity import derived_id
 from monitor.sources.intake import proposal_for, proposal_id_for
-from monitor.store.hashing import format_timestamp
+from monitor.store.hashing import format_timestamp, parse_timestamp
 from monitor.store.records import StreamAppend
 
 if TYPE_CHECKING:
@@ -207,7 +207,7 @@ class Intake:
             self.projection,
             self.monitor.clock,
             self.matcher,
-            limits=limits,
+            limits=limits or self.monitor.settings.fetch_limits,
             chunk=chunk,
         )
         return poller.run(sources, on_recorded)
@@ -265,10 +265,10 @@ class Intake:
         new: list[EvidenceProposed] = []
         for count, item in enumerate(latest.values(), start=1):
             when = item.get("published_at") or item.get("first_seen_at")
-            published_on = _date(when)
+            published_at = parse_timestamp(when) if when else None
             for match in matcher.match(
                 MatchableItem(
-                    item["title"], item.get("text") or item.get("summary", ""), published_on
+                    item["title"], item.get("text") or item.get("summary", ""), published_at
                 )
             ):
                 item_id = UUID(item["item_id"])
@@ -306,12 +306,6 @@ class Intake:
             )
             self.projection.catch_up()
         return Rematch(matcher.version, len(latest), new)
-
-
-def _date(value: Any) -> Any:
-    from monitor.store.hashing import parse_timestamp
-
-    return parse_timestamp(value.replace("Z", "+00:00")).date() if value else None
 
 
 def _spec(view: SourceView) -> SourceRegistered:

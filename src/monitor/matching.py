@@ -16,14 +16,15 @@ import json
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import datetime
 
 import ahocorasick
 
+from monitor.commitment import made_at
 from monitor.events import CommitmentRegistered, MatchRules
 
 #: bump when the algorithm changes (the rules' own hash is added to it)
-ALGORITHM_VERSION = 3
+ALGORITHM_VERSION = 4
 
 # weight of one distinct term of each kind, and of a term found in the title
 COMMITMENT_TERM = 0.35
@@ -62,7 +63,7 @@ class Match:
 @dataclass(slots=True)
 class _Rules:
     commitment_id: str
-    made_on: date
+    made_at: datetime
     terms: set[str] = field(default_factory=set)
     ambiguous: dict[str, tuple[str, ...]] = field(default_factory=dict)
     exclude: set[str] = field(default_factory=set)
@@ -74,7 +75,8 @@ class MatchableItem:
 
     title: str
     text: str
-    published_on: date | None
+    #: when the publisher says it appeared (None: undated, treated as new)
+    published_at: datetime | None
 
 
 class Matcher:
@@ -87,7 +89,7 @@ class Matcher:
         self._original: dict[str, str] = {}
         canonical: list[object] = []
         for c in sorted(commitments, key=lambda c: c.commitment_id):
-            rules = _Rules(c.commitment_id, c.made_on)
+            rules = _Rules(c.commitment_id, made_at(c.made_on))
             rules.terms = {self._add(t) for t in (*c.match.terms_en, *c.match.terms_ja)}
             rules.ambiguous = {
                 self._add(a.term): tuple(self._add(x) for x in a.requires_any)
@@ -139,8 +141,9 @@ class Matcher:
     def match(self, item: MatchableItem) -> list[Match]:
         """The commitments ``item`` may be evidence for, best first.
 
-        Only items published on or after the day a commitment was made are proposed for it:
-        anything earlier is context, not progress. An undated item counts as new.
+        Only items published on or after the day a commitment was made (wherever that day
+        had begun, as for assessments) are proposed: anything earlier is context, not
+        progress. An undated item counts as new.
         """
         title = normalise(item.title)
         found = self.found_terms(title + " \n " + normalise(item.text))
@@ -152,7 +155,7 @@ class Matcher:
             statement = set()
         matches = []
         for rules in self._rules:
-            if item.published_on is not None and item.published_on < rules.made_on:
+            if item.published_at is not None and item.published_at < rules.made_at:
                 continue
             if found & rules.exclude:
                 continue

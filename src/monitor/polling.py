@@ -9,12 +9,15 @@ proposal event has an id derived from what it records.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import multiprocessing
 import os
 import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -23,7 +26,7 @@ from uuid import UUID
 from sqlalchemy import bindparam, text
 
 from monitor.clock import Clock
-from monitor.errors import ConcurrencyError
+from monitor.errors import ConcurrencyError, EventIdConflict
 from monitor.matching import Matcher
 from monitor.projections.intake import IntakeProjection, SourceView
 from monitor.sources.fetch import Fetcher, FetchLimits, FetchResult, Validators
@@ -39,9 +42,6 @@ from monitor.sources.intake import (
 )
 from monitor.sources.parse import ParsedFeed, parse_feed
 from monitor.store.sql import SqlEventStore
-
-#: parse in worker processes from this many bodies on (below it, start-up costs more)
-POOL_THRESHOLD = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +90,18 @@ class Recorded(Protocol):
 _worker_matcher: Matcher | None = None
 
 
-def _start_worker(parent: int, matcher: Matcher) -> None:
-    """Worker initializer: keep the round's matcher, and die with the poller."""
+def _start_worker(parent: int, matcher: Matcher, memory: int) -> None:
+    """Worker initializer: keep the round's matcher, cap memory, die with the poller."""
     global _worker_matcher
     _worker_matcher = matcher
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if soft == resource.RLIM_INFINITY or soft > memory:
+            resource.setrlimit(resource.RLIMIT_AS, (memory, hard))
+    except (ImportError, ValueError, OSError):  # not on this platform: the timeout still holds
+        pass
     _exit_with_parent(parent)
 
 
@@ -113,21 +121,20 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _parse_job(
-    body: bytes,
-    url: str,
-    content_type: str | None,
-    now: datetime,
-    matcher: Matcher | None = None,
+    body: bytes, url: str, content_type: str | None, now: datetime
 ) -> tuple[ParsedFeed, tuple[PreparedItem, ...]]:
-    """Parse a body and prepare its items (runs in a worker process, or inline)."""
-    matcher = matcher or _worker_matcher
+    """Parse a body and prepare its items (runs in a worker process)."""
+    matcher = _worker_matcher
     assert matcher is not None
     try:
         parsed = parse_feed(body, url=url, content_type=content_type, now=now)
         return parsed, prepare_items(parsed, matcher, now)
-    except Exception as exc:  # a feed must never crash a poll: its trouble is its health
-        failed = ParsedFeed("unknown", "", (), f"could not parse: {type(exc).__name__}", False)
+    except MemoryError:
+        failed = ParsedFeed("unknown", "", (), "not a feed: parsing needed too much memory", False)
         return failed, ()
+    except Exception as exc:  # a feed must never crash a poll: its trouble is its health
+        problem = f"not a feed: could not parse ({type(exc).__name__})"
+        return ParsedFeed("unknown", "", (), problem, False), ()
 
 
 class Poller:
@@ -161,8 +168,8 @@ class Poller:
             return report
         self.intake.catch_up()
         matcher = self.matcher()
-        self._pool: Executor | None = None
-        self._pool_wanted = len(sources) >= POOL_THRESHOLD and (os.cpu_count() or 1) > 1
+        self._pool: ProcessPoolExecutor | None = None
+        self._workers = max(1, min(os.cpu_count() or 1, 4, len(sources)))
         try:
             asyncio.run(self._round(sources, matcher, report, on_recorded))
         finally:
@@ -170,16 +177,47 @@ class Poller:
                 self._pool.shutdown(cancel_futures=True)
         return report
 
-    def _parse_pool(self, matcher: Matcher) -> Executor | None:
+    def _parse_pool(self, matcher: Matcher) -> ProcessPoolExecutor:
         """The worker processes, started when the first body needs parsing (a round of
-        304s never pays for them)."""
-        if self._pool is None and self._pool_wanted:
+        304s never pays for them). Parsing never runs on the event loop: a slow parse
+        would stall every other fetch and eat their deadlines."""
+        if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                max_workers=min(os.cpu_count() or 1, 4),
+                max_workers=self._workers,
+                mp_context=multiprocessing.get_context("fork"),
                 initializer=_start_worker,
-                initargs=(os.getpid(), matcher),
+                initargs=(os.getpid(), matcher, self.limits.parse_memory),
             )
         return self._pool
+
+    def _discard_pool(self, pool: ProcessPoolExecutor) -> None:
+        """Kill a pool whose worker is stuck in a runaway parse; the next parse starts anew."""
+        # ProcessPoolExecutor cannot cancel a running call: its workers must be killed.
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        if self._pool is pool:
+            self._pool = None
+
+    async def _parse(
+        self, args: tuple[bytes, str, str | None], now: datetime, matcher: Matcher
+    ) -> tuple[ParsedFeed, tuple[PreparedItem, ...]]:
+        loop = asyncio.get_running_loop()
+        for _attempt in range(2):
+            pool = self._parse_pool(matcher)
+            try:
+                return await asyncio.wait_for(
+                    loop.run_in_executor(pool, _parse_job, *args, now),
+                    self.limits.parse_timeout,
+                )
+            except TimeoutError:
+                self._discard_pool(pool)
+                problem = f"not a feed: parsing took over {self.limits.parse_timeout:g} s"
+                return ParsedFeed("unknown", "", (), problem, False), ()
+            except BrokenProcessPool:
+                # Another feed's runaway parse took the pool down: parse this one again.
+                self._discard_pool(pool)
+        return ParsedFeed("unknown", "", (), "not a feed: the parser kept dying", False), ()
 
     async def _round(
         self,
@@ -207,13 +245,7 @@ class Poller:
         prepared: tuple[PreparedItem, ...] = ()
         if result.outcome == "ok":
             args = (result.body, result.final_url or source.url, result.content_type)
-            now = self.clock.now()
-            pool = self._parse_pool(matcher)
-            if pool is not None:
-                loop = asyncio.get_running_loop()
-                parsed, prepared = await loop.run_in_executor(pool, _parse_job, *args, now)
-            else:
-                parsed, prepared = _parse_job(*args, now, matcher)
+            parsed, prepared = await self._parse(args, self.clock.now(), matcher)
         elapsed = int((time.monotonic() - start) * 1000)
         return Fetched(source, result, parsed, prepared, elapsed)
 
@@ -230,7 +262,7 @@ class Poller:
         plans = self._plan(fetched, matcher)
         try:
             self.store.append_batch([a for p in plans for a in p.appends])
-        except ConcurrencyError:
+        except (ConcurrencyError, EventIdConflict):
             # Something else wrote to one of these streams meanwhile: redo each source on
             # fresh state; a source that still conflicts stays due for the next round.
             plans = [self._record_alone(one, matcher, report) for one in fetched]
@@ -248,7 +280,7 @@ class Poller:
             [plan] = self._plan([one], matcher, fresh=True)
             try:
                 self.store.append_batch(plan.appends)
-            except ConcurrencyError:
+            except (ConcurrencyError, EventIdConflict):
                 continue
             return plan
         report.skipped.append(one.source.name)
@@ -261,7 +293,9 @@ class Poller:
         [plan] = self._plan(
             [Fetched(one.source, conflict, None, (), one.duration_ms)], matcher, fresh=True
         )
-        self.store.append_batch(plan.appends)
+        # Even the health event may race: then the source stays due, and the report says so.
+        with contextlib.suppress(ConcurrencyError, EventIdConflict):
+            self.store.append_batch(plan.appends)
         return plan
 
     def _plan(

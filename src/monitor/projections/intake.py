@@ -233,6 +233,9 @@ class IntakeProjection(Projection):
             )
         elif event_type == "SourceRevised":
             changes = {k: v["new"] for k, v in data["changes"].items() if k in _SOURCE_FIELDS}
+            if "url" in changes:
+                # Validators belong to the old URL: the new one is fetched unconditionally.
+                changes |= {"etag": None, "last_modified": None}
             assignments = ", ".join(f"{k} = {m}" for k in changes)
             cursor.execute(
                 f"UPDATE source_view SET {assignments}{', ' if changes else ''}version = {m} "
@@ -248,15 +251,16 @@ class IntakeProjection(Projection):
             self._checked(cursor, m, data, version)
         elif event_type == "ItemRevised":
             cursor.execute(
-                f"UPDATE item_key_view SET content_hash = {m} WHERE source = {m} AND item_id = {m}",
-                (data["content_hash"], data["source"], data["item_id"]),
+                f"UPDATE item_key_view SET content_hash = {m} WHERE source = {m} AND key = {m}",
+                (data["content_hash"], data["source"], data["key"]),
             )
             cursor.execute(
-                f"UPDATE item_view SET url = {m}, canonical_url = {m}, title = {m}, summary = {m},"
+                # canonical_url stays the one the item was discovered under: it is part of
+                # the item's identity (ids derive from it), whatever the link says later.
+                f"UPDATE item_view SET url = {m}, title = {m}, summary = {m},"
                 f" published_at = {m}, content_hash = {m}, version = {m} WHERE item_id = {m}",
                 (
                     data.get("url"),
-                    data.get("canonical_url"),
                     data["title"],
                     data.get("summary", ""),
                     _time(data.get("published_at")),

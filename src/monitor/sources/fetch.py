@@ -42,6 +42,9 @@ class FetchLimits:
     max_redirects: int = 5
     concurrency: int = 16
     per_host: int = 2
+    #: a feedparser run on hostile markup can take minutes and gigabytes: both are capped
+    parse_timeout: float = 30.0
+    parse_memory: int = 1024 * MIB
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +88,7 @@ def parse_retry_after(value: str | None, now: datetime) -> int | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if re.fullmatch(r"[0-9]{1,9}", value):
         return int(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -96,7 +99,7 @@ def parse_retry_after(value: str | None, now: datetime) -> int | None:
     return max(0, int((when - now).total_seconds()))
 
 
-_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
+_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?([0-9]{1,9})(?![0-9])", re.IGNORECASE)
 
 
 def parse_max_age(value: str | None) -> int | None:
@@ -150,20 +153,30 @@ class Fetcher:
             await self._client.aclose()
 
     async def fetch(self, url: str, validators: Validators | None = None) -> FetchResult:
-        """Fetch ``url``; never raises for network or server trouble."""
+        """Fetch ``url``; never raises for network or server trouble, or for a bad URL."""
         assert self._client is not None, "use Fetcher as an async context manager"
         try:
-            async with self._global, asyncio.timeout(self.limits.deadline):
-                return await self._follow(url, validators or Validators())
-        except TimeoutError:
-            return _failed(url, f"no complete answer within {self.limits.deadline:g} s")
+            return await self._follow(url, _sendable(validators or Validators()))
+        except Exception as exc:  # a source must never crash a round: its trouble is its health
+            return _failed(url, f"{type(exc).__name__}: {_first_line(exc)}")
 
     async def _follow(self, url: str, validators: Validators) -> FetchResult:
+        loop = asyncio.get_running_loop()
+        ends_at: float | None = None
         current = url
         for _hop in range(self.limits.max_redirects + 1):
             host = (urlsplit(current).hostname or "").lower()
-            async with self._hosts[host]:
-                result, location = await self._once(url, current, validators)
+            # Wait for a slot of this host first, then a global one (a host with many sources
+            # must not hold global slots while queueing); the deadline counts from the first
+            # request, not from the wait.
+            async with self._hosts[host], self._global:
+                if ends_at is None:
+                    ends_at = loop.time() + self.limits.deadline
+                try:
+                    async with asyncio.timeout_at(ends_at):
+                        result, location = await self._once(url, current, validators)
+                except TimeoutError:
+                    return _failed(url, f"no complete answer within {self.limits.deadline:g} s")
             if location is None:
                 return result
             current = location
@@ -294,6 +307,17 @@ _ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, "
     "text/xml;q=0.9, */*;q=0.1"
 )
+
+
+def _header_safe(value: str | None) -> str | None:
+    # A validator is sent back as a header: only printable ASCII survives that.
+    if value and value.isascii() and value.isprintable() and len(value) <= 500:
+        return value
+    return None
+
+
+def _sendable(validators: Validators) -> Validators:
+    return Validators(_header_safe(validators.etag), _header_safe(validators.last_modified))
 
 
 def _first_line(exc: BaseException) -> str:

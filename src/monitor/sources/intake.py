@@ -2,9 +2,9 @@
 
 For each item of a response: a key never seen from this source is a new item (or, when its
 canonical URL is known from another source, the same story seen again); a known key whose
-content changed is an edit, recorded only for the source that first carried it; anything
-else is nothing. New and edited items are matched against the catalogue, and every
-(commitment, item) pair is proposed once, ever. The source's check closes the batch.
+content changed from what this source showed last is an edit; anything else is nothing.
+New and edited items are matched against the catalogue, and every (commitment, item) pair
+is proposed once, ever. The source's check closes the batch.
 
 Event ids are derived from what they record, so a crash mid-round and the re-poll after it
 write each fact once.
@@ -63,7 +63,7 @@ def prepare_items(parsed: ParsedFeed, matcher: Matcher, now: datetime) -> tuple[
     """Identity, content hash and catalogue matches of every item (pure)."""
     prepared = []
     for item in parsed.items:
-        published_on = (item.published_at or now).date()
+        published_at = item.published_at or now
         prepared.append(
             PreparedItem(
                 item,
@@ -72,7 +72,7 @@ def prepare_items(parsed: ParsedFeed, matcher: Matcher, now: datetime) -> tuple[
                 content_hash(item.title, item.summary, item.text, item.link),
                 tuple(
                     matcher.match(
-                        MatchableItem(item.title, item.text or item.summary, published_on)
+                        MatchableItem(item.title, item.text or item.summary, published_at)
                     )
                 ),
             )
@@ -275,6 +275,7 @@ def _plan_items(
                 revised = ItemRevised(
                     item_id=known.item_id,
                     source=source.name,
+                    key=key,
                     url=item.link,
                     canonical_url=ready.canonical_url,
                     title=item.title,
@@ -288,7 +289,7 @@ def _plan_items(
                     item_stream(known.item_id),
                     known.version,
                     revised,
-                    derived_id("revised", known.item_id, digest),
+                    derived_id("revised", known.item_id, known.version, digest),
                 )
                 known.version += 1
                 known.content_hash = digest
