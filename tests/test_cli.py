@@ -201,7 +201,8 @@ def test_polling_from_the_command_line(workdir: Path, feed_server: FeedServer) -
     feed_server.set_body(
         "cli-feed",
         b'<rss version="2.0"><channel><title>x</title><item><title>Legacy chips and the '
-        b"Economic 2+2</title><guid>cli-1</guid><link>https://example.org/cli-1</link>"
+        b"Economic 2+2 [bold red]markup[/bold red]</title><guid>cli-1</guid>"
+        b"<link>https://example.org/cli-1</link>"
         b"<pubDate>Mon, 05 Jan 2026 09:00:00 GMT</pubDate></item></channel></rss>",
     )
     run(workdir, "init")
@@ -227,6 +228,8 @@ def test_polling_from_the_command_line(workdir: Path, feed_server: FeedServer) -
     queue = json.loads(run(workdir, "queue", "--json").stdout)
     assert {q["commitment_id"] for q in queue} == {"EPCC23-SEMI-01", "EPCC23-SEMI-02"}
     assert "legacy chips" in queue[0]["matched_terms"]
+    # Feed text is shown as text: rich markup in a title is not interpreted.
+    assert "[bold red]markup[/bold red]" in run(workdir, "queue").stdout
     assert json.loads(run(workdir, "match", "--dry-run", "--json").stdout)["new"] == []
     opml = run(workdir, "sources", "export").stdout
     assert feed_server.url("/feeds/cli-feed") in opml

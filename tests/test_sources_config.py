@@ -42,6 +42,7 @@ def test_intervals(text: str, seconds: int) -> None:
         ('name = "a"\nurl = "https://x.org/f"\ninterval = "often"', "not an interval"),
         ('name = "A b"\nurl = "https://x.org/f"', "field 'name'"),
         ('name = "a"\nurl = "ftp://x.org/f"', "http(s) URL"),
+        ('name = "a"\nurl = "http://[zz]/feed"', "valid host"),
         ('name = "a"\nurl = "https://x.org/f"\nkind = "blog"', "field 'kind'"),
         ('name = "a"\nurl = "https://x.org/f"\ncolour = "red"', "unknown field 'colour'"),
     ],

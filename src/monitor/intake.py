@@ -113,8 +113,8 @@ class Intake:
             raise CommandRejected(f"source refused: {_first_error(exc)}") from exc
         if not source_config.NAME_PATTERN.match(name):
             raise CommandRejected("source refused: name: use lowercase letters, digits, hyphens")
-        if not url.startswith(("http://", "https://")):
-            raise CommandRejected("source refused: url: must be an http(s) URL")
+        if not source_config.usable_url(url):
+            raise CommandRejected("source refused: url: must be an http(s) URL with a valid host")
         self._register([spec], by)
         return self.source(name)
 

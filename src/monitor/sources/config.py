@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from xml.etree.ElementTree import Element, SubElement, tostring
 
+import httpx
 from defusedxml import ElementTree as SafeElementTree
 from pydantic import ValidationError
 
@@ -41,6 +42,17 @@ def parse_interval(text: str) -> int:
     if not MIN_INTERVAL <= seconds <= MAX_INTERVAL:
         raise ValueError(f"{text!r} is outside 5m..7d")
     return seconds
+
+
+def usable_url(url: str) -> bool:
+    """An http(s) URL that httpx can request (a valid host, no stray characters)."""
+    if not url.startswith(("http://", "https://")):
+        return False
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError):
+        return False
+    return bool(parsed.host)
 
 
 def format_interval(seconds: int) -> str:
@@ -93,8 +105,8 @@ def parse_sources(text: str, filename: str) -> list[SourceRegistered]:
                 field = ".".join(str(p) for p in error["loc"])
                 problems.append(f"{label}: field {field!r}: {error['msg']}")
             continue
-        if not spec.url.startswith(("http://", "https://")):
-            problems.append(f"{label}: field 'url': must be an http(s) URL")
+        if not usable_url(spec.url):
+            problems.append(f"{label}: field 'url': must be an http(s) URL with a valid host")
             continue
         sources.append(spec)
     if problems:
@@ -160,7 +172,7 @@ def parse_opml(body: bytes, default_interval: int = 3600) -> list[SourceRegister
     names: set[str] = set()
     for outline in root.iter("outline"):
         url = (outline.get("xmlUrl") or "").strip()
-        if not url.startswith(("http://", "https://")):
+        if not usable_url(url):
             continue
         base = _slug(outline.get("title") or outline.get("text") or url)
         name, n = base, 2
