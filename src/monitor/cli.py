@@ -229,17 +229,23 @@ def list_(
         _print_json([_view_json(v) for v in views])
         return
     table = Table(title=f"{len(views)} commitment(s)", title_justify="left")
+    # Rich shrinks short columns before a long one: give the title what is left over, and
+    # leave the topics out of a narrow terminal (--json has everything).
+    with_topics = out.width >= 100
+    title_width = max(12, out.width - (15 + 16 + 10 + 3) - (22 if with_topics else 0) - 16)
     table.add_column("id", no_wrap=True, min_width=15)
     table.add_column("status", no_wrap=True, min_width=16)
     table.add_column("since", no_wrap=True, min_width=10)
-    table.add_column("ev", justify="right", no_wrap=True)
-    table.add_column("title", no_wrap=True, overflow="ellipsis")
-    table.add_column("topics", no_wrap=True, overflow="ellipsis", max_width=30)
+    table.add_column("ev", justify="right", no_wrap=True, min_width=2)
+    table.add_column("title", no_wrap=True, overflow="ellipsis", max_width=title_width)
+    if with_topics:
+        table.add_column("topics", no_wrap=True, overflow="ellipsis", max_width=20)
     for v in views:
         since = local_date(_parse(v.status_effective_at), zone)
         topics = ", ".join(json.loads(v.topics))
         title = escape(v.title) + (" [retired]" if v.retired else "")
-        table.add_row(v.commitment_id, v.status, since, str(v.evidence_count), title, topics)
+        cells = [v.commitment_id, v.status, since, str(v.evidence_count), title]
+        table.add_row(*cells, *([topics] if with_topics else []))
     out.print(table)
 
 
