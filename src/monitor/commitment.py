@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
-from typing import Literal
 from uuid import UUID, uuid4
 
 from pydantic import HttpUrl, TypeAdapter, ValidationError
@@ -28,20 +27,6 @@ from monitor.events import (
     Status,
     StatusAssessed,
 )
-
-#: aggregate score per status (G7 Research Group style); None = not counted
-STATUS_SCORE: dict[Status, int | None] = {
-    Status.FULFILLED: 1,
-    Status.PARTIALLY_FULFILLED: 0,
-    Status.IN_PROGRESS: 0,
-    Status.NOT_FULFILLED: -1,
-    Status.NOT_YET_ASSESSED: None,
-    Status.STALLED: None,
-    Status.SUPERSEDED: None,
-    Status.WITHDRAWN: None,
-}
-
-Clock = Literal["effective", "recorded"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -377,10 +377,6 @@ class EventRegistry:
     def old_schemas(self) -> dict[str, dict[int, dict[str, Any]]]:
         return {k: dict(v) for k, v in self._retired.items()}
 
-    def knows(self, event_type: str, schema_version: int) -> bool:
-        cls = self._types.get(event_type)
-        return cls is not None and 1 <= schema_version <= cls.schema_version
-
     def upcast(self, event_type: str, schema_version: int, data: dict[str, Any]) -> dict[str, Any]:
         """The payload brought to the current version of its type."""
         cls = self._types.get(event_type)

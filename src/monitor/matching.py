@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -107,7 +107,6 @@ class Matcher:
                     c.statement_match.model_dump(mode="json"),
                 ]
             )
-        self._rules_by_id = {r.commitment_id: r for r in self._rules}
         canonical.append(["min_score", MIN_SCORE])
         digest = hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
         #: identifies algorithm and rules: proposals record it, rematch compares it
@@ -183,8 +182,3 @@ class Matcher:
 
 def _terms(rules: MatchRules) -> tuple[str, ...]:
     return (*rules.terms_en, *rules.terms_ja)
-
-
-def matcher_for(registrations: Mapping[str, CommitmentRegistered]) -> Matcher:
-    """A matcher over the active commitments."""
-    return Matcher(registrations.values())

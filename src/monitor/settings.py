@@ -125,10 +125,6 @@ class Settings:
     timezone: ZoneInfo
     fetch_limits: FetchLimits
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
 
 def find_config(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Path | None:
     """The config file to read: --config, else $MONITOR_CONFIG, else ./config/monitor.toml."""
