@@ -231,6 +231,42 @@ def test_polling_from_the_command_line(workdir: Path, feed_server: FeedServer) -
     # Feed text is shown as text: rich markup in a title is not interpreted.
     assert "[bold red]markup[/bold red]" in run(workdir, "queue").stdout
     assert json.loads(run(workdir, "match", "--dry-run", "--json").stdout)["new"] == []
+    refused = run(
+        workdir,
+        "review",
+        "--filter",
+        "score<2",
+        "reject",
+        "--reason",
+        "other",
+        "--by",
+        "cli",
+        code=1,
+    )
+    assert "nothing done" in refused.stderr  # no terminal to confirm on, and no --yes
+    first = queue[0]["proposal_id"]
+    out = run(workdir, "review", first[:8], "accept", "--by", "ana").stdout
+    assert "recorded ProposalAccepted" in out
+    assert (
+        "ana already accepted"
+        in run(
+            workdir, "review", first[:8], "reject", "--reason", "other", "--by", "bo", code=1
+        ).stderr
+    )
+    bulk = run(
+        workdir,
+        "review",
+        "--filter",
+        "score<2",
+        "reject",
+        "--reason",
+        "irrelevant",
+        "--by",
+        "cli",
+        "--yes",
+    ).stdout
+    assert "reject: 1 proposal(s)" in bulk
+    assert json.loads(run(workdir, "queue", "--json").stdout) == []
     opml = run(workdir, "sources", "export").stdout
     assert feed_server.url("/feeds/cli-feed") in opml
     assert "unknown" in run(workdir, "poll", "--source", "nope", code=1).stderr

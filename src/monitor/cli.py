@@ -684,10 +684,11 @@ def queue(
         )
         return
     table = Table(title=f"{len(proposals)} proposal(s) waiting", title_justify="left")
-    for name in ("score", "commitment", "published", "title", "matched"):
+    for name in ("id", "score", "commitment", "published", "title", "matched"):
         table.add_column(name, no_wrap=name != "title", overflow="ellipsis")
     for p in proposals:
         table.add_row(
+            p.proposal_id[:8],
             f"{p.score:.2f}",
             p.commitment_id,
             local_date(_parse(p.published_at), zone),
@@ -695,6 +696,77 @@ def queue(
             escape(", ".join(json.loads(p.matched_terms))),
         )
     out.print(table)
+
+
+@app.command()
+def review(
+    args: Annotated[
+        list[str],
+        typer.Argument(
+            help="PROPOSAL ACTION, or only ACTION with --filter. ACTION: accept, reject, snooze.",
+            metavar="[PROPOSAL] ACTION",
+        ),
+    ],
+    by: ByOpt = "",
+    status: Annotated[
+        str | None, typer.Option(help="accept: also set this status (" + STATUS_HELP + ").")
+    ] = None,
+    rationale: Annotated[str, typer.Option(help="accept with --status: why.")] = "",
+    effective: Annotated[
+        str | None, typer.Option(help="accept with --status: when it took effect (YYYY-MM-DD).")
+    ] = None,
+    reason: Annotated[
+        str,
+        typer.Option(help="reject: irrelevant, duplicate, unreliable, before-commitment, other."),
+    ] = "",
+    note: Annotated[str | None, typer.Option(help="reject: a note for the record.")] = None,
+    until: Annotated[str | None, typer.Option(help="snooze: until when (YYYY-MM-DD).")] = None,
+    filter_: Annotated[
+        str | None,
+        typer.Option(
+            "--filter",
+            help='Act on every waiting proposal matching e.g. "commitment=EPCC23-SEMI-03 '
+            'score<0.3 age>30" (keys: commitment, source, score, age in days).',
+        ),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do it without asking (for scripts).")] = False,
+) -> None:
+    """Accept (optionally setting a status), reject or snooze proposals; records who did it."""
+    if filter_ is None and len(args) != 2:
+        raise typer.BadParameter("give PROPOSAL ACTION (or ACTION with --filter)")
+    if filter_ is not None and len(args) != 1:
+        raise typer.BadParameter("with --filter give only the ACTION")
+    action = args[-1]
+    with _monitor() as monitor:
+        zone = monitor.settings.timezone
+        options: dict[str, Any] = {
+            "by": by,
+            "status": status,
+            "rationale": rationale,
+            "effective_at": parse_moment(effective, zone) if effective else None,
+            "reason": reason,
+            "note": note,
+            "until": parse_moment(until, zone) if until else None,
+        }
+        if filter_ is None:
+            events = monitor.intake.review(args[0], action, **options)
+            _recorded(events, False, zone)
+            return
+        selected = monitor.intake.select_proposals(filter_)
+        if not selected:
+            out.print("no waiting proposal matches the filter")
+            return
+        for p in selected[:20]:
+            out.print(f"  {p.proposal_id[:8]}  {p.score:.2f}  {p.commitment_id}  {escape(p.title)}")
+        if len(selected) > 20:
+            out.print(f"  ... and {len(selected) - 20} more")
+        question = f"{action} these {len(selected)} proposal(s)?"
+        if not yes and not (sys.stdin.isatty() and typer.confirm(question)):
+            err.print("nothing done (confirm interactively, or pass --yes)")
+            raise typer.Exit(1)
+        for p in selected:
+            monitor.intake.review(p.proposal_id, action, **options)
+        out.print(f"{action}: {len(selected)} proposal(s)")
 
 
 @app.command()

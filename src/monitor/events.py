@@ -334,6 +334,42 @@ class EvidenceProposed(DomainEvent):
     matcher_version: str = NonEmpty
 
 
+# -- review -------------------------------------------------------------------------------
+
+RejectReason = Literal["irrelevant", "duplicate", "unreliable", "before-commitment", "other"]
+
+
+class ProposalAccepted(DomainEvent):
+    """A reviewer accepted a proposal; the commitment's EvidenceAccepted names the evidence."""
+
+    event_type: ClassVar[str] = "ProposalAccepted"
+    proposal_id: UUID
+    commitment_id: str = NonEmpty
+    evidence_id: UUID
+    reviewer: Actor
+
+
+class EvidenceRejected(DomainEvent):
+    """A reviewer decided a proposed item is not evidence about the commitment."""
+
+    event_type: ClassVar[str] = "EvidenceRejected"
+    proposal_id: UUID
+    commitment_id: str = NonEmpty
+    reason: RejectReason
+    note: str | None = Field(default=None, max_length=2000)
+    reviewer: Actor
+
+
+class ProposalSnoozed(DomainEvent):
+    """A reviewer put a proposal aside until a date."""
+
+    event_type: ClassVar[str] = "ProposalSnoozed"
+    proposal_id: UUID
+    commitment_id: str = NonEmpty
+    until: AwareDatetime
+    reviewer: Actor
+
+
 def describe_validation(exc: ValidationError) -> str:
     """The first problem of a validation error, as ``field: message``."""
     first = exc.errors()[0]
@@ -424,6 +460,9 @@ for _cls in (
     ItemRevised,
     ItemAlsoSeen,
     EvidenceProposed,
+    ProposalAccepted,
+    EvidenceRejected,
+    ProposalSnoozed,
 ):
     REGISTRY.register(_cls)
 

@@ -6,8 +6,12 @@ Reached as ``Monitor.intake``; the CLI, web UI and scheduler call these methods 
 from __future__ import annotations
 
 import json
+import random
+import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -16,12 +20,15 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from monitor import review as review_rules
+from monitor.commitment import EventContext
 from monitor.errors import CommandRejected, ConcurrencyError, MonitorError, NotFound
 from monitor.events import (
     REGISTRY,
     CommitmentRegistered,
     EvidenceProposed,
     SourceRegistered,
+    commitment_stream,
     describe_validation,
     proposal_stream,
     source_stream,
@@ -35,7 +42,9 @@ from monitor.sources.fetch import FetchLimits
 from monitor.sources.identity import derived_id
 from monitor.sources.intake import proposal_for, proposal_id_for
 from monitor.store.hashing import format_timestamp, parse_timestamp
-from monitor.store.records import StreamAppend
+from monitor.store.records import RecordedEvent, StreamAppend
+
+RETRIES = 10
 
 if TYPE_CHECKING:
     from monitor.core import Monitor
@@ -230,12 +239,16 @@ class Intake:
     def queue(
         self, commitment: str | None = None, min_score: float = 0.0, limit: int = 200
     ) -> list[ProposalView]:
-        """Proposals waiting for review, best first."""
+        """Proposals waiting for review (snoozed ones once their date has come), best first."""
         self.monitor.require_schema()
         self.projection.catch_up()
+        now = format_timestamp(self.monitor.clock.now())
+        waiting = (col(ProposalView.state) == "pending") | (
+            (col(ProposalView.state) == "snoozed") & (col(ProposalView.snoozed_until) <= now)
+        )
         query = (
             select(ProposalView)
-            .where(ProposalView.state == "pending", ProposalView.score >= min_score)
+            .where(waiting, ProposalView.score >= min_score)
             .order_by(
                 col(ProposalView.score).desc(),
                 col(ProposalView.proposed_at).desc(),
@@ -247,6 +260,128 @@ class Intake:
             query = query.where(ProposalView.commitment_id == commitment)
         with Session(self.monitor.engine) as session:
             return list(session.exec(query).all())
+
+    # -- review -------------------------------------------------------------------------
+
+    def find_proposal(self, ref: str) -> ProposalView:
+        """A proposal by its id or a unique prefix of it (at least 6 characters)."""
+        self.monitor.require_schema()
+        self.projection.catch_up()
+        ref = ref.strip().lower()
+        if len(ref) < 6:
+            raise CommandRejected("give at least 6 characters of the proposal id")
+        with Session(self.monitor.engine) as session:
+            found = session.exec(
+                select(ProposalView).where(col(ProposalView.proposal_id).startswith(ref)).limit(2)
+            ).all()
+        if not found:
+            raise NotFound(f"no proposal {ref!r}: see `monitor queue`")
+        if len(found) > 1:
+            raise CommandRejected(f"{ref!r} matches several proposals: give more of the id")
+        return found[0]
+
+    def review(
+        self,
+        ref: str,
+        action: str,
+        *,
+        by: str,
+        status: str | None = None,
+        rationale: str = "",
+        effective_at: datetime | None = None,
+        reason: str = "",
+        note: str | None = None,
+        until: datetime | None = None,
+    ) -> list[RecordedEvent]:
+        """Accept, reject or snooze one proposal; a second reviewer is told who was first."""
+        view = self.find_proposal(ref)
+        proposal_id = UUID(view.proposal_id)
+        stream = proposal_stream(proposal_id)
+        cstream = commitment_stream(view.commitment_id)
+        for attempt in range(RETRIES):
+            state = review_rules.fold_proposal(
+                (REGISTRY.decode(e), _ctx(e)) for e in self.store.read_stream(stream)
+            )
+            commitment = self.monitor.load(view.commitment_id)
+            now = self.monitor.clock.now()
+            metadata = {"actor": by.strip() or "unknown"}
+            try:
+                if action == "accept":
+                    on_proposal, on_commitment = review_rules.accept(
+                        state,
+                        commitment,
+                        reviewer=by,
+                        now=now,
+                        zone=self.monitor.settings.timezone,
+                        status=status,
+                        rationale=rationale,
+                        effective_at=effective_at,
+                    )
+                elif action == "reject":
+                    on_proposal, on_commitment = (
+                        review_rules.reject(state, reviewer=by, reason=reason, note=note),
+                        [],
+                    )
+                elif action == "snooze":
+                    if until is None:
+                        raise CommandRejected("snooze needs --until DATE")
+                    on_proposal, on_commitment = (
+                        review_rules.snooze(state, reviewer=by, until=until, now=now),
+                        [],
+                    )
+                else:
+                    raise CommandRejected("action must be accept, reject or snooze")
+            except ValidationError as exc:
+                raise CommandRejected(f"refused: {describe_validation(exc)}") from exc
+            appends = [
+                StreamAppend(
+                    stream, tuple(to_new_event(e, metadata) for e in on_proposal), state.version
+                )
+            ]
+            if on_commitment:
+                appends.append(
+                    StreamAppend(
+                        cstream,
+                        tuple(to_new_event(e, metadata) for e in on_commitment),
+                        commitment.version,
+                    )
+                )
+            try:
+                results = self.store.append_batch(appends)
+            except ConcurrencyError:
+                _back_off(attempt)  # decide again: the rules will say who got there first
+                continue
+            self.monitor.projection.catch_up()
+            self.projection.catch_up()
+            positions = {p for r in results for p in r.positions}
+            return [
+                e
+                for e in self.store.read_all(min(positions) - 1, len(positions) + 50)
+                if e.position in positions
+            ]
+        raise MonitorError("the proposal kept changing while you reviewed it; try again")
+
+    def select_proposals(self, expression: str, limit: int = 10_000) -> list[ProposalView]:
+        """Pending proposals matching a filter such as ``commitment=X score<0.3 age>30``.
+
+        Keys: commitment, source, score, age (days since proposed); operators = < <= > >=.
+        """
+        now = self.monitor.clock.now()
+        tests = [_filter_term(term) for term in expression.split()]
+        if not tests:
+            raise CommandRejected("an empty filter would select everything: say what to select")
+        selected = []
+        for proposal in self.queue(limit=limit):
+            age = (now - parse_timestamp(proposal.proposed_at)).total_seconds() / 86_400
+            values = {
+                "commitment": proposal.commitment_id,
+                "source": proposal.source,
+                "score": proposal.score,
+                "age": age,
+            }
+            if all(test(values) for test in tests):
+                selected.append(proposal)
+        return selected
 
     def rematch(self, *, dry_run: bool, progress: Callable[[int], None] | None = None) -> Rematch:
         """Run the current rules over every stored item; propose what is newly matched."""
@@ -306,6 +441,44 @@ class Intake:
             )
             self.projection.catch_up()
         return Rematch(matcher.version, len(latest), new)
+
+
+_FILTER = re.compile(r"^(commitment|source|score|age)(<=|>=|=|<|>)(.+)$")
+
+
+def _filter_term(term: str) -> Callable[[dict[str, Any]], bool]:
+    match = _FILTER.match(term)
+    if not match:
+        raise CommandRejected(
+            f"filter term {term!r} not understood: use commitment=ID, source=NAME, "
+            "score<0.3, age>30 (days)"
+        )
+    key, op, raw = match.groups()
+    if key in ("score", "age"):
+        try:
+            wanted: Any = float(raw)
+        except ValueError as exc:
+            raise CommandRejected(f"filter term {term!r}: {raw!r} is not a number") from exc
+    else:
+        if op != "=":
+            raise CommandRejected(f"filter term {term!r}: {key} takes =")
+        wanted = raw
+    compare: dict[str, Callable[[Any, Any], bool]] = {
+        "=": lambda a, b: a == b,
+        "<": lambda a, b: a < b,
+        "<=": lambda a, b: a <= b,
+        ">": lambda a, b: a > b,
+        ">=": lambda a, b: a >= b,
+    }
+    return lambda values: compare[op](values[key], wanted)
+
+
+def _ctx(event: RecordedEvent) -> EventContext:
+    return EventContext(event.event_id, event.position, event.recorded_at)
+
+
+def _back_off(attempt: int) -> None:
+    time.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))  # noqa: S311 (not crypto)
 
 
 def _spec(view: SourceView) -> SourceRegistered:

@@ -79,6 +79,10 @@ class ProposalView(SQLModel, table=True):
     matcher_version: str
     proposed_at: str = Field(max_length=32)
     state: str = Field(max_length=20)
+    reviewer: str | None = None
+    reviewed_at: str | None = Field(default=None, max_length=32)
+    snoozed_until: str | None = Field(default=None, max_length=32)
+    reject_reason: str | None = None
     version: int
 
 
@@ -134,7 +138,9 @@ class IntakeProjection(Projection):
         m = self.mark
         for row in rows:
             event_type = row[4]
-            if not event_type.startswith(("Source", "Item", "EvidenceProposed")):
+            if not event_type.startswith(
+                ("Source", "Item", "EvidenceProposed", "Proposal", "EvidenceRejected")
+            ):
                 continue
             data = REGISTRY.upcast(event_type, row[5], json.loads(row[6]))
             version, recorded_at = row[3], row[8]
@@ -249,6 +255,26 @@ class IntakeProjection(Projection):
             )
         elif event_type == "SourceChecked":
             self._checked(cursor, m, data, version)
+        elif event_type in ("ProposalAccepted", "EvidenceRejected", "ProposalSnoozed"):
+            state = {
+                "ProposalAccepted": "accepted",
+                "EvidenceRejected": "rejected",
+                "ProposalSnoozed": "snoozed",
+            }[event_type]
+            cursor.execute(
+                f"UPDATE proposal_view SET state = {m}, reviewer = {m}, reviewed_at = {m}, "
+                f"snoozed_until = {m}, reject_reason = {m}, version = {m} "
+                f"WHERE proposal_id = {m}",
+                (
+                    state,
+                    data["reviewer"],
+                    recorded_at,
+                    _time(data.get("until")),
+                    data.get("reason"),
+                    version,
+                    data["proposal_id"],
+                ),
+            )
         elif event_type == "ItemRevised":
             cursor.execute(
                 f"UPDATE item_key_view SET content_hash = {m} WHERE source = {m} AND key = {m}",

@@ -80,6 +80,10 @@ def upgrade() -> None:
         sa.Column("matcher_version", sa.Text(), nullable=False),
         sa.Column("proposed_at", sa.String(32), nullable=False),
         sa.Column("state", sa.String(20), nullable=False),
+        sa.Column("reviewer", sa.Text(), nullable=True),
+        sa.Column("reviewed_at", sa.String(32), nullable=True),
+        sa.Column("snoozed_until", sa.String(32), nullable=True),
+        sa.Column("reject_reason", sa.Text(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
     )
     op.create_index("ix_proposal_view_queue", "proposal_view", ["state", "score"])

@@ -1,0 +1,127 @@
+"""Reviewing proposals: accept (with a status), reject, snooze, bulk; two reviewers race."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor import CommandRejected, FixedClock, Monitor, load_settings
+
+from .conftest import NOW
+from .feedserver import FeedServer
+from .test_poll import LIMITS, events_of, item, rss, write_sources
+
+CHIPS = "Legacy chips and the Economic 2+2"
+
+
+@pytest.fixture
+def reviewed(project: Path, feed_server: FeedServer) -> Iterator[tuple[Monitor, FixedClock]]:
+    """A monitor with a few proposals waiting."""
+    name = f"r{uuid.uuid4().hex[:8]}"
+    feed_server.set_body(
+        name,
+        rss(
+            item("1", CHIPS, link="https://example.org/1"),
+            item("2", "IPEF ministers meet", link="https://example.org/2"),
+        ),
+    )
+    write_sources(project, {name: feed_server.url(f"/feeds/{name}")})
+    clock = FixedClock(NOW)
+    with Monitor.open(load_settings(project / "config" / "monitor.toml", env={}), clock) as m:
+        m.init()
+        m.intake.poll(m.intake.due(), limits=LIMITS)
+        yield m, clock
+
+
+def proposal(monitor: Monitor, commitment: str) -> str:
+    [p] = monitor.intake.queue(commitment=commitment)
+    return p.proposal_id
+
+
+def test_accept_with_a_status_in_one_step(reviewed) -> None:  # type: ignore[no-untyped-def]
+    monitor, _clock = reviewed
+    pid = proposal(monitor, "EPCC23-SEMI-01")
+    events = monitor.intake.review(
+        pid[:8],
+        "accept",
+        by="alice",
+        status="in_progress",
+        rationale="legacy chip work",
+        effective_at=datetime(2026, 1, 5, tzinfo=UTC),
+    )
+    assert [e.event_type for e in events] == [
+        "ProposalAccepted",
+        "EvidenceAccepted",
+        "StatusAssessed",
+    ]
+    state = monitor.load("EPCC23-SEMI-01")
+    assert state.status().value == "in_progress"
+    [evidence] = state.evidence.values()
+    assert (evidence.url, evidence.accepted_by) == ("https://example.org/1", "alice")
+    assert pid not in {p.proposal_id for p in monitor.intake.queue()}
+    assert monitor.list_commitments(status="in_progress")[0].evidence_count == 1
+    with pytest.raises(CommandRejected, match="alice already accepted"):
+        monitor.intake.review(pid, "reject", by="bob", reason="irrelevant")
+
+
+def test_reject_and_snooze(reviewed) -> None:  # type: ignore[no-untyped-def]
+    monitor, clock = reviewed
+    pid = proposal(monitor, "EPCC23-SEMI-02")
+    with pytest.raises(CommandRejected, match="reason must be one of"):
+        monitor.intake.review(pid, "reject", by="bob", reason="boring")
+    monitor.intake.review(pid, "reject", by="bob", reason="duplicate", note="same as SEMI-01")
+    assert events_of(monitor, "EvidenceRejected")[0]["reason"] == "duplicate"
+    other = proposal(monitor, "EPCC23-ORD-03")
+    with pytest.raises(CommandRejected, match="future"):
+        monitor.intake.review(other, "snooze", by="bob", until=NOW - timedelta(days=1))
+    monitor.intake.review(other, "snooze", by="bob", until=NOW + timedelta(days=7))
+    assert other not in {p.proposal_id for p in monitor.intake.queue()}
+    clock.advance(timedelta(days=8))
+    assert other in {p.proposal_id for p in monitor.intake.queue()}  # back when it is due
+    monitor.intake.projection.rebuild()
+    assert pid not in {p.proposal_id for p in monitor.intake.queue()}
+
+
+def test_two_reviewers_on_one_proposal(reviewed, project: Path) -> None:  # type: ignore[no-untyped-def]
+    monitor, _clock = reviewed
+    pid = proposal(monitor, "EPCC23-SEMI-01")
+    outcomes: dict[str, str] = {}
+
+    def act(name: str) -> None:
+        settings = load_settings(project / "config" / "monitor.toml", env={})
+        with Monitor.open(settings, FixedClock(NOW)) as own:
+            try:
+                own.intake.review(pid, "accept", by=name)
+                outcomes[name] = "accepted"
+            except CommandRejected as exc:
+                outcomes[name] = str(exc)
+
+    threads = [threading.Thread(target=act, args=(n,)) for n in ("ana", "ben")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes.values())[0] == "accepted"
+    winner = next(n for n, o in outcomes.items() if o == "accepted")
+    loser = next(n for n in outcomes if n != winner)
+    assert outcomes[loser].startswith(f"{winner} already accepted this proposal")
+    assert len(monitor.load("EPCC23-SEMI-01").evidence) == 1  # nothing overwritten or doubled
+
+
+def test_bulk_selection_by_filter(reviewed) -> None:  # type: ignore[no-untyped-def]
+    monitor, _clock = reviewed
+    chosen = monitor.intake.select_proposals("score<0.6 age>=0")
+    assert chosen
+    assert all(p.score < 0.6 for p in chosen)
+    assert monitor.intake.select_proposals("commitment=EPCC23-SEMI-01")[0].commitment_id == (
+        "EPCC23-SEMI-01"
+    )
+    with pytest.raises(CommandRejected, match="not understood"):
+        monitor.intake.select_proposals("score~1")
+    with pytest.raises(CommandRejected, match="at least 6"):
+        monitor.intake.find_proposal("ab")
