@@ -125,3 +125,34 @@ def test_bulk_selection_by_filter(reviewed) -> None:  # type: ignore[no-untyped-
         monitor.intake.select_proposals("score~1")
     with pytest.raises(CommandRejected, match="at least 6"):
         monitor.intake.find_proposal("ab")
+
+
+def test_undo_is_a_compensating_event(reviewed) -> None:  # type: ignore[no-untyped-def]
+    monitor, _clock = reviewed
+    pid = proposal(monitor, "EPCC23-SEMI-01")
+    accepted, _evidence, assessed = monitor.intake.review(
+        pid,
+        "accept",
+        by="alice",
+        status="in_progress",
+        rationale="legacy chip work",
+        effective_at=datetime(2026, 1, 5, tzinfo=UTC),
+    )
+    before = monitor.last_position()
+    undone = monitor.intake.undo(assessed.event_id, by="carol", rationale="too early")
+    assert [e.event_type for e in undone] == ["AssessmentCorrected"]
+    assert monitor.load("EPCC23-SEMI-01").status().value == "not_yet_assessed"
+    undone = monitor.intake.undo(accepted.event_id, by="carol", rationale="wrong story")
+    assert sorted(e.event_type for e in undone) == ["EvidenceRetracted", "ProposalReopened"]
+    assert pid in {p.proposal_id for p in monitor.intake.queue()}  # waiting again
+    assert monitor.load("EPCC23-SEMI-01").live_evidence() == []
+    with pytest.raises(CommandRejected, match="undone already"):
+        monitor.intake.undo(accepted.event_id, by="carol", rationale="again")
+    with pytest.raises(CommandRejected, match="cannot be undone"):
+        monitor.intake.undo(monitor.store.read_all(0, 1)[0].event_id, by="c", rationale="r")
+    assert monitor.last_position() == before + 3  # every undo is new events; nothing deleted
+    other = proposal(monitor, "EPCC23-SEMI-02")
+    [rejected] = monitor.intake.review(other, "reject", by="bob", reason="other")
+    monitor.intake.undo(rejected.event_id, by="bob", rationale="misclick")
+    assert other in {p.proposal_id for p in monitor.intake.queue()}
+    assert monitor.verify().ok

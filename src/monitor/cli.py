@@ -770,6 +770,21 @@ def review(
 
 
 @app.command()
+def undo(
+    event_id: Annotated[UUID, typer.Argument(help="The event to undo (see show / the journal).")],
+    rationale: Annotated[str, typer.Option(help="Why it is undone (required).")] = "",
+    by: ByOpt = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Undo a review decision, an accepted evidence or an assessment: a compensating event,
+    never a deletion."""
+    with _monitor() as monitor:
+        events = monitor.intake.undo(event_id, by=by, rationale=rationale)
+        zone = monitor.settings.timezone
+    _recorded(events, as_json, zone)
+
+
+@app.command()
 def match(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only show what the current rules would propose.")

@@ -370,6 +370,17 @@ class ProposalSnoozed(DomainEvent):
     reviewer: Actor
 
 
+class ProposalReopened(DomainEvent):
+    """A review decision was undone: the proposal waits for review again."""
+
+    event_type: ClassVar[str] = "ProposalReopened"
+    proposal_id: UUID
+    commitment_id: str = NonEmpty
+    undone_event_id: UUID
+    rationale: str = NonEmpty
+    reviewer: Actor
+
+
 def describe_validation(exc: ValidationError) -> str:
     """The first problem of a validation error, as ``field: message``."""
     first = exc.errors()[0]
@@ -463,6 +474,7 @@ for _cls in (
     ProposalAccepted,
     EvidenceRejected,
     ProposalSnoozed,
+    ProposalReopened,
 ):
     REGISTRY.register(_cls)
 

@@ -20,13 +20,16 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from monitor import commitment as commitment_rules
 from monitor import review as review_rules
-from monitor.commitment import EventContext
+from monitor.commitment import CommitmentState, EventContext
 from monitor.errors import CommandRejected, ConcurrencyError, MonitorError, NotFound
 from monitor.events import (
     REGISTRY,
     CommitmentRegistered,
+    DomainEvent,
     EvidenceProposed,
+    ProposalReopened,
     SourceRegistered,
     commitment_stream,
     describe_validation,
@@ -361,6 +364,92 @@ class Intake:
             ]
         raise MonitorError("the proposal kept changing while you reviewed it; try again")
 
+    def undo(self, event_id: UUID, *, by: str, rationale: str) -> list[RecordedEvent]:
+        """Undo a review decision or an accepted evidence with compensating events.
+
+        Nothing is deleted: accepting is undone by retracting the evidence and reopening the
+        proposal; rejecting and snoozing by reopening it; an assessment by correcting it back
+        to the status before it.
+        """
+        self.monitor.require_schema()
+        if not rationale.strip():
+            raise CommandRejected("say why (--rationale)")
+        if not by.strip():
+            raise CommandRejected("who undoes it is required (--by)")
+        target = self.store.read_event(event_id)
+        if target is None:
+            raise NotFound(f"no event {event_id}: see `monitor show` or the journal")
+        data = target.data
+        kind = target.event_type
+        if kind == "StatusAssessed":
+            return self.monitor.correct_assessment(
+                data["commitment_id"],
+                UUID(data["assessment_id"]),
+                data["previous_status"],
+                rationale=rationale,
+                reason=f"undo: {rationale}",
+                by=by,
+                effective_at=parse_timestamp(data["effective_at"]),
+            )
+        if kind not in (
+            "ProposalAccepted",
+            "EvidenceAccepted",
+            "EvidenceRejected",
+            "ProposalSnoozed",
+        ):
+            raise CommandRejected(
+                f"a {kind} cannot be undone: record a correction or a note instead"
+            )
+        commitment_id = data["commitment_id"]
+        evidence_id = data.get("evidence_id")
+        proposal_ref = data.get("proposal_id")
+        for attempt in range(RETRIES):
+            appends = []
+            metadata = {"actor": by.strip(), "undoes": str(event_id)}
+            commitment = self.monitor.load(commitment_id)
+            retraction = (
+                _retraction(commitment, UUID(evidence_id), rationale, by) if evidence_id else []
+            )
+            if retraction:
+                appends.append(
+                    StreamAppend(
+                        commitment_stream(commitment_id),
+                        tuple(to_new_event(e, metadata) for e in retraction),
+                        commitment.version,
+                    )
+                )
+            if proposal_ref is not None:
+                stream = proposal_stream(UUID(proposal_ref))
+                events = self.store.read_stream(stream)
+                state = review_rules.fold_proposal((REGISTRY.decode(e), _ctx(e)) for e in events)
+                if state.state != "pending":
+                    reopened = ProposalReopened(
+                        proposal_id=UUID(proposal_ref),
+                        commitment_id=commitment_id,
+                        undone_event_id=event_id,
+                        rationale=rationale.strip(),
+                        reviewer=by.strip(),
+                    )
+                    appends.append(
+                        StreamAppend(stream, (to_new_event(reopened, metadata),), state.version)
+                    )
+            if not appends:
+                raise CommandRejected("nothing to undo: it was undone already")
+            try:
+                results = self.store.append_batch(appends)
+            except ConcurrencyError:
+                _back_off(attempt)
+                continue
+            self.monitor.projection.catch_up()
+            self.projection.catch_up()
+            positions = {p for r in results for p in r.positions}
+            return [
+                e
+                for e in self.store.read_all(min(positions) - 1, len(positions) + 50)
+                if e.position in positions
+            ]
+        raise MonitorError("the commitment kept changing; try again")
+
     def select_proposals(self, expression: str, limit: int = 10_000) -> list[ProposalView]:
         """Pending proposals matching a filter such as ``commitment=X score<0.3 age>30``.
 
@@ -471,6 +560,18 @@ def _filter_term(term: str) -> Callable[[dict[str, Any]], bool]:
         ">=": lambda a, b: a >= b,
     }
     return lambda values: compare[op](values[key], wanted)
+
+
+def _retraction(
+    commitment: CommitmentState, evidence_id: UUID, rationale: str, by: str
+) -> list[DomainEvent]:
+    """Retract evidence unless it is retracted already (undo is idempotent)."""
+    found = commitment.evidence.get(evidence_id)
+    if found is None or found.retracted:
+        return []
+    return commitment_rules.retract_evidence(
+        commitment, evidence_id=evidence_id, reason=f"undo: {rationale}", by=by
+    )
 
 
 def _ctx(event: RecordedEvent) -> EventContext:

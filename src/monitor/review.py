@@ -21,6 +21,7 @@ from monitor.events import (
     EvidenceProposed,
     EvidenceRejected,
     ProposalAccepted,
+    ProposalReopened,
     ProposalSnoozed,
 )
 
@@ -46,6 +47,9 @@ def fold_proposal(events: Iterable[tuple[DomainEvent, EventContext]]) -> Proposa
         state.version += 1
         if isinstance(event, EvidenceProposed):
             state.proposal = event
+        elif isinstance(event, ProposalReopened):
+            state.state, state.reviewer, state.snoozed_until = "pending", None, None
+            state.reviewed_at = None
         elif isinstance(event, ProposalAccepted | EvidenceRejected | ProposalSnoozed):
             state.reviewer = event.reviewer
             state.reviewed_at = ctx.recorded_at

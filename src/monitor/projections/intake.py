@@ -255,11 +255,17 @@ class IntakeProjection(Projection):
             )
         elif event_type == "SourceChecked":
             self._checked(cursor, m, data, version)
-        elif event_type in ("ProposalAccepted", "EvidenceRejected", "ProposalSnoozed"):
+        elif event_type in (
+            "ProposalAccepted",
+            "EvidenceRejected",
+            "ProposalSnoozed",
+            "ProposalReopened",
+        ):
             state = {
                 "ProposalAccepted": "accepted",
                 "EvidenceRejected": "rejected",
                 "ProposalSnoozed": "snoozed",
+                "ProposalReopened": "pending",
             }[event_type]
             cursor.execute(
                 f"UPDATE proposal_view SET state = {m}, reviewer = {m}, reviewed_at = {m}, "

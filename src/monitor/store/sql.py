@@ -342,6 +342,14 @@ class SqlEventStore:
                 return
             after = rows[-1][0]
 
+    def read_event(self, event_id: UUID) -> RecordedEvent | None:
+        """One event by its id."""
+        with self.read_transaction() as conn:
+            row = conn.execute(
+                text(f"SELECT {_COLUMNS} FROM events WHERE event_id = :e"), {"e": str(event_id)}
+            ).first()
+        return row_to_event(row) if row else None
+
     def last_position(self) -> int:
         """The position of the newest event (0 for an empty store)."""
         with self.read_transaction() as conn:
