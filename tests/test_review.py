@@ -156,3 +156,12 @@ def test_undo_is_a_compensating_event(reviewed) -> None:  # type: ignore[no-unty
     monitor.intake.undo(rejected.event_id, by="bob", rationale="misclick")
     assert other in {p.proposal_id for p in monitor.intake.queue()}
     assert monitor.verify().ok
+
+
+def test_queue_filters_from_the_command_line(reviewed) -> None:  # type: ignore[no-untyped-def]
+    monitor, _clock = reviewed
+    everything = monitor.intake.queue()
+    source = everything[0].source
+    assert monitor.intake.select_proposals(f"source={source}") == everything
+    assert monitor.intake.select_proposals("source=elsewhere") == []
+    assert monitor.intake.select_proposals("age>1") == []  # all proposed just now

@@ -671,12 +671,24 @@ def poll(
 def queue(
     commitment: Annotated[str | None, typer.Option(help="Only this commitment.")] = None,
     min_score: Annotated[float, typer.Option(help="Only proposals scoring at least this.")] = 0.0,
+    source: Annotated[str | None, typer.Option(help="Only items from this source.")] = None,
+    filter_: Annotated[
+        str | None,
+        typer.Option("--filter", help='e.g. "score<0.5 age>7" (commitment, source, score, age).'),
+    ] = None,
     limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
     """Proposals waiting for review: matched items, best first, with why they matched."""
     with _monitor() as monitor:
-        proposals = monitor.intake.queue(commitment, min_score, limit)
+        terms = [f"commitment={commitment}"] if commitment else []
+        terms += [f"source={source}"] if source else []
+        terms += [f"score>={min_score}"] if min_score else []
+        terms += filter_.split() if filter_ else []
+        if terms:
+            proposals = monitor.intake.select_proposals(" ".join(terms))[:limit]
+        else:
+            proposals = monitor.intake.queue(limit=limit)
         zone = monitor.settings.timezone
     if as_json:
         _print_json(
