@@ -62,7 +62,10 @@ def test_migrations_match_the_read_model_classes(database_url: str) -> None:
     relevant = [
         d
         for d in relevant
-        if not (d[0] == "remove_table" and d[1].name in ("events", "alembic_version"))
+        if not (
+            d[0] == "remove_table"
+            and d[1].name in ("events", "alembic_version", "accounts", "api_tokens")
+        )
     ]
     assert relevant == []
     engine.dispose()

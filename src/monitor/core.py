@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 
 from monitor import catalogue as catalogue_rules
 from monitor import commitment as rules
+from monitor.accounts import Accounts
 from monitor.clock import Clock, SystemClock
 from monitor.commitment import CommitmentState, EventContext
 from monitor.errors import (
@@ -99,6 +100,7 @@ class Monitor:
         self.store = SqlEventStore(engine, self.clock)
         self.projection = CommitmentProjection(self.store)
         self.intake = Intake(self)
+        self.accounts = Accounts(self)
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None) -> Monitor:

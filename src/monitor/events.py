@@ -381,6 +381,16 @@ class ProposalReopened(DomainEvent):
     reviewer: Actor
 
 
+class UserChanged(DomainEvent):
+    """An account was added, changed or disabled (no secrets are ever journalled)."""
+
+    event_type: ClassVar[str] = "UserChanged"
+    name: str = Field(min_length=1, max_length=100)
+    change: Literal["added", "role changed", "disabled", "token created", "token revoked"]
+    role: str | None = None
+    by: Actor
+
+
 def describe_validation(exc: ValidationError) -> str:
     """The first problem of a validation error, as ``field: message``."""
     first = exc.errors()[0]
@@ -475,6 +485,7 @@ for _cls in (
     EvidenceRejected,
     ProposalSnoozed,
     ProposalReopened,
+    UserChanged,
 ):
     REGISTRY.register(_cls)
 
@@ -505,6 +516,11 @@ def source_stream(name: str) -> str:
 def item_stream(item_id: UUID) -> str:
     """The stream of one item: discovered, revised, seen elsewhere."""
     return f"item-{item_id}"
+
+
+def user_stream(name: str) -> str:
+    """The stream of one account's changes (audit only: secrets live elsewhere)."""
+    return f"user-{name}"
 
 
 def proposal_stream(proposal_id: UUID) -> str:
