@@ -859,6 +859,29 @@ def token_create(
 
 
 @app.command()
+def web(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (only this machine by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+) -> None:
+    """Serve the web UI and the JSON API (log in with an account from `monitor user add`)."""
+    import uvicorn
+
+    from monitor.web import create_app
+    from monitor.web.security import secret_key
+
+    settings = load_settings(_state.config)
+    monitor = Monitor.open(settings)
+    monitor.require_schema()
+    application = create_app(
+        monitor, secret_key=secret_key(settings.data_dir), secure_cookies=host != "127.0.0.1"
+    )
+    err.print(f"serving http://{host}:{port}/ (Ctrl-C stops)")
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+@app.command()
 def match(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only show what the current rules would propose.")

@@ -1,0 +1,323 @@
+"""Routes of the web UI and the JSON API. Every handler calls the core (Monitor) only.
+
+No `from __future__ import annotations` here: FastAPI reads the annotations of the route
+functions, and the dependency aliases are local to create_app.
+"""
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+from starlette.middleware.sessions import SessionMiddleware
+
+from monitor.accounts import Account
+from monitor.core import Monitor
+from monitor.dates import local, local_date, parse_moment
+from monitor.errors import MonitorError, NotFound
+from monitor.events import Status
+from monitor.store.hashing import parse_timestamp
+from monitor.web.security import SecurityHeaders, check_csrf, csrf_token, require
+
+TEMPLATES = Path(__file__).parent / "templates"
+CSS = (Path(__file__).parent / "templates" / "app.css").read_text(encoding="utf-8")
+STATUS_COLOURS = {
+    "not_yet_assessed": "#9aa0a6",
+    "in_progress": "#1a73e8",
+    "stalled": "#f29900",
+    "fulfilled": "#188038",
+    "partially_fulfilled": "#7cb342",
+    "not_fulfilled": "#d93025",
+    "superseded": "#8e24aa",
+    "withdrawn": "#5f6368",
+}
+
+
+def highlight(title: str, terms_json: str) -> Markup:
+    """``title`` escaped, with every matched term wrapped in <mark> (case-insensitive)."""
+    terms = sorted(json.loads(terms_json), key=len, reverse=True)
+    lowered = title.casefold()
+    marks = [False] * len(title)
+    for term in terms:
+        needle = term.casefold()
+        start = lowered.find(needle) if needle else -1
+        while start != -1:
+            for i in range(start, min(start + len(needle), len(title))):
+                marks[i] = True
+            start = lowered.find(needle, start + len(needle))
+    out, i = [], 0
+    while i < len(title):
+        j = i
+        while j < len(title) and marks[j] == marks[i]:
+            j += 1
+        piece = escape(title[i:j])
+        out.append(Markup("<mark>") + piece + Markup("</mark>") if marks[i] else piece)
+        i = j
+    return Markup("").join(out)
+
+
+def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = False) -> FastAPI:
+    """The web application over one Monitor (built once per process)."""
+    app = FastAPI(
+        title="monitor",
+        summary="Commitments, evidence and review",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret_key,
+        session_cookie="monitor_session",
+        same_site="strict",
+        https_only=secure_cookies,
+        max_age=12 * 3600,
+    )
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+    zone = monitor.settings.timezone
+    templates.env.globals |= {
+        "local": lambda v: local(parse_timestamp(v), zone) if v else "",
+        "local_date": lambda v: local_date(parse_timestamp(v), zone) if v else "",
+        "highlight": highlight,
+        "colours": STATUS_COLOURS,
+        "statuses": [s.value for s in Status],
+    }
+
+    def account(request: Request) -> Account | None:
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            return monitor.accounts.for_token(header[7:].strip())
+        name = request.session.get("user")
+        found = monitor.accounts.find(name) if isinstance(name, str) else None
+        return found if found is not None and not found.disabled else None
+
+    def token_account(request: Request) -> Account | None:
+        # Mutating API calls take a bearer token only: a browser's cookie never authorises
+        # them, so they need no CSRF token.
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            return monitor.accounts.for_token(header[7:].strip())
+        return None
+
+    Viewer = Annotated[Account | None, Depends(account)]
+    Scripted = Annotated[Account | None, Depends(token_account)]
+
+    def page(request: Request, name: str, user: Account, **context: Any) -> HTMLResponse:
+        return templates.TemplateResponse(
+            request, name, {"user": user, "csrf": csrf_token(request), **context}
+        )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        if exc.status_code == 401:
+            return RedirectResponse("/login", status_code=303)
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {"message": exc.detail, "user": None},
+            status_code=exc.status_code,
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # Never a stack trace to a client: the server's log has it.
+        return JSONResponse({"error": "internal error"}, status_code=500)
+
+    @app.get("/static/app.css", include_in_schema=False)
+    def stylesheet() -> Response:
+        return Response(CSS, media_type="text/css")
+
+    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    def login_form(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(
+            request, "login.html", {"csrf": csrf_token(request), "user": None, "error": None}
+        )
+
+    @app.post("/login", include_in_schema=False)
+    def login(
+        request: Request,
+        name: Annotated[str, Form()],
+        password: Annotated[str, Form()],
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        check_csrf(request, csrf)
+        found = monitor.accounts.authenticate(name.strip(), password)
+        if found is None:
+            return templates.TemplateResponse(
+                request,
+                "login.html",
+                {"csrf": csrf_token(request), "user": None, "error": "wrong name or password"},
+                status_code=401,
+            )
+        request.session.clear()
+        request.session["user"] = found.name
+        return RedirectResponse("/", status_code=303)
+
+    @app.post("/logout", include_in_schema=False)
+    def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
+        check_csrf(request, csrf)
+        request.session.clear()
+        return RedirectResponse("/login", status_code=303)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard(request: Request, user: Viewer) -> HTMLResponse:
+        viewer = require(user, "viewer")
+        views = monitor.list_commitments()
+        counts = monitor.counts()
+        total = max(1, len(views))
+        return page(
+            request,
+            "dashboard.html",
+            viewer,
+            views=views,
+            counts=counts,
+            total=total,
+            waiting=len(monitor.intake.queue(limit=1000)),
+        )
+
+    @app.get("/commitments/{commitment_id}", response_class=HTMLResponse, include_in_schema=False)
+    def commitment(
+        request: Request, commitment_id: str, user: Viewer, as_of: str | None = None
+    ) -> HTMLResponse:
+        viewer = require(user, "viewer")
+        try:
+            state, timeline = monitor.show(commitment_id)
+        except NotFound as exc:
+            raise HTTPException(404, str(exc)) from exc
+        history = None
+        if as_of:
+            try:
+                history = monitor.history(commitment_id, parse_moment(as_of, zone, end_of_day=True))
+            except MonitorError as exc:
+                raise HTTPException(400, str(exc)) from exc
+        return page(
+            request,
+            "commitment.html",
+            viewer,
+            state=state,
+            timeline=timeline,
+            history=history,
+            as_of=as_of or "",
+            registration=state.registration,
+            latest=state.latest_assessment(),
+            local_dt=lambda d: local(d, zone),
+            local_day=lambda d: local_date(d, zone),
+        )
+
+    @app.get("/queue", response_class=HTMLResponse, include_in_schema=False)
+    def queue(
+        request: Request, user: Viewer, commitment: str | None = None, notice: str | None = None
+    ) -> HTMLResponse:
+        viewer = require(user, "viewer")
+        proposals = monitor.intake.queue(commitment=commitment, limit=200)
+        return page(
+            request,
+            "queue.html",
+            viewer,
+            proposals=proposals,
+            notice=notice,
+            today=datetime.now(zone).date().isoformat(),
+        )
+
+    @app.post("/queue/{proposal_id}", include_in_schema=False)
+    def review(
+        request: Request,
+        proposal_id: str,
+        user: Viewer,
+        action: Annotated[str, Form()],
+        csrf: Annotated[str, Form()] = "",
+        status: Annotated[str, Form()] = "",
+        rationale: Annotated[str, Form()] = "",
+        effective: Annotated[str, Form()] = "",
+        reason: Annotated[str, Form()] = "other",
+        until: Annotated[str, Form()] = "",
+    ) -> Response:
+        check_csrf(request, csrf)
+        reviewer = require(user, "reviewer")
+        try:
+            monitor.intake.review(
+                proposal_id,
+                action,
+                by=reviewer.name,
+                status=status or None,
+                rationale=rationale,
+                effective_at=parse_moment(effective, zone) if effective else None,
+                reason=reason,
+                until=parse_moment(until, zone) if until else None,
+            )
+        except MonitorError as exc:
+            return page(
+                request,
+                "queue.html",
+                reviewer,
+                proposals=monitor.intake.queue(limit=200),
+                notice=str(exc),
+                today=datetime.now(zone).date().isoformat(),
+            )
+        return RedirectResponse(f"/queue?notice={action}ed", status_code=303)
+
+    @app.get("/sources", response_class=HTMLResponse, include_in_schema=False)
+    def sources(request: Request, user: Viewer) -> HTMLResponse:
+        viewer = require(user, "viewer")
+        return page(request, "sources.html", viewer, sources=monitor.intake.sources())
+
+    # -- JSON API (mirrors the CLI's --json) ------------------------------------------
+
+    def api_call(fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except NotFound as exc:
+            raise HTTPException(404, str(exc)) from exc
+        except MonitorError as exc:
+            raise HTTPException(400, str(exc)) from exc
+
+    @app.get("/api/commitments")
+    def api_commitments(
+        user: Viewer, status: str | None = None, topic: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The catalogue with current status (monitor list --json)."""
+        require(user, "viewer")
+        views = api_call(lambda: monitor.list_commitments(status, topic))
+        return [
+            {**v.model_dump(), "topics": json.loads(v.topics), "parties": json.loads(v.parties)}
+            for v in views
+        ]
+
+    @app.get("/api/queue")
+    def api_queue(user: Viewer, commitment: str | None = None) -> list[dict[str, Any]]:
+        """Proposals waiting for review (monitor queue --json)."""
+        require(user, "viewer")
+        proposals = api_call(lambda: monitor.intake.queue(commitment=commitment))
+        return [{**p.model_dump(), "matched_terms": json.loads(p.matched_terms)} for p in proposals]
+
+    @app.post("/api/queue/{proposal_id}/{action}")
+    def api_review(
+        proposal_id: str, action: str, user: Scripted, payload: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Accept, reject or snooze a proposal (bearer token only; no cookies, so no CSRF)."""
+        reviewer = require(user, "reviewer")
+        body = payload or {}
+        events = api_call(
+            lambda: monitor.intake.review(
+                proposal_id,
+                action,
+                by=reviewer.name,
+                status=body.get("status"),
+                rationale=body.get("rationale", ""),
+                reason=body.get("reason", "other"),
+                until=parse_moment(body["until"], zone) if body.get("until") else None,
+            )
+        )
+        return {
+            "recorded": [{"event_id": str(e.event_id), "event_type": e.event_type} for e in events]
+        }
+
+    return app

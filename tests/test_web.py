@@ -1,0 +1,166 @@
+"""The web UI and JSON API through a real ASGI client: roles, CSRF, escaping, headers."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from argon2 import PasswordHasher
+
+from monitor import Monitor
+from monitor.accounts import Accounts
+from monitor.web import create_app
+
+from .feedserver import FeedServer
+from .test_poll import LIMITS, item, rss, write_sources
+from .webserver import LiveServer
+
+PASSWORD = "correct horse battery staple"
+HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)> legacy chips"
+
+
+@pytest.fixture
+def site(
+    monitor: Monitor, feed_server: FeedServer, tmp_path
+) -> Iterator[tuple[Monitor, httpx.Client]]:  # type: ignore[no-untyped-def]
+    monitor.accounts = Accounts(monitor, PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    for name, role in (("vera", "viewer"), ("rita", "reviewer"), ("adam", "admin")):
+        monitor.accounts.add(name, role, PASSWORD)
+    name = f"web{id(monitor)}"
+    feed_server.set_body(
+        name,
+        rss(
+            item("1", "Legacy chips and the Economic 2+2", link="https://example.org/1"),
+            # Escaped twice in the feed, so the item's *text* is literally the markup.
+            item(
+                "2",
+                html.escape(html.escape(HOSTILE)) + " and the Economic 2+2",
+                link="https://example.org/2",
+            ),
+        ),
+    )
+    write_sources(monitor.settings.base_dir, {name: feed_server.url(f"/feeds/{name}")})
+    monitor.intake.sync_sources()
+    monitor.intake.poll(monitor.intake.due(), limits=LIMITS)
+    with (
+        LiveServer(create_app(monitor, secret_key="test-key")) as server,
+        httpx.Client(base_url=server.url(""), follow_redirects=False) as client,
+    ):
+        yield monitor, client
+
+
+def csrf_of(client: httpx.Client, path: str = "/login") -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', client.get(path).text)
+    assert match
+    return match.group(1)
+
+
+def login(client: httpx.Client, name: str) -> None:
+    response = client.post(
+        "/login", data={"name": name, "password": PASSWORD, "csrf": csrf_of(client)}
+    )
+    assert response.status_code == 303
+
+
+PAGES = ["/", "/queue", "/sources", "/commitments/EPCC23-SEMI-01"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_need_a_login(site, path: str) -> None:  # type: ignore[no-untyped-def]
+    _monitor, client = site
+    response = client.get(path)
+    assert (response.status_code, response.headers["location"]) == (303, "/login")
+
+
+@pytest.mark.parametrize("role_user", ["vera", "rita", "adam"])
+@pytest.mark.parametrize("path", PAGES)
+def test_every_role_can_read(site, role_user: str, path: str) -> None:  # type: ignore[no-untyped-def]
+    _monitor, client = site
+    login(client, role_user)
+    response = client.get(path)
+    assert response.status_code == 200
+    assert "<!doctype html>" in response.text
+
+
+def test_reviewing_needs_the_reviewer_role_and_a_csrf_token(site) -> None:  # type: ignore[no-untyped-def]
+    monitor, client = site
+    [first, *_] = monitor.intake.queue()
+    login(client, "vera")
+    token = csrf_of(client, "/queue")
+    refused = client.post(f"/queue/{first.proposal_id}", data={"action": "accept", "csrf": token})
+    assert refused.status_code == 403
+    client.post("/logout", data={"csrf": token})
+    login(client, "rita")
+    no_csrf = client.post(f"/queue/{first.proposal_id}", data={"action": "accept"})
+    assert no_csrf.status_code == 403
+    token = csrf_of(client, "/queue")
+    done = client.post(
+        f"/queue/{first.proposal_id}",
+        data={
+            "action": "accept",
+            "csrf": token,
+            "status": "in_progress",
+            "rationale": "legacy chip work",
+            "effective": "2026-01-05",
+        },
+    )
+    assert done.status_code == 303
+    assert monitor.load(first.commitment_id).status().value == "in_progress"
+    again = client.post(f"/queue/{first.proposal_id}", data={"action": "reject", "csrf": token})
+    assert "rita already accepted this proposal" in again.text
+    assert first.commitment_id in client.get(f"/commitments/{first.commitment_id}").text
+
+
+def test_feed_text_is_escaped_and_headers_are_strict(site) -> None:  # type: ignore[no-untyped-def]
+    _monitor, client = site
+    login(client, "rita")
+    page = client.get("/queue")
+    assert "<script>alert(1)</script>" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert "<img src=x" not in page.text
+    headers = page.headers
+    assert "default-src 'none'" in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff"
+    cookie = client.cookies.jar
+    assert any(c.name == "monitor_session" for c in cookie)
+    login_response = client.post(
+        "/login", data={"name": "rita", "password": PASSWORD, "csrf": csrf_of(client)}
+    )
+    set_cookie = login_response.headers["set-cookie"].lower()
+    assert "httponly" in set_cookie
+    assert "samesite=strict" in set_cookie
+
+
+def test_wrong_password_and_disabled_account(site) -> None:  # type: ignore[no-untyped-def]
+    monitor, client = site
+    response = client.post(
+        "/login", data={"name": "rita", "password": "nope", "csrf": csrf_of(client)}
+    )
+    assert response.status_code == 401
+    monitor.accounts.disable("rita")
+    response = client.post(
+        "/login", data={"name": "rita", "password": PASSWORD, "csrf": csrf_of(client)}
+    )
+    assert response.status_code == 401
+
+
+def test_json_api_with_tokens(site) -> None:  # type: ignore[no-untyped-def]
+    monitor, client = site
+    assert client.get("/api/commitments").status_code == 401
+    viewer = {"Authorization": f"Bearer {monitor.accounts.create_token('vera', 'read')}"}
+    reviewer = {"Authorization": f"Bearer {monitor.accounts.create_token('rita', 'bot')}"}
+    assert len(client.get("/api/commitments", headers=viewer).json()) == 19
+    queue = client.get("/api/queue", headers=viewer).json()
+    assert queue
+    pid = queue[0]["proposal_id"]
+    assert client.post(f"/api/queue/{pid}/reject", headers=viewer, json={}).status_code == 403
+    done = client.post(f"/api/queue/{pid}/reject", headers=reviewer, json={"reason": "duplicate"})
+    assert done.status_code == 200
+    assert done.json()["recorded"][0]["event_type"] == "EvidenceRejected"
+    login(client, "rita")  # a session cookie alone never authorises an API write
+    assert client.post(f"/api/queue/{pid}/accept", json={}).status_code == 401
+    assert client.get("/api/openapi.json").json()["info"]["title"] == "monitor"
