@@ -6,7 +6,6 @@ functions, and the dependency aliases are local to create_app.
 
 import json
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -224,7 +223,7 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
             viewer,
             proposals=proposals,
             notice=notice,
-            today=datetime.now(zone).date().isoformat(),
+            today=monitor.clock.now().astimezone(zone).date().isoformat(),
         )
 
     @app.post("/queue/{proposal_id}", include_in_schema=False)
@@ -260,7 +259,7 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
                 reviewer,
                 proposals=monitor.intake.queue(limit=200),
                 notice=str(exc),
-                today=datetime.now(zone).date().isoformat(),
+                today=monitor.clock.now().astimezone(zone).date().isoformat(),
             )
         return RedirectResponse(f"/queue?notice={action}ed", status_code=303)
 

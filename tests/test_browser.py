@@ -1,0 +1,102 @@
+"""The web UI in a real browser (Debian's Chromium, driven by Playwright).
+
+Skipped locally with a visible reason when no Chromium is installed; `.ci/run` installs
+Debian's chromium, and with CI=true a missing browser fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from argon2 import PasswordHasher
+
+from monitor import Monitor
+from monitor.accounts import Accounts
+from monitor.web import create_app
+
+from .feedserver import FeedServer
+from .test_poll import LIMITS, item, rss, write_sources
+from .webserver import LiveServer
+
+PASSWORD = "correct horse battery staple"
+HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is missing in CI: .ci/run installs Debian's chromium")
+        pytest.skip("browser tests skipped: no Chromium found (apt-get install chromium)")
+    return path
+
+
+@pytest.fixture
+def served(monitor: Monitor, feed_server: FeedServer) -> Iterator[tuple[Monitor, LiveServer]]:
+    monitor.accounts = Accounts(monitor, PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    monitor.accounts.add("rita", "reviewer", PASSWORD)
+    name = f"browser{id(monitor)}"
+    feed_server.set_body(
+        name,
+        rss(
+            item("1", "Legacy chips and the Economic 2+2", link="https://example.org/1"),
+            item(
+                "2",
+                html.escape(html.escape(HOSTILE)) + " IPEF ministers meet",
+                link="https://example.org/2",
+            ),
+        ),
+    )
+    write_sources(monitor.settings.base_dir, {name: feed_server.url(f"/feeds/{name}")})
+    monitor.intake.sync_sources()
+    monitor.intake.poll(monitor.intake.due(), limits=LIMITS)
+    with LiveServer(create_app(monitor, secret_key="browser-key")) as server:
+        yield monitor, server
+
+
+@pytest.mark.slow
+def test_log_in_accept_with_a_status_and_see_the_timeline(served) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    monitor, server = served
+    executable = chromium()
+    dialogs: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+            page.goto(server.url("/queue"))
+            assert page.url.endswith("/login")
+            page.fill("input[name=name]", "rita")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.goto(server.url("/queue"))
+            # The hostile title is shown as text, and nothing in it ran.
+            assert page.get_by_text(HOSTILE, exact=False).count() >= 1
+            row = page.locator("tr", has_text="Legacy chips and the Economic 2+2").first
+            row.locator("summary").click()
+            row.locator("select[name=status]").select_option("in_progress")
+            row.locator("input[name=rationale]").fill("Joint work on legacy chips announced")
+            row.locator("button[name=accept-status]").click()
+            page.wait_for_url("**/queue?notice=accepted")
+            page.goto(server.url("/commitments/EPCC23-SEMI-01"))
+            assert "in_progress" in page.locator("p", has_text="Status").inner_text()
+            assert page.get_by_text("not_yet_assessed → in_progress").count() == 1
+            assert dialogs == []
+        finally:
+            browser.close()
+    assert monitor.load("EPCC23-SEMI-01").status().value == "in_progress"
