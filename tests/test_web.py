@@ -164,3 +164,34 @@ def test_json_api_with_tokens(site) -> None:  # type: ignore[no-untyped-def]
     login(client, "rita")  # a session cookie alone never authorises an API write
     assert client.post(f"/api/queue/{pid}/accept", json={}).status_code == 401
     assert client.get("/api/openapi.json").json()["info"]["title"] == "monitor"
+
+
+def test_audit_log_and_atom_feed(site) -> None:  # type: ignore[no-untyped-def]
+    monitor, client = site
+    [first, *_] = monitor.intake.queue()
+    monitor.intake.review(
+        first.proposal_id,
+        "accept",
+        by="rita",
+        status="in_progress",
+        rationale="<b>bold</b> & legacy chips",
+    )
+    assert client.get("/feed/status.atom").status_code == 303  # no login, no token
+    token = monitor.accounts.create_token("vera", "feed reader")
+    feed = client.get("/feed/status.atom", params={"token": token})
+    assert feed.status_code == 200
+    assert feed.headers["content-type"].startswith("application/atom+xml")
+    assert f"{first.commitment_id} assessed in_progress" in feed.text
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; legacy chips" in feed.text
+    login(client, "vera")
+    everything = client.get("/audit").text
+    assert "StatusAssessed" in everything
+    assert "ProposalAccepted" in everything
+    only = client.get("/audit", params={"type": "ProposalAccepted"}).text
+    assert "StatusAssessed</td>" not in only
+    assert "ProposalAccepted</td>" in only
+    by_rita = client.get("/audit", params={"actor": "rita"}).text
+    assert "EvidenceProposed</td>" not in by_rita
+    streams = client.get("/audit", params={"stream": "source-"}).text
+    assert "SourceChecked</td>" in streams
+    assert "StatusAssessed</td>" not in streams

@@ -342,6 +342,35 @@ class SqlEventStore:
                 return
             after = rows[-1][0]
 
+    def read_recent(
+        self,
+        limit: int = 100,
+        *,
+        before: int | None = None,
+        event_type: str | None = None,
+        stream_prefix: str | None = None,
+    ) -> list[RecordedEvent]:
+        """The newest events first (for the audit log), optionally filtered."""
+        clauses, params = [], {"limit": limit}
+        if before is not None:
+            clauses.append("position < :before")
+            params["before"] = before
+        if event_type:
+            clauses.append("event_type = :event_type")
+            params["event_type"] = event_type  # type: ignore[assignment]
+        if stream_prefix:
+            # substr, not LIKE: stream ids contain "_" and "%" would be wildcards.
+            clauses.append("substr(stream_id, 1, :prefix_length) = :prefix")
+            params["prefix_length"] = len(stream_prefix)
+            params["prefix"] = stream_prefix  # type: ignore[assignment]
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        with self.read_transaction() as conn:
+            rows = conn.execute(
+                text(f"SELECT {_COLUMNS} FROM events{where} ORDER BY position DESC LIMIT :limit"),
+                params,
+            ).all()
+        return [row_to_event(r) for r in rows]
+
     def read_event(self, event_id: UUID) -> RecordedEvent | None:
         """One event by its id."""
         with self.read_transaction() as conn:

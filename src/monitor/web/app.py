@@ -6,8 +6,10 @@ functions, and the dependency aliases are local to create_app.
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from xml.etree.ElementTree import Element, SubElement, tostring
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -19,7 +21,7 @@ from monitor.accounts import Account
 from monitor.core import Monitor
 from monitor.dates import local, local_date, parse_moment
 from monitor.errors import MonitorError, NotFound
-from monitor.events import Status
+from monitor.events import REGISTRY, Status
 from monitor.store.hashing import parse_timestamp
 from monitor.web.security import SecurityHeaders, check_csrf, csrf_token, require
 
@@ -58,6 +60,30 @@ def highlight(title: str, terms_json: str) -> Markup:
         out.append(Markup("<mark>") + piece + Markup("</mark>") if marks[i] else piece)
         i = j
     return Markup("").join(out)
+
+
+def atom_feed(events: list[Any], base: str) -> bytes:
+    """An Atom 1.0 document of status assessments (ElementTree escapes every text)."""
+    ns = "http://www.w3.org/2005/Atom"
+    feed = Element("feed", xmlns=ns)
+    SubElement(feed, "title").text = "monitor: status changes"
+    SubElement(feed, "id").text = f"{base}/feed/status.atom"
+    SubElement(feed, "link", href=f"{base}/feed/status.atom", rel="self")
+    updated = events[0].recorded_at if events else datetime(2023, 11, 14, tzinfo=UTC)
+    SubElement(feed, "updated").text = updated.isoformat()
+    for event in events:
+        data = event.data
+        entry = SubElement(feed, "entry")
+        verb = "corrected to" if event.event_type == "AssessmentCorrected" else "assessed"
+        SubElement(entry, "title").text = f"{data['commitment_id']} {verb} {data['status']}"
+        SubElement(entry, "id").text = f"urn:uuid:{event.event_id}"
+        SubElement(entry, "updated").text = event.recorded_at.isoformat()
+        SubElement(entry, "link", href=f"{base}/commitments/{data['commitment_id']}")
+        author = SubElement(entry, "author")
+        SubElement(author, "name").text = data.get("assessor") or data.get("corrected_by", "")
+        SubElement(entry, "summary").text = data.get("rationale", "")
+    document: bytes = tostring(feed, encoding="utf-8", xml_declaration=True)
+    return document
 
 
 def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = False) -> FastAPI:
@@ -262,6 +288,46 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
                 today=monitor.clock.now().astimezone(zone).date().isoformat(),
             )
         return RedirectResponse(f"/queue?notice={action}ed", status_code=303)
+
+    @app.get("/audit", response_class=HTMLResponse, include_in_schema=False)
+    def audit(
+        request: Request,
+        user: Viewer,
+        type: str | None = None,
+        stream: str | None = None,
+        actor: str | None = None,
+        before: int | None = None,
+    ) -> HTMLResponse:
+        """Every event, newest first, filtered by type, stream prefix or actor."""
+        viewer = require(user, "viewer")
+        events = monitor.store.read_recent(
+            500 if actor else 100,
+            before=before,
+            event_type=type or None,
+            stream_prefix=stream or None,
+        )
+        if actor:
+            events = [e for e in events if e.metadata.get("actor") == actor][:100]
+        return page(
+            request,
+            "audit.html",
+            viewer,
+            events=events,
+            filters={"type": type or "", "stream": stream or "", "actor": actor or ""},
+            local_dt=lambda d: local(d, zone),
+            types=sorted(REGISTRY.types),
+        )
+
+    @app.get("/feed/status.atom", include_in_schema=False)
+    def status_feed(request: Request, user: Viewer, token: str | None = None) -> Response:
+        """Status changes as Atom; feed readers authenticate with ?token=API_TOKEN."""
+        reader = user or (monitor.accounts.for_token(token) if token else None)
+        require(reader, "viewer")
+        changes = monitor.store.read_recent(50, event_type="StatusAssessed")
+        corrections = monitor.store.read_recent(50, event_type="AssessmentCorrected")
+        entries = sorted([*changes, *corrections], key=lambda e: -e.position)[:50]
+        base = str(request.base_url).rstrip("/")
+        return Response(atom_feed(entries, base), media_type="application/atom+xml")
 
     @app.get("/sources", response_class=HTMLResponse, include_in_schema=False)
     def sources(request: Request, user: Viewer) -> HTMLResponse:
