@@ -195,3 +195,38 @@ def test_audit_log_and_atom_feed(site) -> None:  # type: ignore[no-untyped-def]
     streams = client.get("/audit", params={"stream": "source-"}).text
     assert "SourceChecked</td>" in streams
     assert "StatusAssessed</td>" not in streams
+
+
+def test_dashboard_shows_status_history_and_last_review(site) -> None:  # type: ignore[no-untyped-def]
+    monitor, client = site
+    [first, *_] = monitor.intake.queue()
+    monitor.intake.review(first.proposal_id, "accept", by="rita")
+    points = monitor.status_over_time()
+    assert points[-1][1] == {"not_yet_assessed": 19}
+    # Two years of month ends up to today (the statement was made 2023-11-14).
+    assert (len(points), points[0][0].isoformat(), points[-1][0].isoformat()) == (
+        24,
+        "2024-02-29",
+        "2026-01-15",
+    )
+    login(client, "vera")
+    page = client.get("/").text
+    assert page.count("<rect") >= len(points)
+    assert "2024-02" in page
+
+
+def test_status_over_time_follows_effective_dates(site) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    monitor, _client = site
+    monitor.set_status(
+        "EPCC23-ORD-01",
+        "in_progress",
+        rationale="IPEF talks",
+        by="rita",
+        effective_at=datetime(2025, 6, 10, tzinfo=UTC),
+        evidence=["https://example.org/ipef"],
+    )
+    by_month = {day.isoformat()[:7]: counts for day, counts in monitor.status_over_time()}
+    assert by_month["2025-05"] == {"not_yet_assessed": 19}
+    assert by_month["2025-06"] == {"not_yet_assessed": 18, "in_progress": 1}

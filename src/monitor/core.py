@@ -13,7 +13,8 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -352,6 +353,34 @@ class Monitor:
         for topic, status, n in by_topic:
             result.setdefault(f"topic:{topic}", {})[status] = n
         return result
+
+    def status_over_time(self, months: int = 24) -> list[tuple[date, dict[str, int]]]:
+        """Active commitments by status at each month's end (effective time), oldest first."""
+        views = self.list_commitments()
+        states = [self.load(v.commitment_id) for v in views]
+        if not states:
+            return []
+        zone = self.settings.timezone
+        today = self.clock.now().astimezone(zone).date()
+        start = min(s.made_on for s in states)
+        ends: list[date] = []
+        year, month = today.year, today.month
+        while len(ends) < months:
+            first_of_next = date(year + month // 12, month % 12 + 1, 1)
+            ends.append(min(first_of_next - timedelta(days=1), today))
+            year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+            if date(year, month, 1) < date(start.year, start.month, 1):
+                break
+        points = []
+        for day in reversed(ends):
+            moment = datetime.combine(day + timedelta(days=1), clock_time(0), tzinfo=zone)
+            counts: dict[str, int] = {}
+            for state in states:
+                if state.made_on <= day:
+                    key = state.status(moment).value
+                    counts[key] = counts.get(key, 0) + 1
+            points.append((day, counts))
+        return points
 
     def timeline(self, commitment_id: str) -> list[TimelineView]:
         """The commitment's recorded events in order, as one-line summaries."""

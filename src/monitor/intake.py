@@ -266,6 +266,18 @@ class Intake:
 
     # -- review -------------------------------------------------------------------------
 
+    def last_reviewed(self) -> dict[str, str]:
+        """Per commitment, when a proposal about it was last reviewed (UTC text)."""
+        self.projection.catch_up()
+        with self.store.read_transaction() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT commitment_id, MAX(reviewed_at) FROM proposal_view "
+                    "WHERE reviewed_at IS NOT NULL GROUP BY commitment_id"
+                )
+            ).all()
+        return {str(cid): str(when) for cid, when in rows}
+
     def find_proposal(self, ref: str) -> ProposalView:
         """A proposal by its id or a unique prefix of it (at least 6 characters)."""
         self.monitor.require_schema()

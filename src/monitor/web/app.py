@@ -62,6 +62,34 @@ def highlight(title: str, terms_json: str) -> Markup:
     return Markup("").join(out)
 
 
+def status_chart(points: list[tuple[Any, dict[str, int]]]) -> dict[str, Any]:
+    """Stacked columns (one per month) as SVG rectangles, computed here, drawn by the page."""
+    width, height, gap = 1000, 160, 4
+    column = width / max(1, len(points))
+    most = max((sum(c.values()) for _, c in points), default=1) or 1
+    rects, labels = [], []
+    for i, (day, counts) in enumerate(points):
+        y = float(height)
+        for status in STATUS_COLOURS:
+            n = counts.get(status, 0)
+            if n:
+                h = height * n / most
+                y -= h
+                rects.append(
+                    {
+                        "x": i * column,
+                        "y": y,
+                        "w": column - gap,
+                        "h": h,
+                        "status": status,
+                        "title": f"{day}: {status} {n}",
+                    }
+                )
+        if i % 3 == 0 or i == len(points) - 1:
+            labels.append({"x": i * column, "text": day.strftime("%Y-%m")})
+    return {"width": width, "height": height, "rects": rects, "labels": labels}
+
+
 def atom_feed(events: list[Any], base: str) -> bytes:
     """An Atom 1.0 document of status assessments (ElementTree escapes every text)."""
     ns = "http://www.w3.org/2005/Atom"
@@ -205,6 +233,8 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
             views=views,
             counts=counts,
             total=total,
+            chart=status_chart(monitor.status_over_time()),
+            reviewed=monitor.intake.last_reviewed(),
             waiting=len(monitor.intake.queue(limit=1000)),
         )
 
