@@ -97,6 +97,12 @@ def test_log_in_accept_with_a_status_and_see_the_timeline(served) -> None:  # ty
             assert "in_progress" in page.locator("p", has_text="Status").inner_text()
             assert page.get_by_text("not_yet_assessed → in_progress").count() == 1
             assert dialogs == []
+            # Keyboard: the first waiting row is selected; "r" rejects it.
+            page.goto(server.url("/queue"))
+            waiting = page.locator("tr[data-proposal]").count()
+            page.keyboard.press("r")
+            page.wait_for_url("**/queue?notice=rejected")
+            assert page.locator("tr[data-proposal]").count() == waiting - 1
         finally:
             browser.close()
     assert monitor.load("EPCC23-SEMI-01").status().value == "in_progress"

@@ -27,6 +27,7 @@ from monitor.web.security import SecurityHeaders, check_csrf, csrf_token, requir
 
 TEMPLATES = Path(__file__).parent / "templates"
 CSS = (Path(__file__).parent / "templates" / "app.css").read_text(encoding="utf-8")
+SCRIPT = (Path(__file__).parent / "templates" / "app.js").read_text(encoding="utf-8")
 STATUS_COLOURS = {
     "not_yet_assessed": "#9aa0a6",
     "in_progress": "#1a73e8",
@@ -187,6 +188,10 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
     @app.get("/static/app.css", include_in_schema=False)
     def stylesheet() -> Response:
         return Response(CSS, media_type="text/css")
+
+    @app.get("/static/app.js", include_in_schema=False)
+    def script() -> Response:
+        return Response(SCRIPT, media_type="text/javascript")
 
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     def login_form(request: Request) -> HTMLResponse:
