@@ -230,3 +230,31 @@ def test_status_over_time_follows_effective_dates(site) -> None:  # type: ignore
     by_month = {day.isoformat()[:7]: counts for day, counts in monitor.status_over_time()}
     assert by_month["2025-05"] == {"not_yet_assessed": 19}
     assert by_month["2025-06"] == {"not_yet_assessed": 18, "in_progress": 1}
+
+
+@pytest.mark.parametrize(
+    ("who", "allowed"), [(None, False), ("vera", False), ("rita", True), ("adam", True)]
+)
+@pytest.mark.parametrize("action", ["accept", "reject", "snooze"])
+def test_every_mutating_route_for_every_role(site, who, allowed, action) -> None:  # type: ignore[no-untyped-def]
+    monitor, client = site
+    [first, *_] = monitor.intake.queue()
+    if who:
+        login(client, who)
+    token = csrf_of(client, "/login")
+    form = {"action": action, "csrf": token, "reason": "other", "until": "2026-02-01"}
+    response = client.post(f"/queue/{first.proposal_id}", data=form)
+    if who is None:
+        assert (response.status_code, response.headers["location"]) == (303, "/login")
+    elif allowed:
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/queue?notice=")
+    else:
+        assert response.status_code == 403
+    assert (first.proposal_id in {p.proposal_id for p in monitor.intake.queue()}) != allowed
+    if who:
+        api = {"Authorization": f"Bearer {monitor.accounts.create_token(who, 'matrix')}"}
+        body = {"reason": "other", "until": "2026-03-01"}
+        second = monitor.intake.queue()[-1].proposal_id
+        answer = client.post(f"/api/queue/{second}/{action}", headers=api, json=body)
+        assert answer.status_code == (200 if allowed else 403)
