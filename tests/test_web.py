@@ -258,3 +258,45 @@ def test_every_mutating_route_for_every_role(site, who, allowed, action) -> None
         second = monitor.intake.queue()[-1].proposal_id
         answer = client.post(f"/api/queue/{second}/{action}", headers=api, json=body)
         assert answer.status_code == (200 if allowed else 403)
+
+
+def test_json_api_mirrors_the_cli(site) -> None:  # type: ignore[no-untyped-def]
+    monitor, client = site
+    read = {"Authorization": f"Bearer {monitor.accounts.create_token('vera', 'r')}"}
+    write = {"Authorization": f"Bearer {monitor.accounts.create_token('rita', 'w')}"}
+    body = {
+        "status": "in_progress",
+        "rationale": "roadmap work",
+        "effective": "2026-01-05",
+        "evidence": ["https://example.org/roadmap"],
+    }
+    assert (
+        client.post("/api/commitments/EPCC23-SEMI-03/status", headers=read, json=body).status_code
+        == 403
+    )
+    done = client.post("/api/commitments/EPCC23-SEMI-03/status", headers=write, json=body)
+    assert [e["event_type"] for e in done.json()["recorded"]] == [
+        "EvidenceAccepted",
+        "StatusAssessed",
+    ]
+    refused = client.post(
+        "/api/commitments/EPCC23-SEMI-03/status", headers=write, json={"status": "fulfilled"}
+    )
+    assert refused.status_code == 400
+    assert "rationale is required" in refused.json()["error"]
+    assert (
+        client.post(
+            "/api/commitments/EPCC23-SEMI-03/notes", headers=write, json={"text": "watch Natcast"}
+        ).status_code
+        == 200
+    )
+    shown = client.get("/api/commitments/EPCC23-SEMI-03", headers=read).json()
+    assert shown["status"] == "in_progress"
+    assert shown["timeline"][-1]["summary"] == "note: watch Natcast"
+    history = client.get(
+        "/api/commitments/EPCC23-SEMI-03/history", headers=read, params={"as_of": "2026-01-01"}
+    ).json()
+    assert history["status"] == "not_yet_assessed"
+    assert client.get("/api/counts", headers=read).json()["status"]["in_progress"] == 1
+    assert client.get("/api/sources", headers=read).json()[0]["items_seen"] == 2
+    assert client.get("/api/commitments/NOPE-1", headers=read).status_code == 404

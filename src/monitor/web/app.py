@@ -398,6 +398,94 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
         proposals = api_call(lambda: monitor.intake.queue(commitment=commitment))
         return [{**p.model_dump(), "matched_terms": json.loads(p.matched_terms)} for p in proposals]
 
+    @app.get("/api/commitments/{commitment_id}")
+    def api_commitment(commitment_id: str, user: Viewer) -> dict[str, Any]:
+        """One commitment: registration, status, evidence, timeline (monitor show --json)."""
+        require(user, "viewer")
+        state, timeline = api_call(lambda: monitor.show(commitment_id))
+        assert state.registration is not None
+        latest = state.latest_assessment()
+        return {
+            "registration": state.registration.model_dump(mode="json"),
+            "status": state.status().value,
+            "status_effective_at": latest.effective_at.isoformat() if latest else None,
+            "retired": state.retired,
+            "evidence": [
+                {
+                    "evidence_id": str(e.evidence_id),
+                    "url": e.url,
+                    "title": e.title,
+                    "accepted_by": e.accepted_by,
+                    "retracted": e.retracted,
+                }
+                for e in state.evidence.values()
+            ],
+            "timeline": [t.model_dump() for t in timeline],
+        }
+
+    @app.get("/api/commitments/{commitment_id}/history")
+    def api_history(
+        commitment_id: str, as_of: str, user: Viewer, recorded: bool = False
+    ) -> dict[str, Any]:
+        """Status as of a date, by effective or recorded time (monitor history --json)."""
+        require(user, "viewer")
+        result = api_call(
+            lambda: monitor.history(
+                commitment_id,
+                parse_moment(as_of, zone, end_of_day=True),
+                "recorded" if recorded else "effective",
+            )
+        )
+        return {
+            "commitment_id": commitment_id,
+            "as_of": result.as_of.isoformat(),
+            "clock": result.clock,
+            "status": result.status.value,
+        }
+
+    @app.get("/api/counts")
+    def api_counts(user: Viewer) -> dict[str, dict[str, int]]:
+        """Commitments by status, and by topic and status (monitor counts --json)."""
+        require(user, "viewer")
+        counts: dict[str, dict[str, int]] = monitor.counts()
+        return counts
+
+    @app.get("/api/sources")
+    def api_sources(user: Viewer) -> list[dict[str, Any]]:
+        """Sources with their health (monitor sources --json)."""
+        require(user, "viewer")
+        return [v.model_dump() for v in monitor.intake.sources()]
+
+    @app.post("/api/commitments/{commitment_id}/notes")
+    def api_note(commitment_id: str, user: Scripted, payload: dict[str, Any]) -> dict[str, Any]:
+        """Add a note (monitor note add)."""
+        author = require(user, "reviewer")
+        events = api_call(
+            lambda: monitor.add_note(commitment_id, str(payload.get("text", "")), by=author.name)
+        )
+        return {
+            "recorded": [{"event_id": str(e.event_id), "event_type": e.event_type} for e in events]
+        }
+
+    @app.post("/api/commitments/{commitment_id}/status")
+    def api_status(commitment_id: str, user: Scripted, payload: dict[str, Any]) -> dict[str, Any]:
+        """Assess a status with rationale, evidence and effective date (monitor status set)."""
+        assessor = require(user, "reviewer")
+        effective = payload.get("effective")
+        events = api_call(
+            lambda: monitor.set_status(
+                commitment_id,
+                str(payload.get("status", "")),
+                rationale=str(payload.get("rationale", "")),
+                by=assessor.name,
+                effective_at=parse_moment(effective, zone) if effective else monitor.clock.now(),
+                evidence=[str(e) for e in payload.get("evidence", [])],
+            )
+        )
+        return {
+            "recorded": [{"event_id": str(e.event_id), "event_type": e.event_type} for e in events]
+        }
+
     @app.post("/api/queue/{proposal_id}/{action}")
     def api_review(
         proposal_id: str, action: str, user: Scripted, payload: dict[str, Any] | None = None
