@@ -140,8 +140,10 @@ def test_undo_is_a_compensating_event(reviewed) -> None:  # type: ignore[no-unty
     )
     before = monitor.last_position()
     undone = monitor.intake.undo(assessed.event_id, by="carol", rationale="too early")
-    assert [e.event_type for e in undone] == ["AssessmentCorrected"]
+    assert [e.event_type for e in undone] == ["AssessmentWithdrawn"]
     assert monitor.load("EPCC23-SEMI-01").status().value == "not_yet_assessed"
+    with pytest.raises(CommandRejected, match="no assessment"):
+        monitor.intake.undo(assessed.event_id, by="carol", rationale="twice")
     undone = monitor.intake.undo(accepted.event_id, by="carol", rationale="wrong story")
     assert sorted(e.event_type for e in undone) == ["EvidenceRetracted", "ProposalReopened"]
     assert pid in {p.proposal_id for p in monitor.intake.queue()}  # waiting again
@@ -165,3 +167,32 @@ def test_queue_filters_from_the_command_line(reviewed) -> None:  # type: ignore[
     assert monitor.intake.select_proposals(f"source={source}") == everything
     assert monitor.intake.select_proposals("source=elsewhere") == []
     assert monitor.intake.select_proposals("age>1") == []  # all proposed just now
+
+
+def test_undo_of_an_accept_with_status_and_of_a_stale_decision(reviewed) -> None:  # type: ignore[no-untyped-def]
+    monitor, clock = reviewed
+    pid = proposal(monitor, "EPCC23-SEMI-01")
+    accepted, _evidence, _assessed = monitor.intake.review(
+        pid,
+        "accept",
+        by="alice",
+        status="in_progress",
+        rationale="legacy chip work",
+        effective_at=datetime(2026, 1, 5, tzinfo=UTC),
+    )
+    undone = monitor.intake.undo(accepted.event_id, by="carol", rationale="wrong story")
+    # The assessment rested on this evidence alone: it goes with it.
+    assert sorted(e.event_type for e in undone) == [
+        "AssessmentWithdrawn",
+        "EvidenceRetracted",
+        "ProposalReopened",
+    ]
+    assert monitor.load("EPCC23-SEMI-01").status().value == "not_yet_assessed"
+    # An old snooze undone after a later accept must not reopen the proposal.
+    other = proposal(monitor, "EPCC23-SEMI-02")
+    [snoozed] = monitor.intake.review(other, "snooze", by="bob", until=NOW + timedelta(days=1))
+    clock.advance(timedelta(days=2))
+    monitor.intake.review(other, "accept", by="bob")
+    with pytest.raises(CommandRejected, match="decided again since"):
+        monitor.intake.undo(snoozed.event_id, by="bob", rationale="stale")
+    assert len(monitor.load("EPCC23-SEMI-02").live_evidence()) == 1

@@ -177,7 +177,16 @@ def test_audit_log_and_atom_feed(site) -> None:  # type: ignore[no-untyped-def]
         rationale="<b>bold</b> & legacy chips",
     )
     assert client.get("/feed/status.atom").status_code == 303  # no login, no token
-    token = monitor.accounts.create_token("vera", "feed reader")
+    api_token = monitor.accounts.create_token("rita", "script")
+    assert client.get("/feed/status.atom", params={"token": api_token}).status_code == 303
+    token = monitor.accounts.create_token("rita", "feed reader", scope="feed")
+    # A feed token in a URL reads the feed and nothing else.
+    writes = client.post(
+        f"/api/queue/{first.proposal_id}/reject",
+        headers={"Authorization": f"Bearer {token}"},
+        json={},
+    )
+    assert writes.status_code == 401
     feed = client.get("/feed/status.atom", params={"token": token})
     assert feed.status_code == 200
     assert feed.headers["content-type"].startswith("application/atom+xml")
@@ -300,3 +309,29 @@ def test_json_api_mirrors_the_cli(site) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/api/counts", headers=read).json()["status"]["in_progress"] == 1
     assert client.get("/api/sources", headers=read).json()[0]["items_seen"] == 2
     assert client.get("/api/commitments/NOPE-1", headers=read).status_code == 404
+
+
+def test_hostile_requests_get_clean_answers(site) -> None:  # type: ignore[no-untyped-def]
+    monitor, client = site
+    login(client, "rita")
+    assert client.get("/audit", params={"before": str(10**20)}).status_code == 422
+    assert (
+        client.get("/queue", params={"notice": "Your account is locked"}).text.count(
+            "Your account is locked"
+        )
+        == 0
+    )
+    big = client.post(
+        "/login",
+        content=b"name=" + b"x" * 100_000,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert big.status_code == 413
+    assert "content-security-policy" in big.headers
+    token = {"Authorization": f"Bearer {monitor.accounts.create_token('rita', 'x')}"}
+    pid = monitor.intake.queue()[0].proposal_id
+    odd = client.post(f"/api/queue/{pid}/snooze", headers=token, json={"until": 5})
+    assert odd.status_code == 400
+    missing = client.get("/no-such-page")
+    assert missing.status_code == 404
+    assert "content-security-policy" in missing.headers

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     from monitor.core import Monitor
 
 ROLES = ("viewer", "reviewer", "admin")
+SCOPES = ("api", "feed")
+#: Argon2id verifications at once: each takes tens of MiB, and logins must not exhaust memory
+_HASHING = threading.BoundedSemaphore(4)
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 MIN_PASSWORD = 12
 TOKEN_PREFIX = "mon_"  # noqa: S105 (a recognisable prefix, not a secret)
@@ -120,44 +124,55 @@ class Accounts:
             row = conn.execute(
                 text("SELECT password_hash FROM accounts WHERE name = :n"), {"n": name}
             ).first()
-        if row is None:
-            self.hasher.hash(password)  # same work for unknown names: no timing oracle
-            return None
-        try:
-            self.hasher.verify(row[0], password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            return None
+        with _HASHING:
+            if row is None:
+                self.hasher.hash(password)  # same work for unknown names: no timing oracle
+                return None
+            try:
+                self.hasher.verify(row[0], password)
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                return None
         account = self.find(name)
         return account if account is not None and not account.disabled else None
 
-    def create_token(self, name: str, label: str, *, by: str = "cli") -> str:
-        """A new API token for ``name``: returned once, stored only as its hash."""
+    def create_token(self, name: str, label: str, *, by: str = "cli", scope: str = "api") -> str:
+        """A new token for ``name``: returned once, stored only as its hash.
+
+        ``scope`` "api" tokens act for the user in the JSON API; "feed" tokens only read the
+        Atom feed (they travel in URLs, so they must not be able to do anything else).
+        """
+        if scope not in SCOPES:
+            raise CommandRejected(f"scope must be one of: {', '.join(SCOPES)}")
         if self.find(name) is None:
             raise NotFound(f"no user {name!r}: see `monitor user list`")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self.monitor.engine.begin() as conn:
             conn.execute(
                 text(
-                    "INSERT INTO api_tokens (token_id, name, token_hash, label, created_at) "
-                    "VALUES (:i, :n, :h, :l, :c)"
+                    "INSERT INTO api_tokens (token_id, name, token_hash, label, scope, "
+                    "created_at) VALUES (:i, :n, :h, :l, :s, :c)"
                 ),
                 {
                     "i": str(uuid7()),
                     "n": name,
                     "h": _digest(token),
                     "l": label.strip() or "token",
+                    "s": scope,
                     "c": format_timestamp(self.monitor.clock.now()),
                 },
             )
         self._journal(name, "token created", None, by)
         return token
 
-    def for_token(self, token: str) -> Account | None:
-        """The account a token belongs to, if the token and the account are live."""
+    def for_token(self, token: str, scope: str = "api") -> Account | None:
+        """The account a live token of ``scope`` belongs to, if the account is live too."""
         with self.monitor.engine.connect() as conn:
             row = conn.execute(
-                text("SELECT name FROM api_tokens WHERE token_hash = :h AND revoked_at IS NULL"),
-                {"h": _digest(token)},
+                text(
+                    "SELECT name FROM api_tokens WHERE token_hash = :h AND scope = :s "
+                    "AND revoked_at IS NULL"
+                ),
+                {"h": _digest(token), "s": scope},
             ).first()
         account = self.find(row[0]) if row else None
         return account if account is not None and not account.disabled else None

@@ -850,11 +850,14 @@ def user_disable(name: Annotated[str, typer.Argument()], by: ByOpt = "cli") -> N
 def token_create(
     name: Annotated[str, typer.Argument(help="The user the token acts as.")],
     label: Annotated[str, typer.Option(help="What the token is for.")] = "script",
+    feed: Annotated[
+        bool, typer.Option("--feed", help="A token that can only read the Atom feed (for URLs).")
+    ] = False,
     by: ByOpt = "cli",
 ) -> None:
     """Create an API token (printed once: store it now; only its hash is kept)."""
     with _monitor() as monitor:
-        token = monitor.accounts.create_token(name, label, by=by)
+        token = monitor.accounts.create_token(name, label, by=by, scope="feed" if feed else "api")
     sys.stdout.write(token + "\n")
 
 
@@ -864,6 +867,13 @@ def web(
         str, typer.Option(help="Address to listen on (only this machine by default).")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    https: Annotated[
+        bool,
+        typer.Option(
+            "--https",
+            help="Served to browsers over HTTPS (e.g. behind a TLS proxy): Secure cookies, HSTS.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the web UI and the JSON API (log in with an account from `monitor user add`)."""
     import uvicorn
@@ -875,7 +885,7 @@ def web(
     monitor = Monitor.open(settings)
     monitor.require_schema()
     application = create_app(
-        monitor, secret_key=secret_key(settings.data_dir), secure_cookies=host != "127.0.0.1"
+        monitor, secret_key=secret_key(settings.data_dir), secure_cookies=https
     )
     err.print(f"serving http://{host}:{port}/ (Ctrl-C stops)")
     uvicorn.run(application, host=host, port=port, log_level="warning")

@@ -16,6 +16,7 @@ from pydantic import HttpUrl, TypeAdapter, ValidationError
 from monitor.errors import CommandRejected
 from monitor.events import (
     AssessmentCorrected,
+    AssessmentWithdrawn,
     CommitmentRegistered,
     CommitmentReinstated,
     CommitmentRetired,
@@ -148,6 +149,8 @@ def apply(state: CommitmentState, event: DomainEvent, ctx: EventContext) -> Comm
                 evidence_ids=event.evidence_ids or old_assessment.evidence_ids,
                 corrected=True,
             )
+    elif isinstance(event, AssessmentWithdrawn):
+        state.assessments.pop(event.assessment_id, None)
     elif isinstance(event, NoteAdded):
         state.notes.append((ctx, event))
     return state
@@ -367,6 +370,29 @@ def correct_assessment(
             evidence_ids=original.evidence_ids,
             corrected_by=corrected_by.strip(),
             reason=reason.strip(),
+        )
+    ]
+
+
+def withdraw_assessment(
+    state: CommitmentState, *, assessment_id: UUID, reason: str, by: str
+) -> list[DomainEvent]:
+    """Take an assessment out of the history's fold (it stays in the journal)."""
+    _require_active(state)
+    problems = []
+    if assessment_id not in state.assessments:
+        problems.append(f"no assessment {assessment_id} in force on {state.commitment_id}")
+    if not reason.strip():
+        problems.append("a reason is required (--rationale)")
+    if not by.strip():
+        problems.append("who withdraws it is required (--by)")
+    _refuse("withdrawal", problems)
+    return [
+        AssessmentWithdrawn(
+            commitment_id=state.commitment_id,
+            assessment_id=assessment_id,
+            reason=reason.strip(),
+            withdrawn_by=by.strip(),
         )
     ]
 

@@ -281,6 +281,18 @@ class Monitor:
             by,
         )
 
+    def withdraw_assessment(
+        self, commitment_id: str, assessment_id: UUID, *, reason: str, by: str
+    ) -> list[RecordedEvent]:
+        """Take an assessment out of the status history (a new event; nothing is deleted)."""
+        return self._execute(
+            commitment_id,
+            lambda state: rules.withdraw_assessment(
+                state, assessment_id=assessment_id, reason=reason, by=by
+            ),
+            by,
+        )
+
     def add_note(self, commitment_id: str, text_: str, *, by: str) -> list[RecordedEvent]:
         """Attach a note to a commitment."""
         return self._execute(

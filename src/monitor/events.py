@@ -202,6 +202,16 @@ class AssessmentCorrected(DomainEvent):
     reason: str = NonEmpty
 
 
+class AssessmentWithdrawn(DomainEvent):
+    """An assessment should never have been made: the status folds as if it were not."""
+
+    event_type: ClassVar[str] = "AssessmentWithdrawn"
+    commitment_id: str = NonEmpty
+    assessment_id: UUID
+    reason: str = NonEmpty
+    withdrawn_by: Actor
+
+
 class NoteAdded(DomainEvent):
     """A free-text note on a commitment."""
 
@@ -472,6 +482,7 @@ for _cls in (
     EvidenceRetracted,
     StatusAssessed,
     AssessmentCorrected,
+    AssessmentWithdrawn,
     NoteAdded,
     SourceRegistered,
     SourceRevised,

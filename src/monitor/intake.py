@@ -379,9 +379,10 @@ class Intake:
     def undo(self, event_id: UUID, *, by: str, rationale: str) -> list[RecordedEvent]:
         """Undo a review decision or an accepted evidence with compensating events.
 
-        Nothing is deleted: accepting is undone by retracting the evidence and reopening the
-        proposal; rejecting and snoozing by reopening it; an assessment by correcting it back
-        to the status before it.
+        Nothing is deleted: accepting is undone by retracting the evidence (and withdrawing an
+        assessment that rested on it alone) and reopening the proposal; rejecting and
+        snoozing by reopening it, if that decision is still the one in force; an assessment
+        by withdrawing it.
         """
         self.monitor.require_schema()
         if not rationale.strip():
@@ -394,14 +395,13 @@ class Intake:
         data = target.data
         kind = target.event_type
         if kind == "StatusAssessed":
-            return self.monitor.correct_assessment(
+            # Withdrawn, not corrected: the status folds as if it had never been assessed,
+            # at every date (a correction "back" would rewrite the history before it).
+            return self.monitor.withdraw_assessment(
                 data["commitment_id"],
                 UUID(data["assessment_id"]),
-                data["previous_status"],
-                rationale=rationale,
                 reason=f"undo: {rationale}",
                 by=by,
-                effective_at=parse_timestamp(data["effective_at"]),
             )
         if kind not in (
             "ProposalAccepted",
@@ -413,30 +413,51 @@ class Intake:
                 f"a {kind} cannot be undone: record a correction or a note instead"
             )
         commitment_id = data["commitment_id"]
-        evidence_id = data.get("evidence_id")
-        proposal_ref = data.get("proposal_id")
+        evidence_id = UUID(data["evidence_id"]) if data.get("evidence_id") else None
+        proposal_ref = UUID(data["proposal_id"]) if data.get("proposal_id") else None
         for attempt in range(RETRIES):
             appends = []
             metadata = {"actor": by.strip(), "undoes": str(event_id)}
             commitment = self.monitor.load(commitment_id)
-            retraction = (
-                _retraction(commitment, UUID(evidence_id), rationale, by) if evidence_id else []
-            )
+            retraction = _retraction(commitment, evidence_id, rationale, by) if evidence_id else []
             if retraction:
+                # An assessment that rested on this evidence alone goes with it.
+                resting = [
+                    a.assessment_id
+                    for a in commitment.assessments.values()
+                    if set(a.evidence_ids) == {evidence_id}
+                ]
+                withdrawals = [
+                    withdrawn
+                    for assessment_id in resting
+                    for withdrawn in commitment_rules.withdraw_assessment(
+                        commitment,
+                        assessment_id=assessment_id,
+                        reason=f"undo: {rationale}",
+                        by=by,
+                    )
+                ]
                 appends.append(
                     StreamAppend(
                         commitment_stream(commitment_id),
-                        tuple(to_new_event(e, metadata) for e in retraction),
+                        tuple(to_new_event(e, metadata) for e in [*retraction, *withdrawals]),
                         commitment.version,
                     )
                 )
             if proposal_ref is not None:
-                stream = proposal_stream(UUID(proposal_ref))
+                stream = proposal_stream(proposal_ref)
                 events = self.store.read_stream(stream)
                 state = review_rules.fold_proposal((REGISTRY.decode(e), _ctx(e)) for e in events)
-                if state.state != "pending":
+                # Only the decision in force is undone: an old snooze must not reopen a
+                # proposal that was accepted since.
+                current = state.decision_event_id == event_id or (
+                    kind == "EvidenceAccepted"
+                    and state.state == "accepted"
+                    and state.evidence_id == evidence_id
+                )
+                if current:
                     reopened = ProposalReopened(
-                        proposal_id=UUID(proposal_ref),
+                        proposal_id=proposal_ref,
                         commitment_id=commitment_id,
                         undone_event_id=event_id,
                         rationale=rationale.strip(),
@@ -446,7 +467,9 @@ class Intake:
                         StreamAppend(stream, (to_new_event(reopened, metadata),), state.version)
                     )
             if not appends:
-                raise CommandRejected("nothing to undo: it was undone already")
+                raise CommandRejected(
+                    "nothing to undo: it was undone already, or decided again since"
+                )
             try:
                 results = self.store.append_batch(appends)
             except ConcurrencyError:

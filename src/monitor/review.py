@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from monitor import commitment as rules
 from monitor.commitment import CommitmentState, EventContext
@@ -37,6 +37,10 @@ class ProposalState:
     reviewer: str | None = None
     reviewed_at: datetime | None = None
     snoozed_until: datetime | None = None
+    #: the event of the decision in force (an undo must name this one)
+    decision_event_id: UUID | None = None
+    #: the evidence an acceptance recorded
+    evidence_id: UUID | None = None
     version: int = 0
 
 
@@ -50,11 +54,13 @@ def fold_proposal(events: Iterable[tuple[DomainEvent, EventContext]]) -> Proposa
         elif isinstance(event, ProposalReopened):
             state.state, state.reviewer, state.snoozed_until = "pending", None, None
             state.reviewed_at = None
+            state.decision_event_id = None
         elif isinstance(event, ProposalAccepted | EvidenceRejected | ProposalSnoozed):
             state.reviewer = event.reviewer
             state.reviewed_at = ctx.recorded_at
+            state.decision_event_id = ctx.event_id
             if isinstance(event, ProposalAccepted):
-                state.state = "accepted"
+                state.state, state.evidence_id = "accepted", event.evidence_id
             elif isinstance(event, EvidenceRejected):
                 state.state = "rejected"
             else:

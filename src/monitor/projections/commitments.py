@@ -106,6 +106,12 @@ def _summary(event_type: str, data: dict[str, Any]) -> tuple[str, str | None, st
             data["effective_at"],
             data["corrected_by"],
         )
+    if event_type == "AssessmentWithdrawn":
+        return (
+            _clip(f"assessment {data['assessment_id']} withdrawn: {data['reason']}"),
+            None,
+            data["withdrawn_by"],
+        )
     if event_type == "NoteAdded":
         return _clip(f"note: {data['text']}"), None, data["author"]
     return event_type, None, None
@@ -245,7 +251,7 @@ class CommitmentProjection(Projection):
             if current is None or (effective is not None and effective >= current):
                 view["status"] = data["status"]
                 view["status_effective_at"] = effective
-        elif event_type == "AssessmentCorrected":
+        elif event_type in ("AssessmentCorrected", "AssessmentWithdrawn"):
             view["last_assessed_at"] = recorded_at
             batch.refold.add(cid)
 

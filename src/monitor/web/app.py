@@ -5,16 +5,18 @@ functions, and the dependency aliases are local to create_app.
 """
 
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from xml.etree.ElementTree import Element, SubElement, tostring
 
-from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from monitor.accounts import Account
@@ -28,6 +30,11 @@ from monitor.web.security import SecurityHeaders, check_csrf, csrf_token, requir
 TEMPLATES = Path(__file__).parent / "templates"
 CSS = (Path(__file__).parent / "templates" / "app.css").read_text(encoding="utf-8")
 SCRIPT = (Path(__file__).parent / "templates" / "app.js").read_text(encoding="utf-8")
+NOTICES = {
+    "accepted": "Accepted: the evidence is recorded on the commitment.",
+    "rejected": "Rejected.",
+    "snoozed": "Snoozed: it comes back on its date.",
+}
 STATUS_COLOURS = {
     "not_yet_assessed": "#9aa0a6",
     "in_progress": "#1a73e8",
@@ -91,6 +98,13 @@ def status_chart(points: list[tuple[Any, dict[str, int]]]) -> dict[str, Any]:
     return {"width": width, "height": height, "rects": rects, "labels": labels}
 
 
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(value: object) -> str:
+    return _XML_ILLEGAL.sub("", str(value))
+
+
 def atom_feed(events: list[Any], base: str) -> bytes:
     """An Atom 1.0 document of status assessments (ElementTree escapes every text)."""
     ns = "http://www.w3.org/2005/Atom"
@@ -109,8 +123,10 @@ def atom_feed(events: list[Any], base: str) -> bytes:
         SubElement(entry, "updated").text = event.recorded_at.isoformat()
         SubElement(entry, "link", href=f"{base}/commitments/{data['commitment_id']}")
         author = SubElement(entry, "author")
-        SubElement(author, "name").text = data.get("assessor") or data.get("corrected_by", "")
-        SubElement(entry, "summary").text = data.get("rationale", "")
+        SubElement(author, "name").text = _xml_text(
+            data.get("assessor") or data.get("corrected_by", "")
+        )
+        SubElement(entry, "summary").text = _xml_text(data.get("rationale", ""))
     document: bytes = tostring(feed, encoding="utf-8", xml_declaration=True)
     return document
 
@@ -124,7 +140,7 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, hsts=secure_cookies)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret_key,
@@ -167,8 +183,8 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
             request, name, {"user": user, "csrf": csrf_token(request), **context}
         )
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> Response:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
         if exc.status_code == 401:
@@ -283,7 +299,8 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
             "queue.html",
             viewer,
             proposals=proposals,
-            notice=notice,
+            # Only known notices: the query string must not put words on the page.
+            notice=NOTICES.get(notice or ""),
             today=monitor.clock.now().astimezone(zone).date().isoformat(),
         )
 
@@ -331,7 +348,7 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
         type: str | None = None,
         stream: str | None = None,
         actor: str | None = None,
-        before: int | None = None,
+        before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     ) -> HTMLResponse:
         """Every event, newest first, filtered by type, stream prefix or actor."""
         viewer = require(user, "viewer")
@@ -356,7 +373,8 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
     @app.get("/feed/status.atom", include_in_schema=False)
     def status_feed(request: Request, user: Viewer, token: str | None = None) -> Response:
         """Status changes as Atom; feed readers authenticate with ?token=API_TOKEN."""
-        reader = user or (monitor.accounts.for_token(token) if token else None)
+        # Only feed tokens in a URL: they can read the feed and nothing else.
+        reader = user or (monitor.accounts.for_token(token, scope="feed") if token else None)
         require(reader, "viewer")
         changes = monitor.store.read_recent(50, event_type="StatusAssessed")
         corrections = monitor.store.read_recent(50, event_type="AssessmentCorrected")
@@ -478,7 +496,9 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
                 str(payload.get("status", "")),
                 rationale=str(payload.get("rationale", "")),
                 by=assessor.name,
-                effective_at=parse_moment(effective, zone) if effective else monitor.clock.now(),
+                effective_at=parse_moment(str(effective), zone)
+                if effective
+                else monitor.clock.now(),
                 evidence=[str(e) for e in payload.get("evidence", [])],
             )
         )
@@ -498,10 +518,10 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
                 proposal_id,
                 action,
                 by=reviewer.name,
-                status=body.get("status"),
-                rationale=body.get("rationale", ""),
+                status=str(body["status"]) if body.get("status") else None,
+                rationale=str(body.get("rationale", "")),
                 reason=body.get("reason", "other"),
-                until=parse_moment(body["until"], zone) if body.get("until") else None,
+                until=parse_moment(str(body["until"]), zone) if body.get("until") else None,
             )
         )
         return {

@@ -6,10 +6,11 @@ import hmac
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from fastapi import HTTPException, Request
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from monitor.accounts import Account
 
@@ -28,13 +29,34 @@ HEADERS = {
 }
 
 
+#: largest request body accepted (forms and API calls are small)
+MAX_BODY = 64 * 1024
+
+
 class SecurityHeaders(BaseHTTPMiddleware):
-    """Adds the security headers to every response."""
+    """Adds the security headers to every response, errors included; refuses big bodies."""
+
+    def __init__(self, app: Any, hsts: bool = False) -> None:
+        super().__init__(app)
+        self.hsts = hsts
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
+        length = request.headers.get("content-length", "")
+        if (length.isdigit() and int(length) > MAX_BODY) or (
+            request.method == "POST"
+            and not length.isdigit()
+            and request.headers.get("transfer-encoding")
+        ):
+            response: Response = JSONResponse({"error": "request too large"}, status_code=413)
+        else:
+            try:
+                response = await call_next(request)
+            except Exception:  # never a stack trace to a client: the server's log has it
+                response = JSONResponse({"error": "internal error"}, status_code=500)
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
+        if self.hsts:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         response.headers.setdefault("Cache-Control", "no-store")
         return response
 

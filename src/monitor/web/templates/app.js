@@ -14,7 +14,7 @@
   select(0);
   document.addEventListener("keydown", function (event) {
     var target = event.target;
-    if (event.ctrlKey || event.metaKey || event.altKey ||
+    if (event.repeat || event.ctrlKey || event.metaKey || event.altKey ||
         (target && /INPUT|SELECT|TEXTAREA/.test(target.tagName))) { return; }
     var row = rows[current];
     if (event.key === "j") { select(current + 1); }

@@ -35,6 +35,9 @@ def upgrade() -> None:
         sa.Column("name", sa.String(100), nullable=False),
         sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
         sa.Column("label", sa.Text(), nullable=False),
+        # "api": scripts (read and write, by role); "feed": only the Atom feed, as it travels
+        # in URLs (feed readers cannot send headers)
+        sa.Column("scope", sa.String(10), nullable=False),
         sa.Column("created_at", sa.String(32), nullable=False),
         sa.Column("revoked_at", sa.String(32), nullable=True),
     )
