@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from monitor.core import History, Monitor, SyncReport, dumps
+from monitor.core import History, Monitor, SyncReport, dumps, show_record
 from monitor.dates import local, local_date, parse_moment
 from monitor.errors import CatalogueError, MonitorError
 from monitor.events import Status
@@ -272,37 +272,7 @@ def show(
     assert reg is not None
     latest = state.latest_assessment()
     if as_json:
-        _print_json(
-            {
-                "registration": reg.model_dump(mode="json"),
-                "status": state.status().value,
-                "status_effective_at": latest.effective_at.isoformat() if latest else None,
-                "retired": state.retired,
-                "evidence": [
-                    {
-                        "evidence_id": str(e.evidence_id),
-                        "url": e.url,
-                        "title": e.title,
-                        "accepted_by": e.accepted_by,
-                        "retracted": e.retracted,
-                    }
-                    for e in state.evidence.values()
-                ],
-                "assessments": [
-                    {
-                        "assessment_id": str(a.assessment_id),
-                        "status": a.status.value,
-                        "effective_at": a.effective_at.isoformat(),
-                        "assessor": a.assessor,
-                        "rationale": a.rationale,
-                        "corrected": a.corrected,
-                        "evidence_ids": [str(i) for i in a.evidence_ids],
-                    }
-                    for a in state.assessments.values()
-                ],
-                "timeline": [t.model_dump() for t in timeline],
-            }
-        )
+        _print_json(show_record(state, timeline))
         return
     out.print(f"[bold]{reg.commitment_id}[/bold]  {escape(reg.title)}")
     since = f" since {local_date(latest.effective_at, zone)}" if latest else ""

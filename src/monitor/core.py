@@ -489,6 +489,42 @@ class Monitor:
         return {"events": int(events), "last_position": self.store.last_position()}
 
 
+def show_record(state: CommitmentState, timeline: Sequence[TimelineView]) -> dict[str, Any]:
+    """One commitment as JSON-ready data (`monitor show --json` and the JSON API)."""
+    registration = state.registration
+    assert registration is not None
+    latest = state.latest_assessment()
+    return {
+        "registration": registration.model_dump(mode="json"),
+        "status": state.status().value,
+        "status_effective_at": latest.effective_at.isoformat() if latest else None,
+        "retired": state.retired,
+        "evidence": [
+            {
+                "evidence_id": str(e.evidence_id),
+                "url": e.url,
+                "title": e.title,
+                "accepted_by": e.accepted_by,
+                "retracted": e.retracted,
+            }
+            for e in state.evidence.values()
+        ],
+        "assessments": [
+            {
+                "assessment_id": str(a.assessment_id),
+                "status": a.status.value,
+                "effective_at": a.effective_at.isoformat(),
+                "assessor": a.assessor,
+                "rationale": a.rationale,
+                "corrected": a.corrected,
+                "evidence_ids": [str(i) for i in a.evidence_ids],
+            }
+            for a in state.assessments.values()
+        ],
+        "timeline": [t.model_dump() for t in timeline],
+    }
+
+
 def _back_off(attempt: int) -> None:
     """Wait a random moment before deciding again, so racing writers spread out."""
     time.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))  # noqa: S311 (not crypto)

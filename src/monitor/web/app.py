@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from monitor.accounts import Account
-from monitor.core import Monitor
+from monitor.core import Monitor, show_record
 from monitor.dates import local, local_date, parse_moment
 from monitor.errors import MonitorError, NotFound
 from monitor.events import REGISTRY, Status
@@ -421,25 +421,7 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
         """One commitment: registration, status, evidence, timeline (monitor show --json)."""
         require(user, "viewer")
         state, timeline = api_call(lambda: monitor.show(commitment_id))
-        assert state.registration is not None
-        latest = state.latest_assessment()
-        return {
-            "registration": state.registration.model_dump(mode="json"),
-            "status": state.status().value,
-            "status_effective_at": latest.effective_at.isoformat() if latest else None,
-            "retired": state.retired,
-            "evidence": [
-                {
-                    "evidence_id": str(e.evidence_id),
-                    "url": e.url,
-                    "title": e.title,
-                    "accepted_by": e.accepted_by,
-                    "retracted": e.retracted,
-                }
-                for e in state.evidence.values()
-            ],
-            "timeline": [t.model_dump() for t in timeline],
-        }
+        return show_record(state, timeline)
 
     @app.get("/api/commitments/{commitment_id}/history")
     def api_history(
