@@ -335,3 +335,28 @@ def test_hostile_requests_get_clean_answers(site) -> None:  # type: ignore[no-un
     missing = client.get("/no-such-page")
     assert missing.status_code == 404
     assert "content-security-policy" in missing.headers
+
+
+def test_logout_ends_the_session_everywhere(site) -> None:  # type: ignore[no-untyped-def]
+    _monitor, client = site
+    login(client, "vera")
+    stolen = dict(client.cookies)
+    assert client.get("/").status_code == 200
+    client.post("/logout", data={"csrf": csrf_of(client, "/")})
+    with httpx.Client(base_url=str(client.base_url), cookies=stolen) as other:
+        response = other.get("/", follow_redirects=False)
+    assert (response.status_code, response.headers["location"]) == (303, "/login")
+
+
+def test_failed_logins_are_throttled(site) -> None:  # type: ignore[no-untyped-def]
+    _monitor, client = site
+    for _ in range(5):
+        wrong = client.post(
+            "/login", data={"name": "adam", "password": "guess", "csrf": csrf_of(client)}
+        )
+        assert wrong.status_code == 401
+    blocked = client.post(
+        "/login", data={"name": "adam", "password": PASSWORD, "csrf": csrf_of(client)}
+    )
+    assert blocked.status_code == 429
+    login(client, "vera")  # other names are not affected

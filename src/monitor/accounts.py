@@ -108,6 +108,22 @@ class Accounts:
             ).all()
         return [Account(r[0], r[1], bool(r[2]), r[3]) for r in rows]
 
+    def session_epoch(self, name: str) -> int | None:
+        """The epoch a session of ``name`` must carry (None: no such user)."""
+        with self.monitor.engine.connect() as conn:
+            epoch = conn.execute(
+                text("SELECT session_epoch FROM accounts WHERE name = :n"), {"n": name}
+            ).scalar()
+        return None if epoch is None else int(epoch)
+
+    def end_sessions(self, name: str) -> None:
+        """Invalidate every session cookie of ``name`` (log out everywhere)."""
+        with self.monitor.engine.begin() as conn:
+            conn.execute(
+                text("UPDATE accounts SET session_epoch = session_epoch + 1 WHERE name = :n"),
+                {"n": name},
+            )
+
     def disable(self, name: str, *, by: str = "cli") -> None:
         """Lock a user out (sessions and tokens stop working); history keeps the name."""
         if self.find(name) is None:
@@ -116,6 +132,7 @@ class Accounts:
             conn.execute(
                 text("UPDATE accounts SET disabled = :d WHERE name = :n"), {"d": True, "n": name}
             )
+        self.end_sessions(name)
         self._journal(name, "disabled", None, by)
 
     def authenticate(self, name: str, password: str) -> Account | None:

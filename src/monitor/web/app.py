@@ -6,6 +6,8 @@ functions, and the dependency aliases are local to create_app.
 
 import json
 import re
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +47,32 @@ STATUS_COLOURS = {
     "superseded": "#8e24aa",
     "withdrawn": "#5f6368",
 }
+
+
+class LoginThrottle:
+    """Failed logins per (address, name): five in a quarter of an hour, then a pause."""
+
+    def __init__(self, limit: int = 5, window: float = 900.0) -> None:
+        self.limit, self.window = limit, window
+        self.failures: dict[tuple[str, str], list[float]] = {}
+        self.lock = threading.Lock()
+
+    def _recent(self, key: tuple[str, str]) -> list[float]:
+        now = time.monotonic()
+        kept = [t for t in self.failures.get(key, []) if now - t < self.window]
+        if kept:
+            self.failures[key] = kept
+        else:
+            self.failures.pop(key, None)
+        return kept
+
+    def blocked(self, address: str, name: str) -> bool:
+        with self.lock:
+            return len(self._recent((address, name))) >= self.limit
+
+    def failed(self, address: str, name: str) -> None:
+        with self.lock:
+            self.failures[(address, name)] = [*self._recent((address, name)), time.monotonic()]
 
 
 def highlight(title: str, terms_json: str) -> Markup:
@@ -150,6 +178,7 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
         max_age=12 * 3600,
     )
     templates = Jinja2Templates(directory=str(TEMPLATES))
+    throttle = LoginThrottle()
     zone = monitor.settings.timezone
     templates.env.globals |= {
         "local": lambda v: local(parse_timestamp(v), zone) if v else "",
@@ -164,7 +193,12 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
         if header.lower().startswith("bearer "):
             return monitor.accounts.for_token(header[7:].strip())
         name = request.session.get("user")
-        found = monitor.accounts.find(name) if isinstance(name, str) else None
+        if not isinstance(name, str):
+            return None
+        # A session is valid only for the account's current epoch (logout bumps it).
+        if request.session.get("epoch") != monitor.accounts.session_epoch(name):
+            return None
+        found = monitor.accounts.find(name)
         return found if found is not None and not found.disabled else None
 
     def token_account(request: Request) -> Account | None:
@@ -223,8 +257,21 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
         csrf: Annotated[str, Form()] = "",
     ) -> Response:
         check_csrf(request, csrf)
+        client = request.client.host if request.client else "?"
+        if throttle.blocked(client, name.strip()):
+            return templates.TemplateResponse(
+                request,
+                "login.html",
+                {
+                    "csrf": csrf_token(request),
+                    "user": None,
+                    "error": "too many failed attempts: wait a few minutes",
+                },
+                status_code=429,
+            )
         found = monitor.accounts.authenticate(name.strip(), password)
         if found is None:
+            throttle.failed(client, name.strip())
             return templates.TemplateResponse(
                 request,
                 "login.html",
@@ -233,11 +280,15 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
             )
         request.session.clear()
         request.session["user"] = found.name
+        request.session["epoch"] = monitor.accounts.session_epoch(found.name)
         return RedirectResponse("/", status_code=303)
 
     @app.post("/logout", include_in_schema=False)
     def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
         check_csrf(request, csrf)
+        name = request.session.get("user")
+        if isinstance(name, str):
+            monitor.accounts.end_sessions(name)  # a copied cookie stops working too
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 

@@ -27,6 +27,8 @@ def upgrade() -> None:
         sa.Column("role", sa.String(20), nullable=False),
         sa.Column("password_hash", sa.Text(), nullable=False),
         sa.Column("disabled", sa.Boolean(), nullable=False),
+        # bumped on logout and disable: every session cookie of older epochs stops working
+        sa.Column("session_epoch", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("created_at", sa.String(32), nullable=False),
     )
     op.create_table(
