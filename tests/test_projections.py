@@ -20,6 +20,7 @@ def dump(monitor: Monitor) -> dict[str, list[tuple]]:
         "commitment_view": "commitment_id",
         "commitment_topic_view": "commitment_id, topic",
         "timeline_view": "position",
+        "assessment_view": "assessment_id",
     }
     with monitor.engine.connect() as conn:
         return {
@@ -66,6 +67,17 @@ def busy_history(monitor: Monitor) -> None:
     )
     monitor.retract_evidence(
         "EPCC23-SEMI-03", uuid.UUID(evidence.data["evidence_id"]), reason="dup", by="alice"
+    )
+    [withdrawn] = monitor.set_status(
+        "EPCC23-ORD-01",
+        "stalled",
+        rationale="no news",
+        by="dan",
+        effective_at=datetime(2025, 3, 1, tzinfo=UTC),
+        evidence=["https://example.org/x"],
+    )[1:]
+    monitor.withdraw_assessment(
+        "EPCC23-ORD-01", uuid.UUID(withdrawn.data["assessment_id"]), reason="too early", by="dan"
     )
 
 

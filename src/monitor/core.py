@@ -50,6 +50,7 @@ from monitor.events import (
 from monitor.intake import Intake
 from monitor.journal import export_journal, import_journal, verify_rows
 from monitor.projections import (
+    AssessmentView,
     CommitmentProjection,
     CommitmentTopicView,
     CommitmentView,
@@ -58,6 +59,7 @@ from monitor.projections import (
 from monitor.settings import Settings
 from monitor.store import migrate
 from monitor.store.database import make_engine
+from monitor.store.hashing import format_timestamp
 from monitor.store.records import RecordedEvent, StreamAppend, VerifyReport
 from monitor.store.sql import SqlEventStore
 
@@ -367,14 +369,25 @@ class Monitor:
         return result
 
     def status_over_time(self, months: int = 24) -> list[tuple[date, dict[str, int]]]:
-        """Active commitments by status at each month's end (effective time), oldest first."""
+        """Active commitments by status at each month's end (effective time), oldest first.
+
+        Read from the assessments read model: no commitment's stream is folded per request.
+        """
         views = self.list_commitments()
-        states = [self.load(v.commitment_id) for v in views]
-        if not states:
+        if not views:
             return []
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(AssessmentView).order_by(
+                    col(AssessmentView.effective_at), col(AssessmentView.position)
+                )
+            ).all()
+        by_commitment: dict[str, list[tuple[str, str]]] = {}
+        for row in rows:
+            by_commitment.setdefault(row.commitment_id, []).append((row.effective_at, row.status))
         zone = self.settings.timezone
         today = self.clock.now().astimezone(zone).date()
-        start = min(s.made_on for s in states)
+        start = min(date.fromisoformat(v.made_on) for v in views)
         ends: list[date] = []
         year, month = today.year, today.month
         while len(ends) < months:
@@ -386,11 +399,17 @@ class Monitor:
         points = []
         for day in reversed(ends):
             moment = datetime.combine(day + timedelta(days=1), clock_time(0), tzinfo=zone)
+            cutoff = format_timestamp(moment)
             counts: dict[str, int] = {}
-            for state in states:
-                if state.made_on <= day:
-                    key = state.status(moment).value
-                    counts[key] = counts.get(key, 0) + 1
+            for view in views:
+                if date.fromisoformat(view.made_on) > day:
+                    continue
+                status = Status.NOT_YET_ASSESSED.value
+                for effective_at, assessed in by_commitment.get(view.commitment_id, []):
+                    if effective_at >= cutoff:
+                        break
+                    status = assessed
+                counts[status] = counts.get(status, 0) + 1
             points.append((day, counts))
         return points
 

@@ -1,6 +1,7 @@
 """Read models folded from the journal; each can be dropped and rebuilt from events."""
 
 from monitor.projections.commitments import (
+    AssessmentView,
     CommitmentProjection,
     CommitmentTopicView,
     CommitmentView,
@@ -17,6 +18,7 @@ from monitor.projections.intake import (
 from monitor.projections.runner import Progress, Projection
 
 __all__ = [
+    "AssessmentView",
     "CommitmentProjection",
     "CommitmentTopicView",
     "CommitmentView",

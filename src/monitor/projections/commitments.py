@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Field, SQLModel
@@ -49,6 +49,15 @@ class CommitmentTopicView(SQLModel, table=True):
     __tablename__ = "commitment_topic_view"
     commitment_id: str = Field(primary_key=True)
     topic: str = Field(primary_key=True)
+
+
+class AssessmentView(SQLModel, table=True):
+    __tablename__ = "assessment_view"
+    assessment_id: str = Field(primary_key=True, max_length=36)
+    commitment_id: str = Field(index=True)
+    status: str = Field(max_length=40)
+    effective_at: str = Field(max_length=32)
+    position: int
 
 
 class TimelineView(SQLModel, table=True):
@@ -134,6 +143,8 @@ class _Batch:
     timeline: list[tuple[Any, ...]]
     topics: dict[str, list[str]]
     refold: set[str]
+    assessments: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    position: int = 0
 
 
 class CommitmentProjection(Projection):
@@ -144,7 +155,7 @@ class CommitmentProjection(Projection):
     """
 
     name = NAME
-    tables = ("timeline_view", "commitment_topic_view", "commitment_view")
+    tables = ("assessment_view", "timeline_view", "commitment_topic_view", "commitment_view")
 
     def __init__(self, store: SqlEventStore, batch_size: int = 10_000) -> None:
         super().__init__(store, batch_size)
@@ -199,6 +210,7 @@ class CommitmentProjection(Projection):
                 view = found
             view["version"] = row[3]
             view["updated_at"] = recorded_at
+            batch.position = row[0]
             self._fold_into(view, event_type, data, recorded_at, cid, batch)
             text_, effective_at, actor = summary(event_type, data)
             timeline.append(
@@ -246,14 +258,27 @@ class CommitmentProjection(Projection):
             view["note_count"] += 1
         elif event_type == "StatusAssessed":
             effective = _normalise_time(data["effective_at"])
+            batch.assessments.append(
+                ("insert", (data["assessment_id"], cid, data["status"], effective, batch.position))
+            )
             view["last_assessed_at"] = recorded_at
             current = view["status_effective_at"]
             if current is None or (effective is not None and effective >= current):
                 view["status"] = data["status"]
                 view["status_effective_at"] = effective
-        elif event_type in ("AssessmentCorrected", "AssessmentWithdrawn"):
+        elif event_type == "AssessmentCorrected":
             view["last_assessed_at"] = recorded_at
             batch.refold.add(cid)
+            batch.assessments.append(
+                (
+                    "update",
+                    (data["status"], _normalise_time(data["effective_at"]), data["assessment_id"]),
+                )
+            )
+        elif event_type == "AssessmentWithdrawn":
+            view["last_assessed_at"] = recorded_at
+            batch.refold.add(cid)
+            batch.assessments.append(("delete", (data["assessment_id"],)))
 
     def _load_views(self, cursor: Any, ids: Sequence[str]) -> list[dict[str, Any]]:
         views = []
@@ -297,6 +322,23 @@ class CommitmentProjection(Projection):
             cursor.executemany(self._sql_insert_topic, topic_rows)
         if batch.timeline:
             cursor.executemany(self._sql_insert_timeline, batch.timeline)
+        m = self.mark
+        # In order: a correction or withdrawal may follow its assessment in the same batch.
+        for kind, values in batch.assessments:
+            if kind == "insert":
+                cursor.execute(
+                    "INSERT INTO assessment_view (assessment_id, commitment_id, status, "
+                    f"effective_at, position) VALUES ({m}, {m}, {m}, {m}, {m})",
+                    values,
+                )
+            elif kind == "update":
+                cursor.execute(
+                    f"UPDATE assessment_view SET status = {m}, effective_at = {m} "
+                    f"WHERE assessment_id = {m}",
+                    values,
+                )
+            else:
+                cursor.execute(f"DELETE FROM assessment_view WHERE assessment_id = {m}", values)
 
     def _refold_status(self, cid: str, view: dict[str, Any], upto: int) -> None:
         """After a correction: the status follows from all assessments, so fold them again."""
