@@ -196,3 +196,13 @@ def test_undo_of_an_accept_with_status_and_of_a_stale_decision(reviewed) -> None
     with pytest.raises(CommandRejected, match="decided again since"):
         monitor.intake.undo(snoozed.event_id, by="bob", rationale="stale")
     assert len(monitor.load("EPCC23-SEMI-02").live_evidence()) == 1
+
+
+def test_waiting_count_matches_the_queue(reviewed) -> None:  # type: ignore[no-untyped-def]
+    monitor, clock = reviewed
+    assert monitor.intake.waiting_count() == len(monitor.intake.queue())
+    pid = proposal(monitor, "EPCC23-SEMI-01")
+    monitor.intake.review(pid, "snooze", by="bob", until=NOW + timedelta(days=1))
+    assert monitor.intake.waiting_count() == len(monitor.intake.queue())
+    clock.advance(timedelta(days=2))
+    assert monitor.intake.waiting_count() == len(monitor.intake.queue())

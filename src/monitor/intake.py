@@ -266,6 +266,20 @@ class Intake:
 
     # -- review -------------------------------------------------------------------------
 
+    def waiting_count(self) -> int:
+        """How many proposals wait for review (pending, or snoozed until now)."""
+        self.projection.catch_up()
+        now = format_timestamp(self.monitor.clock.now())
+        with self.store.read_transaction() as conn:
+            count = conn.execute(
+                text(
+                    "SELECT COUNT(*) FROM proposal_view WHERE state = 'pending' "
+                    "OR (state = 'snoozed' AND snoozed_until <= :now)"
+                ),
+                {"now": now},
+            ).scalar_one()
+        return int(count)
+
     def last_reviewed(self) -> dict[str, str]:
         """Per commitment, when a proposal about it was last reviewed (UTC text)."""
         self.projection.catch_up()

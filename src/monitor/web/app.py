@@ -307,7 +307,7 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
             total=total,
             chart=status_chart(monitor.status_over_time()),
             reviewed=monitor.intake.last_reviewed(),
-            waiting=len(monitor.intake.queue(limit=1000)),
+            waiting=monitor.intake.waiting_count(),
         )
 
     @app.get("/commitments/{commitment_id}", response_class=HTMLResponse, include_in_schema=False)
