@@ -12,17 +12,13 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from argon2 import PasswordHasher
 
 from monitor import Monitor
-from monitor.accounts import Accounts
 from monitor.web import create_app
 
 from .feedserver import FeedServer
-from .test_poll import LIMITS, item, rss, write_sources
-from .webserver import LiveServer
+from .webserver import PASSWORD, LiveServer, seed_review_site
 
-PASSWORD = "correct horse battery staple"
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -46,23 +42,13 @@ def chromium() -> str:
 
 @pytest.fixture
 def served(monitor: Monitor, feed_server: FeedServer) -> Iterator[tuple[Monitor, LiveServer]]:
-    monitor.accounts = Accounts(monitor, PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    monitor.accounts.add("rita", "reviewer", PASSWORD)
-    name = f"browser{id(monitor)}"
-    feed_server.set_body(
-        name,
-        rss(
-            item("1", "Legacy chips and the Economic 2+2", link="https://example.org/1"),
-            item(
-                "2",
-                html.escape(html.escape(HOSTILE)) + " IPEF ministers meet",
-                link="https://example.org/2",
-            ),
-        ),
+    seed_review_site(
+        monitor,
+        feed_server,
+        f"browser{id(monitor)}",
+        html.escape(html.escape(HOSTILE)) + " IPEF ministers meet",
+        {"rita": "reviewer"},
     )
-    write_sources(monitor.settings.base_dir, {name: feed_server.url(f"/feeds/{name}")})
-    monitor.intake.sync_sources()
-    monitor.intake.poll(monitor.intake.due(), limits=LIMITS)
     with LiveServer(create_app(monitor, secret_key="browser-key")) as server:
         yield monitor, server
 

@@ -8,17 +8,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from argon2 import PasswordHasher
 
 from monitor import Monitor
-from monitor.accounts import Accounts
 from monitor.web import create_app
 
 from .feedserver import FeedServer
-from .test_poll import LIMITS, item, rss, write_sources
-from .webserver import LiveServer
+from .webserver import PASSWORD, LiveServer, seed_review_site
 
-PASSWORD = "correct horse battery staple"
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)> legacy chips"
 
 
@@ -26,25 +22,14 @@ HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)> legacy chips"
 def site(
     monitor: Monitor, feed_server: FeedServer, tmp_path
 ) -> Iterator[tuple[Monitor, httpx.Client]]:  # type: ignore[no-untyped-def]
-    monitor.accounts = Accounts(monitor, PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    for name, role in (("vera", "viewer"), ("rita", "reviewer"), ("adam", "admin")):
-        monitor.accounts.add(name, role, PASSWORD)
-    name = f"web{id(monitor)}"
-    feed_server.set_body(
-        name,
-        rss(
-            item("1", "Legacy chips and the Economic 2+2", link="https://example.org/1"),
-            # Escaped twice in the feed, so the item's *text* is literally the markup.
-            item(
-                "2",
-                html.escape(html.escape(HOSTILE)) + " and the Economic 2+2",
-                link="https://example.org/2",
-            ),
-        ),
+    # Escaped twice in the feed, so the item's *text* is literally the markup.
+    seed_review_site(
+        monitor,
+        feed_server,
+        f"web{id(monitor)}",
+        html.escape(html.escape(HOSTILE)) + " and the Economic 2+2",
+        {"vera": "viewer", "rita": "reviewer", "adam": "admin"},
     )
-    write_sources(monitor.settings.base_dir, {name: feed_server.url(f"/feeds/{name}")})
-    monitor.intake.sync_sources()
-    monitor.intake.poll(monitor.intake.due(), limits=LIMITS)
     with (
         LiveServer(create_app(monitor, secret_key="test-key")) as server,
         httpx.Client(base_url=server.url(""), follow_redirects=False) as client,

@@ -9,6 +9,34 @@ from typing import Any
 
 import uvicorn
 
+PASSWORD = "correct horse battery staple"
+
+
+def seed_review_site(
+    monitor: Any, feed_server: Any, name: str, second_title: str, users: dict[str, str]
+) -> None:
+    """Accounts (cheap Argon2 parameters, tests only) and one polled feed of two items:
+    a plain one and ``second_title`` (already escaped as it should stand in the feed)."""
+    from argon2 import PasswordHasher
+
+    from monitor.accounts import Accounts
+
+    from .test_poll import LIMITS, item, rss, write_sources
+
+    monitor.accounts = Accounts(monitor, PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    for user, role in users.items():
+        monitor.accounts.add(user, role, PASSWORD)
+    feed_server.set_body(
+        name,
+        rss(
+            item("1", "Legacy chips and the Economic 2+2", link="https://example.org/1"),
+            item("2", second_title, link="https://example.org/2"),
+        ),
+    )
+    write_sources(monitor.settings.base_dir, {name: feed_server.url(f"/feeds/{name}")})
+    monitor.intake.sync_sources()
+    monitor.intake.poll(monitor.intake.due(), limits=LIMITS)
+
 
 class LiveServer:
     """``with LiveServer(app) as server: server.url("/")``"""

@@ -28,6 +28,7 @@ from monitor.events import (
     Status,
     StatusAssessed,
 )
+from monitor.store.records import RecordedEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,13 @@ class EventContext:
     position: int
     recorded_at: datetime
     actor: str | None = None
+
+
+def context_of(event: RecordedEvent) -> EventContext:
+    """The context a stored event folds with."""
+    return EventContext(
+        event.event_id, event.position, event.recorded_at, event.metadata.get("actor")
+    )
 
 
 @dataclass(frozen=True, slots=True)

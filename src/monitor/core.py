@@ -9,8 +9,6 @@ brought up to date first.
 from __future__ import annotations
 
 import json
-import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -27,7 +25,7 @@ from monitor import catalogue as catalogue_rules
 from monitor import commitment as rules
 from monitor.accounts import Accounts
 from monitor.clock import Clock, SystemClock
-from monitor.commitment import CommitmentState, EventContext
+from monitor.commitment import CommitmentState, context_of
 from monitor.errors import (
     CommandRejected,
     ConcurrencyError,
@@ -56,6 +54,7 @@ from monitor.projections import (
     CommitmentView,
     TimelineView,
 )
+from monitor.retry import RETRIES, back_off
 from monitor.settings import Settings
 from monitor.store import migrate
 from monitor.store.database import make_engine
@@ -63,7 +62,6 @@ from monitor.store.hashing import format_timestamp
 from monitor.store.records import RecordedEvent, StreamAppend, VerifyReport
 from monitor.store.sql import SqlEventStore
 
-RETRIES = 10
 Progress = Callable[[int, int], None]
 
 
@@ -172,7 +170,7 @@ class Monitor:
             try:
                 self.store.append_batch(appends)
             except ConcurrencyError:
-                _back_off(_attempt)
+                back_off(_attempt)
                 continue
             self.projection.catch_up()
             return _sync_report(plan)
@@ -190,7 +188,7 @@ class Monitor:
     def load(self, commitment_id: str) -> CommitmentState:
         """Fold one commitment's stream (an unknown id gives an empty state)."""
         events = self.store.read_stream(commitment_stream(commitment_id))
-        return rules.fold(commitment_id, ((REGISTRY.decode(e), _context(e)) for e in events))
+        return rules.fold(commitment_id, ((REGISTRY.decode(e), context_of(e)) for e in events))
 
     def _execute(
         self,
@@ -215,14 +213,10 @@ class Monitor:
                     state.version,
                 )
             except ConcurrencyError:
-                _back_off(_attempt)  # someone else wrote first: decide again on what is there now
+                back_off(_attempt)  # someone else wrote first: decide again on what is there now
                 continue
             self.projection.catch_up()
-            ours = set(result.positions)
-            stored = self.store.read_stream(
-                commitment_stream(commitment_id), result.version - len(events) + 1
-            )
-            return [e for e in stored if e.position in ours]
+            return self.store.read_positions(result.positions)
         raise MonitorError(f"{commitment_id} kept changing while you edited it; try again")
 
     def set_status(
@@ -446,7 +440,7 @@ class Monitor:
         if clock == "recorded":
             # What we showed then: only what had been recorded by that moment.
             decoded = [(e, d) for e, d in decoded if e.recorded_at <= as_of]
-        state = rules.fold(commitment_id, ((d, _context(e)) for e, d in decoded))
+        state = rules.fold(commitment_id, ((d, context_of(e)) for e, d in decoded))
         assessment = state.latest_assessment(as_of)
         status = assessment.status if assessment else Status.NOT_YET_ASSESSED
         return History(commitment_id, as_of, clock, status, assessment, decoded)
@@ -544,19 +538,8 @@ def show_record(state: CommitmentState, timeline: Sequence[TimelineView]) -> dic
     }
 
 
-def _back_off(attempt: int) -> None:
-    """Wait a random moment before deciding again, so racing writers spread out."""
-    time.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))  # noqa: S311 (not crypto)
-
-
 def _validation_message(exc: ValidationError) -> str:
     return f"refused: {describe_validation(exc)}"
-
-
-def _context(event: RecordedEvent) -> EventContext:
-    return EventContext(
-        event.event_id, event.position, event.recorded_at, event.metadata.get("actor")
-    )
 
 
 def _split_evidence(evidence: Sequence[str]) -> tuple[list[str], list[UUID]]:

@@ -6,9 +6,7 @@ Reached as ``Monitor.intake``; the CLI, web UI and scheduler call these methods 
 from __future__ import annotations
 
 import json
-import random
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from monitor import commitment as commitment_rules
 from monitor import review as review_rules
-from monitor.commitment import CommitmentState, EventContext
+from monitor.commitment import CommitmentState, context_of
 from monitor.errors import CommandRejected, ConcurrencyError, MonitorError, NotFound
 from monitor.events import (
     REGISTRY,
@@ -40,14 +38,13 @@ from monitor.events import (
 from monitor.matching import MatchableItem, Matcher
 from monitor.polling import Poller, PollReport, Recorded
 from monitor.projections.intake import IntakeProjection, ProposalView, SourceView
+from monitor.retry import RETRIES, back_off
 from monitor.sources import config as source_config
 from monitor.sources.fetch import FetchLimits
 from monitor.sources.identity import derived_id
 from monitor.sources.intake import proposal_for, proposal_id_for
 from monitor.store.hashing import format_timestamp, parse_timestamp
 from monitor.store.records import RecordedEvent, StreamAppend
-
-RETRIES = 10
 
 if TYPE_CHECKING:
     from monitor.core import Monitor
@@ -329,7 +326,7 @@ class Intake:
         cstream = commitment_stream(view.commitment_id)
         for attempt in range(RETRIES):
             state = review_rules.fold_proposal(
-                (REGISTRY.decode(e), _ctx(e)) for e in self.store.read_stream(stream)
+                (REGISTRY.decode(e), context_of(e)) for e in self.store.read_stream(stream)
             )
             commitment = self.monitor.load(view.commitment_id)
             now = self.monitor.clock.now()
@@ -378,16 +375,11 @@ class Intake:
             try:
                 results = self.store.append_batch(appends)
             except ConcurrencyError:
-                _back_off(attempt)  # decide again: the rules will say who got there first
+                back_off(attempt)  # decide again: the rules will say who got there first
                 continue
             self.monitor.projection.catch_up()
             self.projection.catch_up()
-            positions = {p for r in results for p in r.positions}
-            return [
-                e
-                for e in self.store.read_all(min(positions) - 1, len(positions) + 50)
-                if e.position in positions
-            ]
+            return self.store.read_positions(p for r in results for p in r.positions)
         raise MonitorError("the proposal kept changing while you reviewed it; try again")
 
     def undo(self, event_id: UUID, *, by: str, rationale: str) -> list[RecordedEvent]:
@@ -461,7 +453,9 @@ class Intake:
             if proposal_ref is not None:
                 stream = proposal_stream(proposal_ref)
                 events = self.store.read_stream(stream)
-                state = review_rules.fold_proposal((REGISTRY.decode(e), _ctx(e)) for e in events)
+                state = review_rules.fold_proposal(
+                    (REGISTRY.decode(e), context_of(e)) for e in events
+                )
                 # Only the decision in force is undone: an old snooze must not reopen a
                 # proposal that was accepted since.
                 current = state.decision_event_id == event_id or (
@@ -487,16 +481,11 @@ class Intake:
             try:
                 results = self.store.append_batch(appends)
             except ConcurrencyError:
-                _back_off(attempt)
+                back_off(attempt)
                 continue
             self.monitor.projection.catch_up()
             self.projection.catch_up()
-            positions = {p for r in results for p in r.positions}
-            return [
-                e
-                for e in self.store.read_all(min(positions) - 1, len(positions) + 50)
-                if e.position in positions
-            ]
+            return self.store.read_positions(p for r in results for p in r.positions)
         raise MonitorError("the commitment kept changing; try again")
 
     def select_proposals(self, expression: str, limit: int = 10_000) -> list[ProposalView]:
@@ -621,14 +610,6 @@ def _retraction(
     return commitment_rules.retract_evidence(
         commitment, evidence_id=evidence_id, reason=f"undo: {rationale}", by=by
     )
-
-
-def _ctx(event: RecordedEvent) -> EventContext:
-    return EventContext(event.event_id, event.position, event.recorded_at)
-
-
-def _back_off(attempt: int) -> None:
-    time.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))  # noqa: S311 (not crypto)
 
 
 def _spec(view: SourceView) -> SourceRegistered:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlmodel import Field, SQLModel
 
-from monitor.commitment import EventContext, fold
+from monitor.commitment import context_of, fold
 from monitor.events import REGISTRY, Status
 from monitor.projections.runner import Projection
 from monitor.store.hashing import format_timestamp, parse_timestamp
@@ -345,10 +345,7 @@ class CommitmentProjection(Projection):
         events = [e for e in self.store.read_stream(COMMITMENT_PREFIX + cid) if e.position <= upto]
         state = fold(
             cid,
-            (
-                (REGISTRY.decode(e), EventContext(e.event_id, e.position, e.recorded_at))
-                for e in events
-            ),
+            ((REGISTRY.decode(e), context_of(e)) for e in events),
         )
         latest = state.latest_assessment()
         view["status"] = latest.status.value if latest else Status.NOT_YET_ASSESSED.value

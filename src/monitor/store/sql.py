@@ -10,12 +10,12 @@ reader tailing ``position > last`` never skips an event committed late.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from monitor.clock import Clock, SystemClock
@@ -368,6 +368,20 @@ class SqlEventStore:
             rows = conn.execute(
                 text(f"SELECT {_COLUMNS} FROM events{where} ORDER BY position DESC LIMIT :limit"),
                 params,
+            ).all()
+        return [row_to_event(r) for r in rows]
+
+    def read_positions(self, positions: Iterable[int]) -> list[RecordedEvent]:
+        """The events at these positions, in order (what an append just wrote)."""
+        wanted = sorted(set(positions))
+        if not wanted:
+            return []
+        with self.read_transaction() as conn:
+            rows = conn.execute(
+                text(
+                    f"SELECT {_COLUMNS} FROM events WHERE position IN :positions ORDER BY position"
+                ).bindparams(bindparam("positions", expanding=True)),
+                {"positions": wanted},
             ).all()
         return [row_to_event(r) for r in rows]
 

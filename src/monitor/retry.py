@@ -1,0 +1,14 @@
+"""Retrying a decision after a ConcurrencyError: how often, and how long to wait between."""
+
+from __future__ import annotations
+
+import random
+import time
+
+#: attempts before a command gives up and asks the user to try again
+RETRIES = 10
+
+
+def back_off(attempt: int) -> None:
+    """Wait a random moment before deciding again, so racing writers spread out."""
+    time.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))  # noqa: S311 (not crypto)
