@@ -401,6 +401,77 @@ class UserChanged(DomainEvent):
     by: Actor
 
 
+# -- digests ------------------------------------------------------------------------------
+
+#: a recipient's e-mail address as configured (short enough to name a stream)
+Address = Annotated[str, Field(min_length=3, max_length=190)]
+DigestTrigger = Literal["schedule", "catch-up", "manual", "recovery", "retry"]
+
+
+class DigestClaimed(DomainEvent):
+    """A process took on sending one recipient's digest for one local day (before sending).
+
+    Appended at the stream's expected version, so of two processes only one can claim; the
+    window (positions after ``after_position`` up to ``until_position``) is what it reports.
+    """
+
+    event_type: ClassVar[str] = "DigestClaimed"
+    recipient: Address
+    local_day: date
+    message_id: str = Field(min_length=5, max_length=250)
+    trigger: DigestTrigger
+    attempt: int = Field(ge=1)
+    after_position: int = Field(ge=0)
+    until_position: int = Field(ge=0)
+    covers_from: AwareDatetime | None = None
+    covers_until: AwareDatetime
+    claimed_at: AwareDatetime
+
+
+class DigestSent(DomainEvent):
+    """The claimed digest was handed to the SMTP server (or written to the outbox)."""
+
+    event_type: ClassVar[str] = "DigestSent"
+    recipient: Address
+    local_day: date
+    message_id: str = Field(min_length=5, max_length=250)
+    claim_id: UUID
+    sent_at: AwareDatetime
+    transport: Literal["smtp", "outbox"]
+    destination: ShortText
+    attempts: int = Field(ge=1)
+
+
+class DigestSkipped(DomainEvent):
+    """The claimed digest had nothing to report and the recipient wants no note then."""
+
+    event_type: ClassVar[str] = "DigestSkipped"
+    recipient: Address
+    local_day: date
+    claim_id: UUID
+    skipped_at: AwareDatetime
+
+
+class DigestFailed(DomainEvent):
+    """The claimed digest could not be delivered.
+
+    Permanent failures (an SMTP 5xx, a refused login) are not retried for that day;
+    transient ones (4xx, a refused or dropped connection) are tried again from ``retry_at``.
+    """
+
+    event_type: ClassVar[str] = "DigestFailed"
+    recipient: Address
+    local_day: date
+    message_id: str = Field(min_length=5, max_length=250)
+    claim_id: UUID
+    failed_at: AwareDatetime
+    permanent: bool
+    error: ShortText = Field(min_length=1)
+    smtp_code: int | None = None
+    attempts: int = Field(ge=1)
+    retry_at: AwareDatetime | None = None
+
+
 def describe_validation(exc: ValidationError) -> str:
     """The first problem of a validation error, as ``field: message``."""
     first = exc.errors()[0]
@@ -497,6 +568,10 @@ for _cls in (
     ProposalSnoozed,
     ProposalReopened,
     UserChanged,
+    DigestClaimed,
+    DigestSent,
+    DigestSkipped,
+    DigestFailed,
 ):
     REGISTRY.register(_cls)
 
@@ -537,3 +612,8 @@ def user_stream(name: str) -> str:
 def proposal_stream(proposal_id: UUID) -> str:
     """The stream of one (commitment, item) proposal and its review."""
     return f"proposal-{proposal_id}"
+
+
+def digest_stream(address: str) -> str:
+    """The stream of one recipient's digests: claims, sends, skips and failures."""
+    return f"digest-{address.strip().lower()}"
