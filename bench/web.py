@@ -176,10 +176,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else "")
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="build the store in this folder and keep it; a later run with the same folder "
+        "reuses it (building 1,000,000 events takes minutes)",
+    )
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="monitor-web-bench-"))
+    root = args.keep or Path(tempfile.mkdtemp(prefix="monitor-web-bench-"))
     try:
-        (root / "config").mkdir()
+        (root / "config").mkdir(parents=True, exist_ok=True)
+        reuse = (root / "m.sqlite3").exists()
         (root / "config" / "monitor.toml").write_text(
             f'[database]\ndatabase_url = "sqlite:///{root / "m.sqlite3"}"\n'
         )
@@ -187,16 +194,19 @@ def main() -> int:
         with Monitor.open(load_settings(root / "config" / "monitor.toml", env={})) as monitor:
             monitor.migrate()
             start = time.perf_counter()
-            build(monitor, args.events)
+            if not reuse:
+                build(monitor, args.events)
             monitor.projection.catch_up()
             monitor.intake.projection.catch_up()
+            verb = "reused" if reuse else "built"
             print(
-                f"built {monitor.last_position():,} events in {time.perf_counter() - start:.1f} s"
+                f"{verb} {monitor.last_position():,} events in {time.perf_counter() - start:.1f} s"
             )
             monitor.accounts = Accounts(
                 monitor, PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
             )
-            monitor.accounts.add("bench", "reviewer", "bench password 123")
+            if monitor.accounts.find("bench") is None:
+                monitor.accounts.add("bench", "reviewer", "bench password 123")
             with (
                 LiveServer(create_app(monitor, secret_key="bench")) as server,
                 httpx.Client(base_url=server.url("")) as client,
@@ -224,7 +234,8 @@ def main() -> int:
                 f"{name:<20} {ms:>10.2f} {ratio:>10.2f}  <= 5x {'PASS' if ratio <= 5 else 'FAIL'}"
             )
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
     return 0
 
 

@@ -206,3 +206,14 @@ def test_waiting_count_matches_the_queue(reviewed) -> None:  # type: ignore[no-u
     assert monitor.intake.waiting_count() == len(monitor.intake.queue())
     clock.advance(timedelta(days=2))
     assert monitor.intake.waiting_count() == len(monitor.intake.queue())
+    # Accepted, rejected and reopened by an undo: the kept count follows every change,
+    # and a rebuild of the read models gives the same count.
+    accepted = monitor.intake.review(pid, "accept", by="bob")
+    other = proposal(monitor, "EPCC23-SEMI-02")
+    monitor.intake.review(other, "reject", by="bob", reason="irrelevant")
+    assert monitor.intake.waiting_count() == len(monitor.intake.queue())
+    monitor.intake.undo(accepted[0].event_id, by="bob", rationale="too early")
+    live = monitor.intake.waiting_count()
+    assert live == len(monitor.intake.queue())
+    monitor.intake.projection.rebuild()
+    assert monitor.intake.waiting_count() == live

@@ -82,10 +82,17 @@ def test_reviewing_needs_the_reviewer_role_and_a_csrf_token(site) -> None:  # ty
     no_csrf = client.post(f"/queue/{first.proposal_id}", data={"action": "accept"})
     assert no_csrf.status_code == 403
     token = csrf_of(client, "/queue")
+    # The accept-and-set-status button needs a status; nothing is recorded without one.
+    missing = client.post(
+        f"/queue/{first.proposal_id}",
+        data={"action": "accept-status", "csrf": token, "rationale": "no status chosen"},
+    )
+    assert "choose a status" in missing.text
+    assert monitor.intake.find_proposal(first.proposal_id).state == "pending"
     done = client.post(
         f"/queue/{first.proposal_id}",
         data={
-            "action": "accept",
+            "action": "accept-status",
             "csrf": token,
             "status": "in_progress",
             "rationale": "legacy chip work",
@@ -226,6 +233,40 @@ def test_status_over_time_follows_effective_dates(site) -> None:  # type: ignore
     assert by_month["2025-06"] == {"not_yet_assessed": 18, "in_progress": 1}
 
 
+def test_dashboard_pages_and_follows_every_change(site) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    monitor, client = site
+    first = monitor.overview(1, 8)
+    second = monitor.overview(2, 8)
+    last = monitor.overview(3, 8)
+    assert (first.more, second.more, last.more) == (True, True, False)
+    ids = [r.commitment_id for o in (first, second, last) for r in o.rows]
+    assert ids == sorted(ids)
+    assert len(ids) == len(set(ids)) == first.total == 19
+    assert first.waiting == monitor.intake.waiting_count() > 0
+    # Counts and the chart are kept between calls until a commitment changes: then they
+    # follow at once.
+    before = monitor.overview(1, 8)
+    assert before.counts == first.counts
+    monitor.set_status(
+        "EPCC23-ORD-01",
+        "in_progress",
+        rationale="IPEF talks",
+        by="rita",
+        effective_at=datetime(2025, 6, 10, tzinfo=UTC),
+        evidence=["https://example.org/ipef"],
+    )
+    after = monitor.overview(1, 8)
+    assert after.counts["status"] == {"not_yet_assessed": 18, "in_progress": 1}
+    assert after.chart[-1][1] == {"not_yet_assessed": 18, "in_progress": 1}
+    assert after.chart == monitor.status_over_time()
+    login(client, "vera")
+    assert "page=" not in client.get("/").text  # 19 commitments: one page
+    assert 'href="/?page=1"' in client.get("/", params={"page": 2}).text
+    assert client.get("/", params={"page": 0}).status_code == 422
+
+
 @pytest.mark.parametrize(
     ("who", "allowed"), [(None, False), ("vera", False), ("rita", True), ("adam", True)]
 )
@@ -345,3 +386,16 @@ def test_failed_logins_are_throttled(site) -> None:  # type: ignore[no-untyped-d
     )
     assert blocked.status_code == 429
     login(client, "vera")  # other names are not affected
+
+
+def test_highlight_marks_terms_and_escapes_everything_else() -> None:
+    from monitor.web.app import highlight
+
+    marked = highlight('<b>Legacy chips</b> & LEGACY CHIPS "JUCIP"', '["legacy chips", "JUCIP"]')
+    assert str(marked) == (
+        "&lt;b&gt;<mark>Legacy chips</mark>&lt;/b&gt; &amp; <mark>LEGACY CHIPS</mark> "
+        "&#34;<mark>JUCIP</mark>&#34;"
+    )
+    # A term that is itself markup is matched as text and escaped inside the mark.
+    assert str(highlight("a <script> b", '["<script>"]')) == "a <mark>&lt;script&gt;</mark> b"
+    assert str(highlight("nothing here", "[]")) == "nothing here"

@@ -108,6 +108,18 @@ class Accounts:
             ).all()
         return [Account(r[0], r[1], bool(r[2]), r[3]) for r in rows]
 
+    def for_session(self, name: str, epoch: int) -> Account | None:
+        """The live account a session cookie names, if the cookie is of its current epoch."""
+        with self.monitor.engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT name, role, disabled, created_at FROM accounts "
+                    "WHERE name = :n AND session_epoch = :e"
+                ),
+                {"n": name, "e": epoch},
+            ).first()
+        return Account(row[0], row[1], False, row[3]) if row and not row[2] else None
+
     def session_epoch(self, name: str) -> int | None:
         """The epoch a session of ``name`` must carry (None: no such user)."""
         with self.monitor.engine.connect() as conn:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from datetime import time as clock_time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -23,11 +22,10 @@ from sqlmodel import Session, col, select
 
 from monitor import catalogue as catalogue_rules
 from monitor import commitment as rules
+from monitor import overview
 from monitor.accounts import Accounts
 from monitor.clock import Clock, SystemClock
 from monitor.commitment import CommitmentState, context_of
-from monitor.digest.config import Recipient
-from monitor.digest.sending import DigestResult, Digests
 from monitor.errors import (
     CommandRejected,
     ConcurrencyError,
@@ -50,7 +48,6 @@ from monitor.events import (
 from monitor.intake import Intake
 from monitor.journal import export_journal, import_journal, verify_rows
 from monitor.projections import (
-    AssessmentView,
     CommitmentProjection,
     CommitmentTopicView,
     CommitmentView,
@@ -60,7 +57,6 @@ from monitor.retry import RETRIES, back_off
 from monitor.settings import Settings
 from monitor.store import migrate
 from monitor.store.database import make_engine
-from monitor.store.hashing import format_timestamp
 from monitor.store.records import RecordedEvent, StreamAppend, VerifyReport
 from monitor.store.sql import SqlEventStore
 
@@ -104,7 +100,10 @@ class Monitor:
         self.projection = CommitmentProjection(self.store)
         self.intake = Intake(self)
         self.accounts = Accounts(self)
-        self.digests = Digests(self)
+        self._schema_checked = False
+        self._overview_cache: (
+            tuple[Any, dict[str, dict[str, int]], list[overview.ChartPoint]] | None
+        ) = None
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None) -> Monitor:
@@ -127,10 +126,17 @@ class Monitor:
         """Create or upgrade the schema; returns (revision before, revision after)."""
         before = migrate.current_revision(self.engine)
         migrate.upgrade(self.engine)
+        self._schema_checked = False
         return before, migrate.head_revision()
 
     def require_schema(self) -> None:
-        """Refuse to work on a database that is missing or behind this code's schema."""
+        """Refuse to work on a database that is missing or behind this code's schema.
+
+        Checked once per Monitor: schemas only move forward, through `monitor init`, and a
+        newer schema than this code's is refused by the migration itself.
+        """
+        if self._schema_checked:
+            return
         current = migrate.current_revision(self.engine)
         if current is None:
             raise StoreNotInitialised("the database has no monitor schema yet: run `monitor init`")
@@ -139,6 +145,7 @@ class Monitor:
                 f"the database schema is at revision {current}, this monitor needs "
                 f"{migrate.head_revision()}: run `monitor init` to upgrade"
             )
+        self._schema_checked = True
 
     def init(self, reason: str | None = None) -> SyncReport:
         """Create/upgrade the database, load the catalogue and the sources file."""
@@ -346,69 +353,60 @@ class Monitor:
         self.require_schema()
         self.projection.catch_up()
         with Session(self.engine) as session:
-            by_status = session.exec(
-                select(CommitmentView.status, func.count())
-                .where(CommitmentView.retired == False)  # noqa: E712
-                .group_by(CommitmentView.status)
-            ).all()
-            by_topic = session.exec(
-                select(CommitmentTopicView.topic, CommitmentView.status, func.count())
-                .join(
-                    CommitmentView,
-                    col(CommitmentView.commitment_id) == col(CommitmentTopicView.commitment_id),
-                )
-                .where(CommitmentView.retired == False)  # noqa: E712
-                .group_by(CommitmentTopicView.topic, CommitmentView.status)
-            ).all()
-        result: dict[str, dict[str, int]] = {"status": dict(by_status)}
-        for topic, status, n in by_topic:
-            result.setdefault(f"topic:{topic}", {})[status] = n
-        return result
+            return overview.count_by_status(session)
 
-    def status_over_time(self, months: int = 24) -> list[tuple[date, dict[str, int]]]:
+    def status_over_time(self, months: int = 24) -> list[overview.ChartPoint]:
         """Active commitments by status at each month's end (effective time), oldest first.
 
         Read from the assessments read model: no commitment's stream is folded per request.
         """
-        views = self.list_commitments()
-        if not views:
-            return []
+        self.require_schema()
+        self.projection.catch_up()
         with Session(self.engine) as session:
-            rows = session.exec(
-                select(AssessmentView).order_by(
-                    col(AssessmentView.effective_at), col(AssessmentView.position)
-                )
-            ).all()
-        by_commitment: dict[str, list[tuple[str, str]]] = {}
-        for row in rows:
-            by_commitment.setdefault(row.commitment_id, []).append((row.effective_at, row.status))
+            made, assessed = overview.chart_inputs(session)
         zone = self.settings.timezone
         today = self.clock.now().astimezone(zone).date()
-        start = min(date.fromisoformat(v.made_on) for v in views)
-        ends: list[date] = []
-        year, month = today.year, today.month
-        while len(ends) < months:
-            first_of_next = date(year + month // 12, month % 12 + 1, 1)
-            ends.append(min(first_of_next - timedelta(days=1), today))
-            year, month = (year, month - 1) if month > 1 else (year - 1, 12)
-            if date(year, month, 1) < date(start.year, start.month, 1):
-                break
-        points = []
-        for day in reversed(ends):
-            moment = datetime.combine(day + timedelta(days=1), clock_time(0), tzinfo=zone)
-            cutoff = format_timestamp(moment)
-            counts: dict[str, int] = {}
-            for view in views:
-                if date.fromisoformat(view.made_on) > day:
-                    continue
-                status = Status.NOT_YET_ASSESSED.value
-                for effective_at, assessed in by_commitment.get(view.commitment_id, []):
-                    if effective_at >= cutoff:
-                        break
-                    status = assessed
-                counts[status] = counts.get(status, 0) + 1
-            points.append((day, counts))
-        return points
+        return overview.statuses_over_time(made, assessed, today, zone, months)
+
+    def overview(self, page: int = 1, per_page: int = 50) -> overview.Overview:
+        """The dashboard: totals and the chart for all commitments, one page of rows.
+
+        One catch-up per read model and one snapshot for every figure.
+        """
+        if page < 1 or per_page < 1:
+            raise CommandRejected("page and rows per page start at 1")
+        self.require_schema()
+        self.projection.catch_up()
+        self.intake.projection.catch_up()
+        zone = self.settings.timezone
+        now = self.clock.now()
+        today = now.astimezone(zone).date()
+        with Session(self.engine) as session:
+            # Counts and chart change only when a commitment's stream does (or the day
+            # does): every such event raises that commitment's version, so the sum of
+            # versions names the state they were computed from.
+            key = (overview.commitments_fingerprint(session), today)
+            cached = self._overview_cache
+            if cached is not None and cached[0] == key:
+                counts, chart = cached[1], cached[2]
+            else:
+                counts = overview.count_by_status(session)
+                made, assessed = overview.chart_inputs(session)
+                chart = overview.statuses_over_time(made, assessed, today, zone)
+                self._overview_cache = (key, counts, chart)
+            rows, more = overview.page_of_commitments(session, page, per_page)
+            reviewed = overview.last_reviewed(session, [r.commitment_id for r in rows])
+            waiting = overview.waiting_count(session, now)
+        return overview.Overview(
+            total=sum(counts["status"].values()),
+            counts=counts,
+            chart=chart,
+            rows=rows,
+            reviewed=reviewed,
+            waiting=waiting,
+            page=page,
+            more=more,
+        )
 
     def timeline(self, commitment_id: str) -> list[TimelineView]:
         """The commitment's recorded events in order, as one-line summaries."""
@@ -447,22 +445,6 @@ class Monitor:
         assessment = state.latest_assessment(as_of)
         status = assessment.status if assessment else Status.NOT_YET_ASSESSED
         return History(commitment_id, as_of, clock, status, assessment, decoded)
-
-    # -- digests ------------------------------------------------------------------------
-
-    def send_due_digests(self, now: datetime) -> list[DigestResult]:
-        """Send every digest due at ``now``: the scheduler's entry point (one per tick).
-
-        A recipient is due once their local send time of the day has passed and that local
-        day has no digest claimed; after downtime one catch-up covers the whole gap. Each
-        digest is claimed (an event at an expected version) before it is sent, so two
-        processes calling this at once never both send it.
-        """
-        return self.digests.send_due(now)
-
-    def next_digest_due(self, recipient: Recipient | str, now: datetime) -> datetime:
-        """When ``recipient``'s next digest is due, in UTC (``<= now`` means now)."""
-        return self.digests.next_due(recipient, now)
 
     # -- journal ------------------------------------------------------------------------
 

@@ -5,6 +5,8 @@ Reached as ``Monitor.intake``; the CLI, web UI and scheduler call these methods 
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import re
 from collections.abc import Callable
@@ -19,6 +21,7 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from monitor import commitment as commitment_rules
+from monitor import overview
 from monitor import review as review_rules
 from monitor.commitment import CommitmentState, context_of
 from monitor.errors import CommandRejected, ConcurrencyError, MonitorError, NotFound
@@ -237,57 +240,51 @@ class Intake:
     # -- review queue ---------------------------------------------------------------------
 
     def queue(
-        self, commitment: str | None = None, min_score: float = 0.0, limit: int = 200
+        self,
+        commitment: str | None = None,
+        min_score: float = 0.0,
+        limit: int = 200,
+        offset: int = 0,
     ) -> list[ProposalView]:
-        """Proposals waiting for review (snoozed ones once their date has come), best first."""
+        """Proposals waiting for review (snoozed ones once their date has come), best first.
+
+        Best first is: score, then the newest proposal, then the id. Pending and due snoozed
+        proposals are read as two runs in that order (each walks an index, none sorts the
+        whole table) and merged.
+        """
         self.monitor.require_schema()
         self.projection.catch_up()
         now = format_timestamp(self.monitor.clock.now())
-        waiting = (col(ProposalView.state) == "pending") | (
-            (col(ProposalView.state) == "snoozed") & (col(ProposalView.snoozed_until) <= now)
+        order = (
+            col(ProposalView.score).desc(),
+            col(ProposalView.proposed_at).desc(),
+            col(ProposalView.proposal_id).desc(),
         )
-        query = (
-            select(ProposalView)
-            .where(waiting, ProposalView.score >= min_score)
-            .order_by(
-                col(ProposalView.score).desc(),
-                col(ProposalView.proposed_at).desc(),
-                col(ProposalView.commitment_id),
-            )
-            .limit(limit)
-        )
-        if commitment:
-            query = query.where(ProposalView.commitment_id == commitment)
+        runs = []
         with Session(self.monitor.engine) as session:
-            return list(session.exec(query).all())
+            for waiting in (
+                col(ProposalView.state) == "pending",
+                (col(ProposalView.state) == "snoozed") & (col(ProposalView.snoozed_until) <= now),
+            ):
+                query = select(ProposalView).where(waiting)
+                if min_score > 0:
+                    query = query.where(ProposalView.score >= min_score)
+                if commitment:
+                    query = query.where(ProposalView.commitment_id == commitment)
+                runs.append(list(session.exec(query.order_by(*order).limit(offset + limit))))
+        merged = heapq.merge(
+            *runs, key=lambda p: (p.score, p.proposed_at, p.proposal_id), reverse=True
+        )
+        return list(itertools.islice(merged, offset, offset + limit))
 
     # -- review -------------------------------------------------------------------------
 
     def waiting_count(self) -> int:
         """How many proposals wait for review (pending, or snoozed until now)."""
+        self.monitor.require_schema()
         self.projection.catch_up()
-        now = format_timestamp(self.monitor.clock.now())
-        with self.store.read_transaction() as conn:
-            count = conn.execute(
-                text(
-                    "SELECT COUNT(*) FROM proposal_view WHERE state = 'pending' "
-                    "OR (state = 'snoozed' AND snoozed_until <= :now)"
-                ),
-                {"now": now},
-            ).scalar_one()
-        return int(count)
-
-    def last_reviewed(self) -> dict[str, str]:
-        """Per commitment, when a proposal about it was last reviewed (UTC text)."""
-        self.projection.catch_up()
-        with self.store.read_transaction() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT commitment_id, MAX(reviewed_at) FROM proposal_view "
-                    "WHERE reviewed_at IS NOT NULL GROUP BY commitment_id"
-                )
-            ).all()
-        return {str(cid): str(when) for cid, when in rows}
+        with Session(self.monitor.engine) as session:
+            return overview.waiting_count(session, self.monitor.clock.now())
 
     def find_proposal(self, ref: str) -> ProposalView:
         """A proposal by its id or a unique prefix of it (at least 6 characters)."""

@@ -93,11 +93,25 @@ def _time(value: str | None) -> str | None:
 _SOURCE_FIELDS = ("url", "kind", "interval_seconds", "language", "note")
 
 
+class ProposalCountView(SQLModel, table=True):
+    """Proposals by review state (pending, accepted, rejected, snoozed), kept as they change."""
+
+    __tablename__ = "proposal_count_view"
+    state: str = Field(primary_key=True, max_length=20)
+    n: int
+
+
 class IntakeProjection(Projection):
     """Sources (settings and health), items and their keys, proposals."""
 
     name = NAME
-    tables = ("proposal_view", "item_key_view", "item_view", "source_view")
+    tables = (
+        "proposal_count_view",
+        "proposal_view",
+        "item_key_view",
+        "item_view",
+        "source_view",
+    )
 
     def __init__(self, store: SqlEventStore, batch_size: int = 10_000) -> None:
         super().__init__(store, batch_size)
@@ -126,6 +140,12 @@ class IntakeProjection(Projection):
             "seen": f"UPDATE source_view SET items_seen = items_seen + 1 WHERE name = {m}",
             "item_version": f"UPDATE item_view SET version = {m} WHERE item_id = {m}",
             "proposed": f"UPDATE source_view SET proposals = proposals + 1 WHERE name = {m}",
+            # Proposals by review state, kept as they change: the dashboard's waiting count
+            # reads one row instead of counting every pending proposal.
+            "count": (
+                f"INSERT INTO proposal_count_view (state, n) VALUES ({m}, {m}) "
+                "ON CONFLICT (state) DO UPDATE SET n = proposal_count_view.n + excluded.n"
+            ),
         }
 
     def apply(self, cursor: Any, rows: Sequence[Row]) -> None:
@@ -197,6 +217,8 @@ class IntakeProjection(Projection):
 
     def _flush(self, cursor: Any, *batches: list[tuple[Any, ...]]) -> None:
         items, keys, proposals, seen, proposed, versions = batches
+        if proposals:
+            cursor.execute(self._sql["count"], ("pending", len(proposals)))
         for sql, rows in (
             (self._sql["item_insert"], items),
             (self._sql["item_version"], versions),
@@ -267,6 +289,12 @@ class IntakeProjection(Projection):
                 "ProposalSnoozed": "snoozed",
                 "ProposalReopened": "pending",
             }[event_type]
+            cursor.execute(
+                f"SELECT state FROM proposal_view WHERE proposal_id = {m}", (data["proposal_id"],)
+            )
+            before = cursor.fetchone()
+            if before is not None:
+                cursor.executemany(self._sql["count"], [(before[0], -1), (state, 1)])
             cursor.execute(
                 f"UPDATE proposal_view SET state = {m}, reviewer = {m}, reviewed_at = {m}, "
                 f"snoozed_until = {m}, reject_reason = {m}, version = {m} "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -24,8 +25,9 @@ def _config() -> Config:
     return config
 
 
+@cache
 def head_revision() -> str:
-    """The newest revision this code knows."""
+    """The newest revision this code knows (read once: the scripts ship with the code)."""
     head = ScriptDirectory.from_config(_config()).get_current_head()
     assert head is not None
     return head

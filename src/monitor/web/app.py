@@ -14,8 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any
 from xml.etree.ElementTree import Element, SubElement, tostring
 
+import fastapi_offline
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -26,17 +33,39 @@ from monitor.core import Monitor, show_record
 from monitor.dates import local, local_date, parse_moment
 from monitor.errors import MonitorError, NotFound
 from monitor.events import REGISTRY, Status
+from monitor.review import REJECT_REASONS
 from monitor.store.hashing import parse_timestamp
-from monitor.web.security import SecurityHeaders, check_csrf, csrf_token, require
+from monitor.web.security import CSP, SecurityHeaders, check_csrf, csrf_token, require
 
 TEMPLATES = Path(__file__).parent / "templates"
 CSS = (Path(__file__).parent / "templates" / "app.css").read_text(encoding="utf-8")
 SCRIPT = (Path(__file__).parent / "templates" / "app.js").read_text(encoding="utf-8")
+SWAGGER_UI = Path(fastapi_offline.__file__).parent / "static"
+DOCS_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
+DOCS_CSP = CSP.replace("default-src 'none';", "default-src 'none'; connect-src 'self';")
+API_DOCS = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>monitor API</title>
+<link rel="stylesheet" href="/api/docs/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/api/docs/swagger-ui-bundle.js"></script><script src="/api/docs/init.js"></script>
+</body></html>
+"""
+DOCS_INIT = """window.ui = SwaggerUIBundle({url: "/api/openapi.json", dom_id: "#swagger-ui",
+  validatorUrl: null, deepLinking: true});
+"""
+#: a small icon (a tick in a circle), so browsers stop asking for a missing favicon
+ICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    '<circle cx="8" cy="8" r="7" fill="#1a73e8"/>'
+    '<path d="M4.5 8.5l2.5 2.5 4.5-5" stroke="#fff" stroke-width="2" fill="none"/></svg>'
+)
 NOTICES = {
     "accepted": "Accepted: the evidence is recorded on the commitment.",
     "rejected": "Rejected.",
     "snoozed": "Snoozed: it comes back on its date.",
 }
+#: rows per page of the dashboard's table and of the review queue
+PAGE = 50
 STATUS_COLOURS = {
     "not_yet_assessed": "#9aa0a6",
     "in_progress": "#1a73e8",
@@ -77,24 +106,16 @@ class LoginThrottle:
 
 def highlight(title: str, terms_json: str) -> Markup:
     """``title`` escaped, with every matched term wrapped in <mark> (case-insensitive)."""
-    terms = sorted(json.loads(terms_json), key=len, reverse=True)
-    lowered = title.casefold()
-    marks = [False] * len(title)
-    for term in terms:
-        needle = term.casefold()
-        start = lowered.find(needle) if needle else -1
-        while start != -1:
-            for i in range(start, min(start + len(needle), len(title))):
-                marks[i] = True
-            start = lowered.find(needle, start + len(needle))
-    out, i = [], 0
-    while i < len(title):
-        j = i
-        while j < len(title) and marks[j] == marks[i]:
-            j += 1
-        piece = escape(title[i:j])
-        out.append(Markup("<mark>") + piece + Markup("</mark>") if marks[i] else piece)
-        i = j
+    terms = sorted({t for t in json.loads(terms_json) if t}, key=len, reverse=True)
+    if not terms:
+        return escape(title)
+    pattern = re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE)
+    out, last = [], 0
+    for found in pattern.finditer(title):
+        out.append(escape(title[last : found.start()]))
+        out.append(Markup("<mark>") + escape(found.group()) + Markup("</mark>"))
+        last = found.end()
+    out.append(escape(title[last:]))
     return Markup("").join(out)
 
 
@@ -164,7 +185,7 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
     app = FastAPI(
         title="monitor",
         summary="Commitments, evidence and review",
-        docs_url="/api/docs",
+        docs_url=None,  # served below from local files, under the CSP
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
@@ -178,6 +199,7 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
         max_age=12 * 3600,
     )
     templates = Jinja2Templates(directory=str(TEMPLATES))
+    templates.env.auto_reload = False  # the templates ship with the code: no stat per render
     throttle = LoginThrottle()
     zone = monitor.settings.timezone
     templates.env.globals |= {
@@ -186,6 +208,13 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
         "highlight": highlight,
         "colours": STATUS_COLOURS,
         "statuses": [s.value for s in Status],
+        # Options repeated on every queue row: built once.
+        "reason_options": Markup("").join(
+            Markup("<option>{}</option>").format(r) for r in REJECT_REASONS
+        ),
+        "status_options": Markup("").join(
+            Markup("<option>{}</option>").format(s.value) for s in list(Status)[1:]
+        ),
     }
 
     def account(request: Request) -> Account | None:
@@ -196,10 +225,8 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
         if not isinstance(name, str):
             return None
         # A session is valid only for the account's current epoch (logout bumps it).
-        if request.session.get("epoch") != monitor.accounts.session_epoch(name):
-            return None
-        found = monitor.accounts.find(name)
-        return found if found is not None and not found.disabled else None
+        epoch = request.session.get("epoch")
+        return monitor.accounts.for_session(name, epoch) if isinstance(epoch, int) else None
 
     def token_account(request: Request) -> Account | None:
         # Mutating API calls take a bearer token only: a browser's cookie never authorises
@@ -212,9 +239,14 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
     Viewer = Annotated[Account | None, Depends(account)]
     Scripted = Annotated[Account | None, Depends(token_account)]
 
-    def page(request: Request, name: str, user: Account, **context: Any) -> HTMLResponse:
+    def page(
+        request: Request, name: str, user: Account, status_code: int = 200, **context: Any
+    ) -> HTMLResponse:
         return templates.TemplateResponse(
-            request, name, {"user": user, "csrf": csrf_token(request), **context}
+            request,
+            name,
+            {"user": user, "csrf": csrf_token(request), **context},
+            status_code=status_code,
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -238,6 +270,24 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
     @app.get("/static/app.css", include_in_schema=False)
     def stylesheet() -> Response:
         return Response(CSS, media_type="text/css")
+
+    @app.get("/api/docs", response_class=HTMLResponse, include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        # Swagger UI fetches the OpenAPI document and sends "try it out" calls: this page
+        # alone may connect back to its own origin.
+        return HTMLResponse(API_DOCS, headers={"Content-Security-Policy": DOCS_CSP})
+
+    @app.get("/api/docs/{asset}", include_in_schema=False)
+    def api_docs_asset(asset: str) -> Response:
+        if asset == "init.js":
+            return Response(DOCS_INIT, media_type="text/javascript")
+        if asset not in DOCS_ASSETS:
+            raise HTTPException(404, "not found")
+        return FileResponse(SWAGGER_UI / asset, media_type=DOCS_ASSETS[asset])
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(ICON, media_type="image/svg+xml")
 
     @app.get("/static/app.js", include_in_schema=False)
     def script() -> Response:
@@ -293,21 +343,23 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
         return RedirectResponse("/login", status_code=303)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def dashboard(request: Request, user: Viewer) -> HTMLResponse:
+    def dashboard(
+        request: Request,
+        user: Viewer,
+        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    ) -> HTMLResponse:
         viewer = require(user, "viewer")
-        views = monitor.list_commitments()
-        counts = monitor.counts()
-        total = max(1, len(views))
-        return page(
+        figures = monitor.overview(page, PAGE)
+        return templates.TemplateResponse(
             request,
             "dashboard.html",
-            viewer,
-            views=views,
-            counts=counts,
-            total=total,
-            chart=status_chart(monitor.status_over_time()),
-            reviewed=monitor.intake.last_reviewed(),
-            waiting=monitor.intake.waiting_count(),
+            {
+                "user": viewer,
+                "csrf": csrf_token(request),
+                "o": figures,
+                "total": max(1, figures.total),
+                "chart": status_chart(figures.chart),
+            },
         )
 
     @app.get("/commitments/{commitment_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -339,21 +391,42 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
             local_day=lambda d: local_date(d, zone),
         )
 
-    @app.get("/queue", response_class=HTMLResponse, include_in_schema=False)
-    def queue(
-        request: Request, user: Viewer, commitment: str | None = None, notice: str | None = None
+    def queue_page(
+        request: Request,
+        user: Account,
+        commitment: str | None,
+        number: int,
+        notice: str | None,
+        status_code: int = 200,
     ) -> HTMLResponse:
-        viewer = require(user, "viewer")
-        proposals = monitor.intake.queue(commitment=commitment, limit=200)
+        # One more than a page tells whether a next page exists.
+        proposals = monitor.intake.queue(
+            commitment=commitment, limit=PAGE + 1, offset=(number - 1) * PAGE
+        )
         return page(
             request,
             "queue.html",
-            viewer,
-            proposals=proposals,
-            # Only known notices: the query string must not put words on the page.
-            notice=NOTICES.get(notice or ""),
+            user,
+            proposals=proposals[:PAGE],
+            notice=notice,
+            page_number=number,
+            more=len(proposals) > PAGE,
+            commitment=commitment or "",
             today=monitor.clock.now().astimezone(zone).date().isoformat(),
+            status_code=status_code,
         )
+
+    @app.get("/queue", response_class=HTMLResponse, include_in_schema=False)
+    def queue(
+        request: Request,
+        user: Viewer,
+        commitment: str | None = None,
+        notice: str | None = None,
+        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    ) -> HTMLResponse:
+        viewer = require(user, "viewer")
+        # Only known notices: the query string must not put words on the page.
+        return queue_page(request, viewer, commitment, page, NOTICES.get(notice or ""))
 
     @app.post("/queue/{proposal_id}", include_in_schema=False)
     def review(
@@ -370,27 +443,25 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
     ) -> Response:
         check_csrf(request, csrf)
         reviewer = require(user, "reviewer")
+        # One form per row: the button pressed names the action. "accept-status" is the
+        # accept-and-set-status button; a plain accept ignores the status fields.
+        verb = "accept" if action == "accept-status" else action
         try:
+            if action == "accept-status" and not status:
+                raise MonitorError("choose a status to accept and set it")
             monitor.intake.review(
                 proposal_id,
-                action,
+                verb,
                 by=reviewer.name,
-                status=status or None,
+                status=(status or None) if action == "accept-status" else None,
                 rationale=rationale,
                 effective_at=parse_moment(effective, zone) if effective else None,
                 reason=reason,
                 until=parse_moment(until, zone) if until else None,
             )
         except MonitorError as exc:
-            return page(
-                request,
-                "queue.html",
-                reviewer,
-                proposals=monitor.intake.queue(limit=200),
-                notice=str(exc),
-                today=monitor.clock.now().astimezone(zone).date().isoformat(),
-            )
-        return RedirectResponse(f"/queue?notice={action}ed", status_code=303)
+            return queue_page(request, reviewer, None, 1, str(exc))
+        return RedirectResponse(f"/queue?notice={verb}ed", status_code=303)
 
     @app.get("/audit", response_class=HTMLResponse, include_in_schema=False)
     def audit(

@@ -19,8 +19,8 @@
     var row = rows[current];
     if (event.key === "j") { select(current + 1); }
     else if (event.key === "k") { select(current - 1); }
-    else if (event.key === "a") { row.querySelector("button[name=accept]").click(); }
-    else if (event.key === "r") { row.querySelector("button[name=reject]").click(); }
+    else if (event.key === "a") { row.querySelector("button[data-key=a]").click(); }
+    else if (event.key === "r") { row.querySelector("button[data-key=r]").click(); }
     else if (event.key === "s") { row.querySelector("input[name=until]").focus(); }
     else { return; }
     event.preventDefault();
