@@ -26,6 +26,8 @@ from monitor import overview
 from monitor.accounts import Accounts
 from monitor.clock import Clock, SystemClock
 from monitor.commitment import CommitmentState, context_of
+from monitor.digest.config import Recipient
+from monitor.digest.sending import DigestResult, Digests
 from monitor.errors import (
     CommandRejected,
     ConcurrencyError,
@@ -100,6 +102,7 @@ class Monitor:
         self.projection = CommitmentProjection(self.store)
         self.intake = Intake(self)
         self.accounts = Accounts(self)
+        self.digests = Digests(self)
         self._schema_checked = False
         self._overview_cache: (
             tuple[Any, dict[str, dict[str, int]], list[overview.ChartPoint]] | None
@@ -445,6 +448,22 @@ class Monitor:
         assessment = state.latest_assessment(as_of)
         status = assessment.status if assessment else Status.NOT_YET_ASSESSED
         return History(commitment_id, as_of, clock, status, assessment, decoded)
+
+    # -- digests ------------------------------------------------------------------------
+
+    def send_due_digests(self, now: datetime) -> list[DigestResult]:
+        """Send every digest due at ``now``: the scheduler's entry point (one per tick).
+
+        A recipient is due once their local send time of the day has passed and that local
+        day has no digest claimed; after downtime one catch-up covers the whole gap. Each
+        digest is claimed (an event at an expected version) before it is sent, so two
+        processes calling this at once never both send it.
+        """
+        return self.digests.send_due(now)
+
+    def next_digest_due(self, recipient: Recipient | str, now: datetime) -> datetime:
+        """When ``recipient``'s next digest is due, in UTC (``<= now`` means now)."""
+        return self.digests.next_due(recipient, now)
 
     # -- journal ------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
 
+from monitor.digest.config import PASSWORD_ENV, DigestSettings, describe_digest, parse_digest
 from monitor.errors import ConfigError
 from monitor.sources.fetch import MIB, FetchLimits
 from monitor.store.database import SYNCHRONOUS, sqlite_url
@@ -29,6 +30,8 @@ class Setting:
     key: str
     default: str
     help: str
+    #: the environment variable, when MONITOR_<KEY> would be ambiguous (MONITOR_SMTP_HOST)
+    env_var: str = ""
 
     @property
     def name(self) -> str:
@@ -36,7 +39,7 @@ class Setting:
 
     @property
     def env(self) -> str:
-        return f"MONITOR_{self.key.upper()}"
+        return self.env_var or f"MONITOR_{self.key.upper()}"
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -108,7 +111,105 @@ SETTINGS: tuple[Setting, ...] = (
         "IANA time zone in which dates are shown and bare dates typed by users are read "
         "(for example Asia/Tokyo, America/New_York). Stored times are always UTC.",
     ),
+    Setting(
+        "digest",
+        "sender",
+        "monitor@localhost",
+        "The From address of digests (and of the default List-Unsubscribe mailto:).",
+        "MONITOR_DIGEST_SENDER",
+    ),
+    Setting(
+        "digest",
+        "outbox",
+        "data/outbox",
+        "Folder where digests are written as .eml files when no SMTP server is configured "
+        "(smtp.host empty).",
+        "MONITOR_DIGEST_OUTBOX",
+    ),
+    Setting(
+        "digest",
+        "templates",
+        "config/digest-templates",
+        "Folder of your own subject.txt, body.txt and body.html templates; each file there "
+        "replaces the built-in one of that name.",
+        "MONITOR_DIGEST_TEMPLATES",
+    ),
+    Setting(
+        "digest",
+        "stale_days",
+        "30",
+        "Open commitments with no accepted evidence for this many days are listed.",
+        "MONITOR_DIGEST_STALE_DAYS",
+    ),
+    Setting(
+        "digest",
+        "deadline_days",
+        "30",
+        "Deadlines this many days ahead count as near (passed ones are always listed).",
+        "MONITOR_DIGEST_DEADLINE_DAYS",
+    ),
+    Setting(
+        "digest",
+        "when_empty",
+        "note",
+        "A day with nothing new: `note` sends a short note, `skip` sends nothing.",
+        "MONITOR_DIGEST_WHEN_EMPTY",
+    ),
+    Setting(
+        "digest",
+        "base_url",
+        "",
+        "Address of the web UI (https://monitor.example.org) for links in digests; empty: "
+        "no links into the review queue.",
+        "MONITOR_DIGEST_BASE_URL",
+    ),
+    Setting(
+        "digest",
+        "unsubscribe",
+        "",
+        "The List-Unsubscribe target, mailto: or https:; empty: mailto:SENDER?subject=unsubscribe.",
+        "MONITOR_DIGEST_UNSUBSCRIBE",
+    ),
+    Setting(
+        "smtp",
+        "host",
+        "",
+        "SMTP server for digests; empty: no mail is sent, digests go to digest.outbox.",
+        "MONITOR_SMTP_HOST",
+    ),
+    Setting(
+        "smtp",
+        "port",
+        "",
+        "SMTP port; empty: 587 for starttls, 465 for tls, 25 for none.",
+        "MONITOR_SMTP_PORT",
+    ),
+    Setting(
+        "smtp",
+        "security",
+        "starttls",
+        "`starttls` (upgrade a plain connection), `tls` (TLS from the first byte) or `none` "
+        "(only for a relay on the same host).",
+        "MONITOR_SMTP_SECURITY",
+    ),
+    Setting(
+        "smtp",
+        "user",
+        "",
+        f"SMTP login name; empty: no login. The password comes only from {PASSWORD_ENV}.",
+        "MONITOR_SMTP_USER",
+    ),
+    Setting(
+        "smtp",
+        "timeout",
+        "30",
+        "Seconds to wait for the SMTP server at each step before the attempt counts as failed.",
+        "MONITOR_SMTP_TIMEOUT",
+    ),
 )
+
+#: keys whose value is an array of tables, parsed by their own code (not MONITOR_* variables)
+LISTS = {("digest", "recipients")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +225,7 @@ class Settings:
     sources: Path
     timezone: ZoneInfo
     fetch_limits: FetchLimits
+    digest: DigestSettings
 
 
 def find_config(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Path | None:
@@ -146,51 +248,57 @@ def load_settings(config: Path | None = None, env: Mapping[str, str] | None = No
     """Read the config file (if any) and the environment; raise ConfigError naming the key."""
     env = os.environ if env is None else env
     path = find_config(config, env)
-    values: dict[str, str] = {s.key: s.default for s in SETTINGS}
+    # Keyed by table.key: two tables may well both have a "host" or a "timeout".
+    named: dict[str, str] = {s.name: s.default for s in SETTINGS}
+    lists: dict[str, Any] = {}
     base = Path.cwd()
     if path is not None:
         path = path.resolve()
         # config/monitor.toml lives in the project folder's config/: paths are relative to
         # the project folder, so the same file works from any working directory.
         base = path.parent.parent if path.parent.name == "config" else path.parent
-        values.update(_read_file(path))
+        scalars, lists = _read_file(path)
+        named.update(scalars)
     for setting in SETTINGS:
         if setting.env in env:
-            values[setting.key] = env[setting.env]
+            named[setting.name] = env[setting.env]
     try:
-        zone = ZoneInfo(values["timezone"])
+        zone = ZoneInfo(named["display.timezone"])
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(
-            f"display.timezone: unknown time zone {values['timezone']!r} "
+            f"display.timezone: unknown time zone {named['display.timezone']!r} "
             "(use an IANA name such as Asia/Tokyo)"
         ) from exc
-    if values["sqlite_synchronous"] not in SYNCHRONOUS:
+    if named["database.sqlite_synchronous"] not in SYNCHRONOUS:
         raise ConfigError(
-            f"database.sqlite_synchronous: {values['sqlite_synchronous']!r} is not one of "
+            f"database.sqlite_synchronous: {named['database.sqlite_synchronous']!r} is not one of "
             f"{', '.join(SYNCHRONOUS)}"
         )
-    data_dir = (base / values["data_dir"]).resolve()
-    url = values["database_url"] or sqlite_url(data_dir / "monitor.sqlite3")
+    data_dir = (base / named["paths.data_dir"]).resolve()
+    url = named["database.database_url"] or sqlite_url(data_dir / "monitor.sqlite3")
     return Settings(
         base_dir=base,
         config_file=path,
         database_url=url,
-        sqlite_synchronous=values["sqlite_synchronous"],
+        sqlite_synchronous=named["database.sqlite_synchronous"],
         data_dir=data_dir,
-        catalogue=(base / values["catalogue"]).resolve(),
-        sources=(base / values["sources"]).resolve(),
+        catalogue=(base / named["paths.catalogue"]).resolve(),
+        sources=(base / named["paths.sources"]).resolve(),
         timezone=zone,
-        fetch_limits=_fetch_limits(values),
+        fetch_limits=_fetch_limits(named),
+        digest=parse_digest(named, lists.get("digest.recipients"), base, env),
     )
 
 
 def _number(values: dict[str, str], key: str, low: float, high: float) -> float:
     try:
-        number = float(values[key])
+        number = float(values[f"poll.{key}"])
     except ValueError:
         number = float("nan")
     if not low <= number <= high:
-        raise ConfigError(f"poll.{key}: {values[key]!r} is not a number from {low:g} to {high:g}")
+        raise ConfigError(
+            f"poll.{key}: {values[f'poll.{key}']!r} is not a number from {low:g} to {high:g}"
+        )
     return number
 
 
@@ -207,7 +315,8 @@ def _fetch_limits(values: dict[str, str]) -> FetchLimits:
     )
 
 
-def _read_file(path: Path) -> dict[str, str]:
+def _read_file(path: Path) -> tuple[dict[str, str], dict[str, Any]]:
+    """(scalar values by ``table.key``, raw arrays of tables by ``table.key``)."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -215,6 +324,7 @@ def _read_file(path: Path) -> dict[str, str]:
     known = {(s.table, s.key) for s in SETTINGS}
     tables = {s.table for s in SETTINGS}
     out: dict[str, str] = {}
+    lists: dict[str, Any] = {}
     for table, body in raw.items():
         if table not in tables:
             raise ConfigError(
@@ -223,12 +333,20 @@ def _read_file(path: Path) -> dict[str, str]:
         if not isinstance(body, dict):
             raise ConfigError(f"{path}: [{table}] must be a table")
         for key, value in body.items():
+            if (table, key) == ("smtp", "password"):
+                raise ConfigError(
+                    f"{path}: smtp.password is never read from a file: set {PASSWORD_ENV} in "
+                    "the environment instead, and remove it from the file"
+                )
+            if (table, key) in LISTS:
+                lists[f"{table}.{key}"] = value
+                continue
             if (table, key) not in known:
                 raise ConfigError(f"{path}: unknown key {table}.{key}")
             if isinstance(value, bool) or not isinstance(value, str | int | float):
                 raise ConfigError(f"{path}: {table}.{key} must be a string or a number")
-            out[key] = str(value)
-    return out
+            out[f"{table}.{key}"] = str(value)
+    return out, lists
 
 
 def describe(settings: Settings) -> dict[str, Any]:
@@ -241,4 +359,5 @@ def describe(settings: Settings) -> dict[str, Any]:
         "catalogue": str(settings.catalogue),
         "sources": str(settings.sources),
         "timezone": settings.timezone.key,
+        **describe_digest(settings.digest),
     }

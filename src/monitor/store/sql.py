@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -332,6 +333,35 @@ class SqlEventStore:
                     _READ_ALL_UNTIL, {"after": after, "until": until, "limit": limit}
                 )
             return [tuple(r) for r in result]
+
+    def read_window(
+        self, after: int, until: int, event_types: Iterable[str]
+    ) -> list[RecordedEvent]:
+        """Events of these types with ``after < position <= until``, in order."""
+        types = sorted(set(event_types))
+        if not types or until <= after:
+            return []
+        with self.read_transaction() as conn:
+            rows = conn.execute(
+                text(
+                    f"SELECT {_COLUMNS} FROM events WHERE position > :after "
+                    "AND position <= :until AND event_type IN :types ORDER BY position"
+                ).bindparams(bindparam("types", expanding=True)),
+                {"after": after, "until": until, "types": types},
+            ).all()
+        return [row_to_event(r) for r in rows]
+
+    def position_at(self, moment: datetime) -> int:
+        """The position of the last event recorded by ``moment`` (0 if none).
+
+        Recorded times never go backwards along the journal, so this splits it in two.
+        """
+        with self.read_transaction() as conn:
+            value = conn.execute(
+                text("SELECT MAX(position) FROM events WHERE recorded_at <= :moment"),
+                {"moment": format_timestamp(moment)},
+            ).scalar()
+        return int(value or 0)
 
     def iter_rows(self, after: int = 0, batch: int = 5000) -> Iterator[Row]:
         """Every stored row from ``after`` on, fetched in batches."""

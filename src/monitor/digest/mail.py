@@ -1,0 +1,234 @@
+"""One digest as an e-mail message, and the two ways it leaves: SMTP or the outbox folder.
+
+The message is multipart/alternative (text, then HTML) with Date, Message-ID and
+List-Unsubscribe. Delivery errors are sorted into transient (worth another try: SMTP 4xx,
+a refused, dropped or timed-out connection) and permanent (SMTP 5xx, a refused login, a
+TLS failure): the sender records the second kind instead of retrying it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import smtplib
+import ssl
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Protocol
+
+from monitor.digest.config import PASSWORD_ENV, Recipient, Smtp
+from monitor.digest.contents import clean
+from monitor.digest.render import Rendered
+from monitor.errors import MonitorError
+
+log = logging.getLogger("monitor.digest")
+
+
+class DeliveryError(MonitorError):
+    """A digest could not be handed over; ``code`` is the SMTP reply code, if any."""
+
+    permanent = False
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TransientFailure(DeliveryError):
+    """Worth trying again later (4xx, refused or dropped connection, timeout)."""
+
+
+class PermanentFailure(DeliveryError):
+    """Trying again will not help (5xx, login refused, TLS or configuration problem)."""
+
+    permanent = True
+
+
+def build_message(
+    rendered: Rendered,
+    *,
+    recipient: Recipient,
+    sender: str,
+    message_id: str,
+    date: datetime,
+    unsubscribe: str,
+) -> EmailMessage:
+    """The digest as a multipart/alternative message (text first, then HTML)."""
+    message = EmailMessage(policy=SMTP)
+    local, _, domain = sender.partition("@")
+    message["From"] = Address("monitor", local, domain)
+    to_local, _, to_domain = recipient.address.partition("@")
+    message["To"] = Address(clean(recipient.name, 100), to_local, to_domain)
+    # Rendered subjects are single-line already; clean again: this is a header.
+    message["Subject"] = clean(rendered.subject, 200)
+    message["Date"] = format_datetime(date.astimezone(recipient.timezone))
+    message["Message-ID"] = message_id
+    message["List-Unsubscribe"] = f"<{unsubscribe}>"
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    message.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return message
+
+
+class Transport(Protocol):
+    """Hands one message to its recipient; returns where it went (for the journal)."""
+
+    kind: str
+
+    def deliver(self, message: EmailMessage, sender: str, to: str) -> str: ...
+
+
+@dataclass
+class SmtpTransport:
+    """An SMTP server, over STARTTLS, TLS or (for a local relay) plain."""
+
+    smtp: Smtp
+    ssl_context: ssl.SSLContext | None = None
+    kind: str = "smtp"
+
+    def deliver(self, message: EmailMessage, sender: str, to: str) -> str:
+        smtp = self.smtp
+        if smtp.user and not smtp.password:
+            raise PermanentFailure(
+                f"smtp.user is {smtp.user!r} but {PASSWORD_ENV} is not set: the password comes "
+                "only from the environment"
+            )
+        context = self.ssl_context or ssl.create_default_context()
+        try:
+            client = self._connect(context)
+            try:
+                if smtp.security == "starttls":
+                    client.starttls(context=context)
+                    client.ehlo()
+                if smtp.user:
+                    client.login(smtp.user, smtp.password)
+                client.send_message(message, from_addr=sender, to_addrs=[to])
+            finally:
+                _close(client)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reply = next(iter(exc.recipients.values()))
+            raise _by_code(code, f"recipient refused: {code} {_reply(reply)}") from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            raise PermanentFailure(
+                f"{smtp.where} does not offer STARTTLS: check smtp.security ({exc})"
+            ) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise _by_code(exc.smtp_code, f"{exc.smtp_code} {_reply(exc.smtp_error)}") from exc
+        except smtplib.SMTPServerDisconnected as exc:
+            raise TransientFailure(f"{smtp.where} closed the connection: {exc}") from exc
+        except smtplib.SMTPException as exc:
+            # Before OSError, of which smtplib's errors are a kind.
+            raise TransientFailure(f"SMTP error with {smtp.where}: {exc}") from exc
+        except ssl.SSLError as exc:
+            # Before OSError: a certificate the server should not have is not transient.
+            raise PermanentFailure(f"TLS with {smtp.where} failed: {exc.reason or exc}") from exc
+        except TimeoutError as exc:
+            raise TransientFailure(f"{smtp.where} did not answer in time") from exc
+        except OSError as exc:
+            raise TransientFailure(
+                f"cannot reach {smtp.where}: {exc.strerror or exc.__class__.__name__}"
+            ) from exc
+        return smtp.where
+
+    def _connect(self, context: ssl.SSLContext) -> smtplib.SMTP:
+        smtp = self.smtp
+        if smtp.security == "tls":
+            return smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
+        return smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
+
+
+def _close(client: smtplib.SMTP) -> None:
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()  # the message is handed over (or not) already: only tidy up
+
+
+def _by_code(code: int, text: str) -> DeliveryError:
+    if 500 <= code < 600:
+        return PermanentFailure(text, code)
+    return TransientFailure(text, code)
+
+
+def _reply(reply: bytes | str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return clean(text, 300)
+
+
+@dataclass
+class OutboxTransport:
+    """No SMTP configured: each message becomes an .eml file in a folder (atomically)."""
+
+    folder: Path
+    kind: str = "outbox"
+
+    def deliver(self, message: EmailMessage, sender: str, to: str) -> str:
+        path = self.folder / outbox_name(str(message["Message-ID"]), to)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".digest-", suffix=".tmp", dir=self.folder)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(message.as_bytes())
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                # Same name for the same Message-ID: a resend replaces, never duplicates.
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise PermanentFailure(
+                f"cannot write to the outbox {self.folder}: {exc.strerror or exc}"
+            ) from exc
+        log.info("no SMTP server configured (smtp.host): the digest for %s is in %s", to, path)
+        return str(path)
+
+
+def outbox_name(message_id: str, to: str) -> str:
+    """``20240310-ana@example.org.eml``: the day from the Message-ID, a safe address."""
+    day = re.search(r"\.(\d{8})\.", message_id)
+    address = re.sub(r"[^A-Za-z0-9@._+-]", "_", to.lower())
+    return f"{day.group(1) if day else 'digest'}-{address}.eml"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What came of handing one message over, after any quick retries."""
+
+    destination: str | None
+    attempts: int
+    error: DeliveryError | None = None
+
+
+def deliver_with_retries(
+    transport: Transport,
+    message: EmailMessage,
+    *,
+    sender: str,
+    to: str,
+    delays: Sequence[float],
+    sleep: Callable[[float], None],
+) -> Delivery:
+    """Try once, then once more after each of ``delays`` while failures are transient."""
+    attempts = 0
+    for delay in (None, *delays):
+        if delay is not None:
+            sleep(delay)
+        attempts += 1
+        try:
+            return Delivery(transport.deliver(message, sender, to), attempts)
+        except PermanentFailure as exc:
+            return Delivery(None, attempts, exc)
+        except TransientFailure as exc:
+            log.warning("digest for %s: attempt %d failed: %s", to, attempts, exc)
+            error: DeliveryError = exc
+    return Delivery(None, attempts, error)
