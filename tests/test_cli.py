@@ -31,6 +31,9 @@ COMMANDS = [
     "counts",
     "config",
     "evidence retract",
+    "digest preview",
+    "digest send",
+    "digest status",
 ]
 
 

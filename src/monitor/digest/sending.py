@@ -217,16 +217,17 @@ class Digests:
 
     # -- commands -----------------------------------------------------------------------
 
-    def send_due(self, now: datetime) -> list[DigestResult]:
+    def send_due(self, now: datetime, only: str | None = None) -> list[DigestResult]:
         """Send every recipient's digest that is due at ``now`` (the scheduler's tick).
 
         Due: the recipient's send time of their local day has passed and that day has no
         claim yet; or a claim was abandoned (recovery) or failed transiently and its retry
         time has come. After downtime, one digest covers the whole gap. Safe to call from
-        several processes at once: the claim decides who sends.
+        several processes at once: the claim decides who sends. ``only``: one recipient.
         """
         self.monitor.require_schema()
-        return [self._send(r, now, manual=False) for r in self.recipients]
+        targets = [self.recipient(only)] if only else list(self.recipients)
+        return [self._send(r, now, manual=False) for r in targets]
 
     def send_now(self, now: datetime, to: str | None = None) -> list[DigestResult]:
         """Send today's digest now, whatever the send time (all recipients or ``to``).
