@@ -509,6 +509,13 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
         viewer = require(user, "viewer")
         return page(request, "sources.html", viewer, sources=monitor.intake.sources())
 
+    @app.get("/digests", response_class=HTMLResponse, include_in_schema=False)
+    def digests(request: Request, user: Viewer) -> HTMLResponse:
+        """Digest recipients: last sent, next due, last error (read-only)."""
+        viewer = require(user, "viewer")
+        rows = monitor.digests.status(monitor.clock.now())
+        return page(request, "digests.html", viewer, rows=rows, in_zone=local)
+
     # -- JSON API (mirrors the CLI's --json) ------------------------------------------
 
     def api_call(fn: Callable[[], Any]) -> Any:
