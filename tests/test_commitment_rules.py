@@ -262,3 +262,21 @@ def test_a_correction_cannot_move_a_status_onto_retracted_evidence() -> None:
     # Undoing the assessment, or fixing its rationale only, needs no evidence.
     assert rules.correct_assessment(after, status="not_yet_assessed", **correction)  # type: ignore[arg-type]
     assert rules.correct_assessment(after, status="in_progress", **correction)  # type: ignore[arg-type]
+
+
+def test_a_deadline_passes_once_its_day_is_over_in_the_users_zone() -> None:
+    from monitor.events import DeadlinePassed
+
+    state = given(registered(deadline=date(2026, 1, 15)))
+    # 2026-01-15 12:00 UTC is 21:00 in Tokyo: the deadline day is not over yet.
+    assert rules.check_deadline(state, NOW, TOKYO) == []
+    later = NOW + timedelta(hours=3)  # 00:00 on the 16th in Tokyo
+    [passed] = rules.check_deadline(state, later, TOKYO)
+    assert passed == DeadlinePassed(
+        commitment_id="EPCC23-SEMI-03", deadline=date(2026, 1, 15), noticed_at=later
+    )
+    # Recorded once: the same deadline never passes twice.
+    assert rules.check_deadline(given(registered(date(2026, 1, 15)), passed), later, TOKYO) == []
+    assert rules.check_deadline(given(registered()), later, TOKYO) == []  # no deadline
+    retired = CommitmentRetired(commitment_id="EPCC23-SEMI-03", reason="merged")
+    assert rules.check_deadline(given(registered(date(2026, 1, 1)), retired), later, TOKYO) == []

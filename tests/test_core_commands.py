@@ -67,3 +67,21 @@ def test_export_to_an_unusable_place_is_a_clear_error(monitor: Monitor, tmp_path
     blocker.write_text("x")
     with pytest.raises(MonitorError, match="cannot write the journal"):
         monitor.export(blocker / "journal.jsonl")
+
+
+def test_passed_deadlines_are_recorded_once_from_any_process(
+    monitor: Monitor, project: Path
+) -> None:
+    # The catalogue's one dated commitment (deadline 2023-11-14) is long past at NOW.
+    [passed] = monitor.check_deadlines()
+    assert passed.event_type == "DeadlinePassed"
+    assert monitor.check_deadlines() == []
+    # Another process (its own Monitor and connections) finds it recorded.
+    settings = load_settings(project / "config" / "monitor.toml", env={})
+    with Monitor.open(settings, FixedClock(NOW)) as other:
+        assert other.check_deadlines() == []
+    commitment = passed.data["commitment_id"]
+    assert monitor.timeline(commitment)[-1].summary == "deadline 2023-11-14 passed"
+    assert [e.event_type for e in monitor.store.read_stream(f"commitment-{commitment}")].count(
+        "DeadlinePassed"
+    ) == 1

@@ -21,6 +21,7 @@ from monitor.events import (
     CommitmentReinstated,
     CommitmentRetired,
     CommitmentRevised,
+    DeadlinePassed,
     DomainEvent,
     EvidenceAccepted,
     EvidenceRetracted,
@@ -86,6 +87,8 @@ class CommitmentState:
     assessments: dict[UUID, Assessment] = field(default_factory=dict)
     evidence: dict[UUID, Evidence] = field(default_factory=dict)
     notes: list[tuple[EventContext, NoteAdded]] = field(default_factory=list)
+    #: deadline dates already recorded as passed
+    deadlines_passed: set[date] = field(default_factory=set)
 
     @property
     def exists(self) -> bool:
@@ -161,7 +164,24 @@ def apply(state: CommitmentState, event: DomainEvent, ctx: EventContext) -> Comm
         state.assessments.pop(event.assessment_id, None)
     elif isinstance(event, NoteAdded):
         state.notes.append((ctx, event))
+    elif isinstance(event, DeadlinePassed):
+        state.deadlines_passed.add(event.deadline)
     return state
+
+
+def check_deadline(state: CommitmentState, now: datetime, zone: tzinfo) -> list[DomainEvent]:
+    """DeadlinePassed once the deadline's day is over in ``zone``, if not recorded yet.
+
+    Retired commitments and those without a deadline give nothing; a deadline is recorded
+    once per date (a revised deadline can pass again).
+    """
+    registration = state.registration
+    if registration is None or state.retired or registration.deadline is None:
+        return []
+    deadline = registration.deadline
+    if deadline >= now.astimezone(zone).date() or deadline in state.deadlines_passed:
+        return []
+    return [DeadlinePassed(commitment_id=state.commitment_id, deadline=deadline, noticed_at=now)]
 
 
 def fold(

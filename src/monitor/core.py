@@ -218,6 +218,8 @@ class Monitor:
                 events = decide(state)
             except ValidationError as exc:
                 raise CommandRejected(_validation_message(exc)) from exc
+            if not events:
+                return []  # nothing left to do (another writer did it first)
             metadata = self._meta(actor)
             try:
                 result = self.store.append(
@@ -307,6 +309,32 @@ class Monitor:
         return self._execute(
             commitment_id, lambda state: rules.add_note(state, text=text_, author=by), by
         )
+
+    def check_deadlines(self) -> list[RecordedEvent]:
+        """Record DeadlinePassed for every active commitment whose deadline day is over.
+
+        The daily job of `monitor serve`; safe to run often and from several processes at
+        once (each deadline is recorded once: a second writer finds it already there).
+        """
+        self.require_schema()
+        self.projection.catch_up()
+        with Session(self.engine) as session:
+            ids = session.exec(
+                select(CommitmentView.commitment_id).where(
+                    col(CommitmentView.deadline).is_not(None),
+                    CommitmentView.retired == False,  # noqa: E712
+                )
+            ).all()
+        now, zone = self.clock.now(), self.settings.timezone
+        recorded: list[RecordedEvent] = []
+        for commitment_id in ids:
+            if rules.check_deadline(self.load(commitment_id), now, zone):
+                recorded += self._execute(
+                    commitment_id,
+                    lambda state: rules.check_deadline(state, now, zone),
+                    "monitor",
+                )
+        return recorded
 
     def retract_evidence(
         self, commitment_id: str, evidence_id: UUID, *, reason: str, by: str

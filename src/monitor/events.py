@@ -222,6 +222,18 @@ class NoteAdded(DomainEvent):
     author: Actor
 
 
+class DeadlinePassed(DomainEvent):
+    """The commitment's deadline went by (noticed by the daily check of `monitor serve`).
+
+    Recorded once per deadline date: a revised deadline can pass again.
+    """
+
+    event_type: ClassVar[str] = "DeadlinePassed"
+    commitment_id: str = NonEmpty
+    deadline: date
+    noticed_at: AwareDatetime
+
+
 # -- sources, items, proposals ------------------------------------------------------------
 
 SourceKind = Literal["feed", "news-search"]
@@ -555,6 +567,7 @@ for _cls in (
     AssessmentCorrected,
     AssessmentWithdrawn,
     NoteAdded,
+    DeadlinePassed,
     SourceRegistered,
     SourceRevised,
     SourceRemoved,

@@ -123,6 +123,8 @@ def _summary(event_type: str, data: dict[str, Any]) -> tuple[str, str | None, st
         )
     if event_type == "NoteAdded":
         return _clip(f"note: {data['text']}"), None, data["author"]
+    if event_type == "DeadlinePassed":
+        return f"deadline {data['deadline']} passed", None, None
     return event_type, None, None
 
 
