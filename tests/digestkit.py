@@ -38,6 +38,7 @@ def configure(
     *,
     smtp_port: int | None = None,
     digest: dict[str, Any] | None = None,
+    smtp: dict[str, Any] | None = None,
 ) -> Path:
     """Add [digest], [smtp] and the recipients to the project's monitor.toml."""
     path = project / "config" / "monitor.toml"
@@ -45,7 +46,9 @@ def configure(
     settings = {"sender": "monitor@example.org", **(digest or {})}
     body += "\n[digest]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in settings.items())
     if smtp_port is not None:
-        body += f'\n[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\n'
+        options = {"host": "127.0.0.1", "port": smtp_port, "security": "none", "timeout": 10}
+        options |= smtp or {}
+        body += "\n[smtp]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in options.items())
     for recipient in recipients:
         body += "\n[[digest.recipients]]\n"
         body += "".join(f"{k} = {toml_value(v)}\n" for k, v in recipient.items())
@@ -53,9 +56,14 @@ def configure(
     return path
 
 
-def open_monitor(project: Path, clock: FixedClock, sleeps: list[float] | None = None) -> Monitor:
+def open_monitor(
+    project: Path,
+    clock: FixedClock,
+    sleeps: list[float] | None = None,
+    env: dict[str, str] | None = None,
+) -> Monitor:
     """An initialised Monitor on the project; quick retries sleep into ``sleeps``."""
-    settings = load_settings(project / "config" / "monitor.toml", env={})
+    settings = load_settings(project / "config" / "monitor.toml", env=env or {})
     monitor = Monitor.open(settings, clock)
     monitor.init()
     monitor.digests.sleep = (sleeps if sleeps is not None else []).append

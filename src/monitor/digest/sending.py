@@ -73,6 +73,20 @@ QUICK_RETRIES = (2.0, 10.0)
 FIRST_WINDOW = timedelta(days=1)
 
 Outcome = Literal["sent", "skipped", "failed", "deferred", "not due"]
+#: SMTP exchanges of one attempt that may each wait smtp.timeout (connect, greeting, EHLO,
+#: STARTTLS, EHLO, AUTH, MAIL, RCPT, DATA and its end, QUIT), rounded up
+STEPS_PER_ATTEMPT = 12
+
+
+def claim_lease(timeout: float, quick_retries: Sequence[float]) -> timedelta:
+    """How long a claim without outcome is presumed alive: longer than the slowest send.
+
+    At least :data:`CLAIM_LEASE`; more when every step of every attempt could wait the
+    whole ``smtp.timeout``, so a live but slow sender is never overtaken by a recovery.
+    """
+    attempts = len(quick_retries) + 1
+    slowest = attempts * STEPS_PER_ATTEMPT * timeout + sum(quick_retries)
+    return max(CLAIM_LEASE, timedelta(seconds=slowest + 60))
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +142,7 @@ class Digests:
         self.store = monitor.store
         self.sleep: Callable[[float], None] = time.sleep
         self.quick_retries: Sequence[float] = QUICK_RETRIES
-        self.lease = CLAIM_LEASE
+        self.lease = claim_lease(self.settings.smtp.timeout, self.quick_retries)
         self.ssl_context: ssl.SSLContext | None = None
         self.renderer = Renderer(self.settings.templates)
 
