@@ -520,6 +520,9 @@ class FeedServer:
         """Bind a free port on 127.0.0.1 and serve in a daemon thread; returns self."""
         if self._server is not None or self.stopping.is_set():
             raise RuntimeError("a FeedServer can be started only once")
+        # Build the 200 MiB bomb the tests ask for now: made on the first request, it took
+        # longer than a client's short read timeout on a busy machine.
+        _gzip_bomb(200 * MIB)
         server = _Server(self)
         self._base_url = f"http://{HOST}:{server.server_port}"
         self._thread = threading.Thread(

@@ -352,3 +352,31 @@ def test_edits_count_from_whichever_source_saw_the_story_first(  # type: ignore[
     assert (report.items_revised, report.items_new) == (1, 0)
     clock.advance(timedelta(hours=1))
     assert poll(monitor).items_revised == 0  # no flip-flop between the two excerpts
+
+
+def test_a_stopped_round_keeps_what_it_recorded_and_leaves_the_rest_due(  # type: ignore[no-untyped-def]
+    setup, feed_server: FeedServer, project: Path
+) -> None:
+    import threading
+
+    monitor, _clock, p = setup
+    feed_server.set_body(f"{p}-fine", rss(LEGACY))
+    slow = {f"{p}-slow{n}": feed_server.url("/slow-headers?seconds=30") for n in range(3)}
+    write_sources(project, {f"{p}-fine": feed_server.url(f"/feeds/{p}-fine"), **slow})
+    monitor.init()
+    stop = threading.Event()
+    # The service's shutdown, as the first source is recorded: the slow ones are in flight.
+    report = monitor.intake.poll(
+        monitor.intake.due(everything=True),
+        chunk=1,
+        stop=stop,
+        on_recorded=lambda plan, done, total: stop.set(),
+    )
+    assert report.stopped
+    assert (report.sources, report.ok) == (1, 1)
+    health = {s.name: s for s in monitor.intake.sources()}
+    assert health[f"{p}-fine"].last_outcome == "ok"
+    # Untouched, so still due: the next round checks them.
+    assert all(health[name].last_outcome is None for name in slow)
+    assert {s.name for s in monitor.intake.due()} >= set(slow)
+    assert monitor.verify().ok

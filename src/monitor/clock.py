@@ -5,6 +5,8 @@ Pass a clock in; tests pass a :class:`FixedClock` instead of sleeping or patchin
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -38,3 +40,31 @@ class FixedClock:
 
     def set(self, at: datetime) -> None:
         self._at = at.astimezone(UTC)
+
+
+class ScaledClock:
+    """Starts at ``start`` and runs ``speed`` times as fast as the wall clock.
+
+    For trying `monitor serve` on a compressed schedule (and for its tests): with speed
+    3600 an hour of schedule passes every second. Set by MONITOR_CLOCK_START and
+    MONITOR_CLOCK_SPEED; never needed in normal use.
+    """
+
+    def __init__(
+        self, start: datetime, speed: float = 1.0, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        if start.tzinfo is None:
+            raise ValueError("ScaledClock needs an aware datetime")
+        if speed <= 0:
+            raise ValueError("ScaledClock speed must be positive")
+        self.start, self.speed, self._monotonic = start.astimezone(UTC), speed, monotonic
+        self._origin = monotonic()
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=(self._monotonic() - self._origin) * self.speed)
+
+
+def real_seconds_until(clock: Clock, moment: datetime) -> float:
+    """Wall-clock seconds until ``clock`` shows ``moment`` (0 if it already has)."""
+    speed = clock.speed if isinstance(clock, ScaledClock) else 1.0
+    return max(0.0, (moment - clock.now()).total_seconds() / speed)

@@ -9,6 +9,7 @@ import heapq
 import itertools
 import json
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -212,8 +213,13 @@ class Intake:
         on_recorded: Recorded | None = None,
         limits: FetchLimits | None = None,
         chunk: int = 50,
+        stop: threading.Event | None = None,
     ) -> PollReport:
-        """One round over ``sources``: fetch, parse, record items, proposals and health."""
+        """One round over ``sources``: fetch, parse, record items, proposals and health.
+
+        ``stop`` set mid-round: what is recorded stays, the rest is abandoned untouched
+        (those sources are still due, so the next round checks them).
+        """
         poller = Poller(
             self.store,
             self.projection,
@@ -222,7 +228,7 @@ class Intake:
             limits=limits or self.monitor.settings.fetch_limits,
             chunk=chunk,
         )
-        return poller.run(sources, on_recorded)
+        return poller.run(sources, on_recorded, stop=stop)
 
     def matcher(self) -> Matcher:
         """The catalogue's rules, compiled once per catalogue version."""

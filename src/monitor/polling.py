@@ -68,6 +68,8 @@ class PollReport:
     proposals: int = 0
     skipped: list[str] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    #: the round was stopped (shutdown): sources not reported here were left untouched
+    stopped: bool = False
 
     def add(self, plan: SourcePlan) -> None:
         self.sources += 1
@@ -161,11 +163,21 @@ class Poller:
 
     # -- a round -------------------------------------------------------------------------
 
-    def run(self, sources: Sequence[SourceView], on_recorded: Recorded | None = None) -> PollReport:
-        """Check ``sources`` once each; returns the round's report."""
+    def run(
+        self,
+        sources: Sequence[SourceView],
+        on_recorded: Recorded | None = None,
+        stop: threading.Event | None = None,
+    ) -> PollReport:
+        """Check ``sources`` once each; returns the round's report.
+
+        When ``stop`` is set the round ends after the chunk being written: fetches in
+        flight are cancelled and nothing more is recorded (``report.stopped``).
+        """
         report = PollReport()
         if not sources:
             return report
+        self._stop = stop or threading.Event()
         self.intake.catch_up()
         matcher = self.matcher()
         self._pool: ProcessPoolExecutor | None = None
@@ -230,13 +242,33 @@ class Poller:
         total = len(sources)
         async with Fetcher(self.limits) as fetcher:
             tasks = [asyncio.ensure_future(self._fetch(fetcher, s, matcher)) for s in sources]
-            for next_done in asyncio.as_completed(tasks):
-                pending.append(await next_done)
-                if len(pending) >= self.chunk:
+            watcher = asyncio.ensure_future(self._watch_stop(tasks))
+            try:
+                for next_done in asyncio.as_completed(tasks):
+                    try:
+                        pending.append(await next_done)
+                    except asyncio.CancelledError:
+                        break  # stopping: the cancelled fetches are abandoned
+                    if self._stop.is_set():
+                        break
+                    if len(pending) >= self.chunk:
+                        self._record(pending, matcher, report, on_recorded, total)
+                        pending = []
+                if pending and not self._stop.is_set():
                     self._record(pending, matcher, report, on_recorded, total)
-                    pending = []
-            if pending:
-                self._record(pending, matcher, report, on_recorded, total)
+            finally:
+                watcher.cancel()
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, watcher, return_exceptions=True)
+        report.stopped = self._stop.is_set()
+
+    async def _watch_stop(self, tasks: Sequence[asyncio.Future[Fetched]]) -> None:
+        """Cancel the round's fetches once ``stop`` is set (checked ten times a second)."""
+        while not self._stop.is_set():
+            await asyncio.sleep(0.1)
+        for task in tasks:
+            task.cancel()
 
     async def _fetch(self, fetcher: Fetcher, source: SourceView, matcher: Matcher) -> Fetched:
         start = time.monotonic()

@@ -10,6 +10,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -208,6 +209,64 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
+SETTINGS += (
+    Setting(
+        "service",
+        "tick_seconds",
+        "30",
+        "`monitor serve`: seconds between scheduler ticks; each tick polls the sources that "
+        "are due (their next check time lives in the store).",
+        "MONITOR_SERVICE_TICK_SECONDS",
+    ),
+    Setting(
+        "service",
+        "deadline_check",
+        "00:15",
+        "`monitor serve`: local time (display.timezone), HH:MM, of the daily deadline check; "
+        "a check missed while the service was down runs at start-up.",
+        "MONITOR_SERVICE_DEADLINE_CHECK",
+    ),
+    Setting(
+        "service",
+        "log_level",
+        "info",
+        "`monitor serve` log level: debug, info, warning or error (logs go to stdout).",
+        "MONITOR_LOG_LEVEL",
+    ),
+    Setting(
+        "service",
+        "log_format",
+        "text",
+        "`text` (one readable line per record) or `json` (one JSON object per line).",
+        "MONITOR_LOG_FORMAT",
+    ),
+    Setting(
+        "service",
+        "standby_retry_seconds",
+        "5",
+        "PostgreSQL: how often a standby `monitor serve` tries to take the scheduler lease; "
+        "a dead leader is replaced within this (plus one tick).",
+        "MONITOR_SERVICE_STANDBY_RETRY",
+    ),
+    Setting(
+        "web",
+        "host",
+        "127.0.0.1",
+        "Address the web UI listens on (`monitor serve`, `monitor web`): only this machine "
+        "by default; 0.0.0.0 for every interface (put TLS in front).",
+        "MONITOR_WEB_HOST",
+    ),
+    Setting("web", "port", "8080", "Port of the web UI.", "MONITOR_WEB_PORT"),
+    Setting(
+        "web",
+        "https",
+        "false",
+        "`true` when browsers reach the UI over HTTPS (a TLS proxy in front): Secure cookies "
+        "and HSTS.",
+        "MONITOR_WEB_HTTPS",
+    ),
+)
+
 #: keys whose value is an array of tables, parsed by their own code (not MONITOR_* variables)
 LISTS = {("digest", "recipients")}
 
@@ -226,6 +285,7 @@ class Settings:
     timezone: ZoneInfo
     fetch_limits: FetchLimits
     digest: DigestSettings
+    service: ServiceSettings
 
 
 def find_config(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Path | None:
@@ -287,6 +347,65 @@ def load_settings(config: Path | None = None, env: Mapping[str, str] | None = No
         timezone=zone,
         fetch_limits=_fetch_limits(named),
         digest=parse_digest(named, lists.get("digest.recipients"), base, env),
+        service=parse_service(named),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSettings:
+    """How `monitor serve` runs: its tick, daily check, logs, lease and web listener."""
+
+    tick_seconds: float
+    deadline_check: dt_time
+    log_level: str
+    log_format: str
+    standby_retry_seconds: float
+    web_host: str
+    web_port: int
+    web_https: bool
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def parse_service(named: dict[str, str]) -> ServiceSettings:
+    """The [service] and [web] tables, checked; errors name the key."""
+
+    def number(name: str, low: float, high: float) -> float:
+        try:
+            value = float(named[name])
+        except ValueError:
+            value = float("nan")
+        if not low <= value <= high:
+            raise ConfigError(f"{name}: {named[name]!r} is not a number from {low:g} to {high:g}")
+        return value
+
+    try:
+        check = dt_time.fromisoformat(named["service.deadline_check"])
+    except ValueError as exc:
+        raise ConfigError(
+            f"service.deadline_check: {named['service.deadline_check']!r} is not a time HH:MM"
+        ) from exc
+    level = named["service.log_level"].lower()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"service.log_level: {level!r} is not one of {', '.join(LOG_LEVELS)}")
+    log_format = named["service.log_format"].lower()
+    if log_format not in ("text", "json"):
+        raise ConfigError(f"service.log_format: {log_format!r} is not one of text, json")
+    https = named["web.https"].lower()
+    if https not in ("true", "false"):
+        raise ConfigError(f"web.https: {named['web.https']!r} is not true or false")
+    if not named["web.host"].strip():
+        raise ConfigError("web.host: give an address such as 127.0.0.1")
+    return ServiceSettings(
+        tick_seconds=number("service.tick_seconds", 0.05, 3600),
+        deadline_check=check,
+        log_level=level,
+        log_format=log_format,
+        standby_retry_seconds=number("service.standby_retry_seconds", 0.05, 600),
+        web_host=named["web.host"].strip(),
+        web_port=int(number("web.port", 1, 65535)),
+        web_https=https == "true",
     )
 
 
@@ -322,6 +441,7 @@ def _read_file(path: Path) -> tuple[dict[str, str], dict[str, Any]]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     known = {(s.table, s.key) for s in SETTINGS}
+    switches = {s.name for s in SETTINGS if s.default in ("true", "false")}
     tables = {s.table for s in SETTINGS}
     out: dict[str, str] = {}
     lists: dict[str, Any] = {}
@@ -343,6 +463,9 @@ def _read_file(path: Path) -> tuple[dict[str, str], dict[str, Any]]:
                 continue
             if (table, key) not in known:
                 raise ConfigError(f"{path}: unknown key {table}.{key}")
+            if isinstance(value, bool) and f"{table}.{key}" in switches:
+                out[f"{table}.{key}"] = "true" if value else "false"
+                continue
             if isinstance(value, bool) or not isinstance(value, str | int | float):
                 raise ConfigError(f"{path}: {table}.{key} must be a string or a number")
             out[f"{table}.{key}"] = str(value)
@@ -360,4 +483,16 @@ def describe(settings: Settings) -> dict[str, Any]:
         "sources": str(settings.sources),
         "timezone": settings.timezone.key,
         **describe_digest(settings.digest),
+        "service": {
+            "tick_seconds": settings.service.tick_seconds,
+            "deadline_check": settings.service.deadline_check.strftime("%H:%M"),
+            "log_level": settings.service.log_level,
+            "log_format": settings.service.log_format,
+            "standby_retry_seconds": settings.service.standby_retry_seconds,
+        },
+        "web": {
+            "host": settings.service.web_host,
+            "port": settings.service.web_port,
+            "https": settings.service.web_https,
+        },
     }
