@@ -241,7 +241,16 @@ class Digests:
         """
         self.monitor.require_schema()
         targets = [self.recipient(only)] if only else list(self.recipients)
-        return [self._send(r, now, manual=False) for r in targets]
+        return [self._send_isolated(r, now) for r in targets]
+
+    def _send_isolated(self, recipient: Recipient, now: datetime) -> DigestResult:
+        # One recipient's trouble (the database gone mid-send) must not cost the others
+        # their digest; an unfinished claim is recovered after its lease.
+        try:
+            return self._send(recipient, now, manual=False)
+        except MonitorError as exc:
+            log.error("digest for %s not sent: %s", recipient.address, exc)
+            return DigestResult(recipient.address, None, "deferred", error=str(exc))
 
     def send_now(self, now: datetime, to: str | None = None) -> list[DigestResult]:
         """Send today's digest now, whatever the send time (all recipients or ``to``).
