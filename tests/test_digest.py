@@ -521,3 +521,22 @@ def test_preview_composes_without_recording(
         assert preview.contents.summary.startswith("nothing new; 0 waiting for review")
         with pytest.raises(ConfigError, match="not a digest recipient"):
             monitor.digests.preview("nobody@example.org", clock.now())
+
+
+def test_a_broken_template_of_the_user_is_a_permanent_failure_that_names_it(
+    project: Path, clock: FixedClock, smtp: SmtpServer
+) -> None:
+    templates = project / "config" / "digest-templates"
+    templates.mkdir()
+    (templates / "body.html").write_text("<p>{{ d.no_such_thing }}</p>", encoding="utf-8")
+    configure(project, [ANA], smtp_port=smtp.port)
+    with open_monitor(project, clock) as monitor:
+        with pytest.raises(ConfigError, match=r"your templates: body\.html"):
+            monitor.digests.preview("ana@example.org", clock.now())
+        [result] = monitor.send_due_digests(clock.now())
+        assert result.outcome == "failed"
+        assert result.error is not None
+        assert "no_such_thing" in result.error
+        [status] = monitor.digests.status(clock.now())
+        assert status.last_error_permanent
+    assert smtp.received == []
