@@ -37,6 +37,7 @@ import sys
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -506,6 +507,9 @@ class FeedServer:
         """Serve ``feeds_dir/NAME.xml`` at ``/feeds/NAME`` (default: tests/data/feeds)."""
         self.feeds_dir = feeds_dir if feeds_dir is not None else DEFAULT_FEEDS_DIR
         self.requests: list[RecordedRequest] = []
+        #: called with each request as it arrives, before it is answered (tests kill a
+        #: client at a chosen request this way, without sleeping)
+        self.on_request: Callable[[RecordedRequest], None] | None = None
         self.errors: list[BaseException] = []
         self.stopping = threading.Event()
         self._lock = threading.Lock()
@@ -597,9 +601,12 @@ class FeedServer:
             return self._bodies.get(name)
 
     def record(self, request: RecordedRequest) -> None:
-        """Append a request to ``requests`` (thread-safe)."""
+        """Append a request to ``requests`` (thread-safe), then call the ``on_request`` hook."""
         with self._lock:
             self.requests.append(request)
+            hook = self.on_request
+        if hook is not None:
+            hook(request)
 
     def count(self, path_prefix: str) -> int:
         """How many recorded requests have a path starting with ``path_prefix``."""

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -21,9 +23,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from monitor import logs
+from monitor.clock import Clock, ScaledClock
 from monitor.core import History, Monitor, SyncReport, dumps, show_record
 from monitor.dates import local, local_date, parse_moment
-from monitor.errors import CatalogueError, MonitorError
+from monitor.errors import CatalogueError, ConfigError, MonitorError
 from monitor.events import Status
 from monitor.projections import CommitmentView, SourceView
 from monitor.settings import describe, load_settings
@@ -863,6 +867,52 @@ def web(
     )
     err.print(f"serving http://{host}:{port}/ (Ctrl-C stops)")
     uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def serve(
+    no_web: Annotated[
+        bool, typer.Option("--no-web", help="Only schedule work; serve no web UI from here.")
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="monitor.toml to use (the same as `monitor --config FILE serve`).",
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Run the service: poll due sources, send digests, check deadlines, serve the web UI.
+
+    Start-up migrates the database and syncs the catalogue and sources first. Logs go to
+    stdout; SIGTERM or Ctrl-C stops it cleanly. One service schedules per database: on
+    SQLite a second one refuses to start; on PostgreSQL the others stand by and take over
+    when the leader goes away. See docs/service.md.
+    """
+    from monitor.service.runner import serve as run_service
+
+    settings = load_settings(config or _state.config)
+    logs.configure(settings.service.log_level, settings.service.log_format)
+    raise typer.Exit(run_service(settings, web=not no_web, clock=_clock_from_env()))
+
+
+def _clock_from_env() -> Clock | None:
+    """MONITOR_CLOCK_START (ISO time) and MONITOR_CLOCK_SPEED: a compressed schedule."""
+    start = os.environ.get("MONITOR_CLOCK_START")
+    speed = os.environ.get("MONITOR_CLOCK_SPEED", "1")
+    if not start:
+        return None
+    try:
+        moment = datetime.fromisoformat(start)
+        factor = float(speed)
+        return ScaledClock(moment, factor)
+    except ValueError as exc:
+        raise ConfigError(
+            f"MONITOR_CLOCK_START={start!r} / MONITOR_CLOCK_SPEED={speed!r}: {exc} "
+            "(an ISO time with its zone, and a positive number)"
+        ) from exc
 
 
 @app.command()

@@ -543,6 +543,12 @@ class Monitor:
     def last_position(self) -> int:
         return self.store.last_position()
 
+    def projection_lag(self) -> int:
+        """Events recorded but not yet in every read model (0 when all caught up)."""
+        head = self.store.last_position()
+        behind = [head - p.checkpoint() for p in (self.projection, self.intake.projection)]
+        return max(0, *behind)
+
     def database_summary(self) -> dict[str, Any]:
         """Counts for `monitor init` and status displays."""
         with self.engine.connect() as conn:

@@ -11,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
 from monitor.errors import StoreUnavailable
@@ -56,5 +56,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade the schema to ``revision`` in one transaction."""
     config = _config()
     with _reachable(engine), engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Several hosts starting `monitor serve` at once: one migrates, the others wait
+            # for it and then find nothing to do.
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('monitor-migrate'))"))
         config.attributes["connection"] = conn
         command.upgrade(config, revision)

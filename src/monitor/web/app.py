@@ -34,6 +34,7 @@ from monitor.dates import local, local_date, parse_moment
 from monitor.errors import MonitorError, NotFound
 from monitor.events import REGISTRY, Status
 from monitor.review import REJECT_REASONS
+from monitor.service.health import Health
 from monitor.store.hashing import parse_timestamp
 from monitor.web.security import CSP, SecurityHeaders, check_csrf, csrf_token, require
 
@@ -180,8 +181,18 @@ def atom_feed(events: list[Any], base: str) -> bytes:
     return document
 
 
-def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = False) -> FastAPI:
-    """The web application over one Monitor (built once per process)."""
+def create_app(
+    monitor: Monitor,
+    *,
+    secret_key: str,
+    secure_cookies: bool = False,
+    health: Health | None = None,
+) -> FastAPI:
+    """The web application over one Monitor (built once per process).
+
+    ``health``: the running service's state, for /readyz (`monitor serve` passes it; the
+    web UI alone has no scheduler to report).
+    """
     app = FastAPI(
         title="monitor",
         summary="Commitments, evidence and review",
@@ -284,6 +295,28 @@ def create_app(monitor: Monitor, *, secret_key: str, secure_cookies: bool = Fals
         if asset not in DOCS_ASSETS:
             raise HTTPException(404, "not found")
         return FileResponse(SWAGGER_UI / asset, media_type=DOCS_ASSETS[asset])
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        """Liveness: the process answers."""
+        return JSONResponse({"status": "ok", "role": health.role if health else "web only"})
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        """Readiness: the database answers and, on the leader, the scheduler keeps time."""
+        body: dict[str, Any] = health.snapshot() if health else {"role": "web only"}
+        ready, why = health.ready() if health else (True, "")
+        try:
+            body["events_behind"] = monitor.projection_lag()
+            body["failing_sources"] = [
+                s.name for s in monitor.intake.sources() if s.last_outcome == "failed"
+            ]
+        except MonitorError as exc:
+            ready, why = False, f"database: {exc}"
+        body["status"] = "ready" if ready else "not ready"
+        if why:
+            body["reason"] = why
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:

@@ -1,0 +1,221 @@
+"""`monitor serve`: one process that schedules the work and serves the web UI.
+
+Start-up: check the configuration files (nothing is written if one is wrong), take the
+scheduler lease (SQLite: refuse when another service holds it), migrate, sync the
+catalogue and sources, then start the jobs (when leading) and the web server.
+
+Shutdown on SIGTERM or SIGINT: stop taking new work, let a poll round end after the chunk
+it is writing (the rest stays due), wait for running jobs at most a few seconds, release
+the lease, exit 0. Every write is one transaction, so a kill at any moment leaves no
+partial write either.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+
+import uvicorn
+
+from monitor import catalogue as catalogue_rules
+from monitor.clock import Clock
+from monitor.core import Monitor
+from monitor.errors import MonitorError
+from monitor.service.health import Health
+from monitor.service.jobs import Jobs
+from monitor.service.lease import Lease, lease_for
+from monitor.settings import Settings
+from monitor.sources import config as source_config
+from monitor.version import __version__
+
+log = logging.getLogger("monitor.service")
+
+#: how long shutdown waits for running jobs before it leaves them (10 s budget in all)
+SHUTDOWN_WAIT_SECONDS = 7.0
+
+
+class ServiceRefused(MonitorError):
+    """The service cannot start here (another one holds this database)."""
+
+
+def check_files(settings: Settings) -> None:
+    """Parse the catalogue and the sources file, so a mistake stops start-up before a write."""
+    for path, parse in (
+        (settings.catalogue, catalogue_rules.parse_catalogue),
+        (settings.sources, source_config.parse_sources),
+    ):
+        if path == settings.sources and not path.exists():
+            continue  # a sources file is optional: sources may all live in the database
+        try:
+            body = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise MonitorError(f"cannot read {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise MonitorError(f"{path} is not UTF-8 text: {exc.reason}") from exc
+        parse(body, path.name)
+
+
+class Service:
+    """The parts of one running service, and their order of start and stop."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.stop = threading.Event()
+        self.health = Health(settings.service.tick_seconds)
+        self.monitor: Monitor | None = None
+        self.lease: Lease | None = None
+        self.jobs: Jobs | None = None
+        self._leader: threading.Thread | None = None
+
+    def start(self) -> Monitor:
+        """Everything up to serving: checks, lease (SQLite), migration, sync, jobs."""
+        check_files(self.settings)
+        monitor = self.monitor = Monitor.open(self.settings, self.clock)
+        lease = self.lease = lease_for(monitor.engine)
+        if lease.kind == "file lock" and not lease.acquire():
+            raise ServiceRefused(
+                f"another `monitor serve` ({lease.holder()}) already runs on this database: "
+                "stop it first (one service per SQLite file; PostgreSQL allows several hosts)"
+            )
+        before, after = monitor.migrate()
+        if before != after:
+            log.info("database schema upgraded from %s to %s", before or "nothing", after)
+        report = monitor.sync(reason="catalogue changed (synced by monitor serve at start-up)")
+        monitor.intake.sync_sources()
+        if report.changed:
+            log.info(
+                "catalogue synced: %d registered, %d revised, %d retired, %d reinstated",
+                len(report.registered),
+                len(report.revised),
+                len(report.retired),
+                len(report.reinstated),
+            )
+        self.jobs = Jobs(monitor, self.health, self.stop)
+        self._leader = threading.Thread(target=self._lead, name="monitor-lease", daemon=True)
+        self._leader.start()
+        return monitor
+
+    def _lead(self) -> None:
+        """Hold the lease and schedule while holding it; otherwise stand by and retry."""
+        assert self.lease is not None
+        assert self.jobs is not None
+        retry = self.settings.service.standby_retry_seconds
+        announced = False
+        while not self.stop.is_set():
+            if self.jobs.running:
+                if not self.lease.held():
+                    self.jobs.pause()
+                    self.health.set_role("standby")
+                    log.warning("lost the scheduler lease: standing by")
+            elif self.lease.acquire():
+                self.health.set_role("leader")
+                log.info("holding the scheduler lease (%s): scheduling", self.lease.kind)
+                self.jobs.start()
+            else:
+                self.health.set_role("standby")
+                if not announced:
+                    log.info(
+                        "standing by: %s holds the scheduler lease; retrying every %gs",
+                        self.lease.holder(),
+                        retry,
+                    )
+                    announced = True
+            self.stop.wait(retry)
+
+    def request_stop(self) -> None:
+        if not self.stop.is_set():
+            log.info("stopping: no new work; the running job ends at its next safe point")
+        self.health.set_role("stopping")
+        self.stop.set()
+
+    def close(self) -> None:
+        """Stop the jobs (waiting a little for running ones), release the lease."""
+        self.request_stop()
+        if self.jobs is not None:
+            waiter = threading.Thread(target=self.jobs.shutdown, args=(True,), daemon=True)
+            waiter.start()
+            waiter.join(SHUTDOWN_WAIT_SECONDS)
+            if waiter.is_alive():
+                log.warning("a job did not end in %gs: leaving it", SHUTDOWN_WAIT_SECONDS)
+        if self._leader is not None:
+            self._leader.join(2)
+        if self.lease is not None:
+            self.lease.release()
+        if self.monitor is not None:
+            self.monitor.close()
+        if self.jobs is not None:
+            log.info("stopped")
+
+
+def serve(settings: Settings, *, web: bool = True, clock: Clock | None = None) -> int:
+    """Run the service until SIGTERM or SIGINT; returns the exit code."""
+    service = Service(settings, clock)
+    log.info("monitor %s starting (config: %s)", __version__, settings.config_file or "defaults")
+    _on_signals(lambda: service.request_stop())
+    try:
+        monitor = service.start()
+        if service.stop.is_set():
+            return 0
+        if web:
+            _serve_web(monitor, service)
+        else:
+            log.info("running without the web UI (--no-web)")
+            while not service.stop.wait(3600):
+                pass
+    finally:
+        service.close()
+    return 0
+
+
+def _serve_web(monitor: Monitor, service: Service) -> None:
+    from monitor.web import create_app
+    from monitor.web.security import secret_key
+
+    options = service.settings.service
+    app = create_app(
+        monitor,
+        secret_key=secret_key(service.settings.data_dir),
+        secure_cookies=options.web_https,
+        health=service.health,
+    )
+    config = uvicorn.Config(
+        app,
+        host=options.web_host,
+        port=options.web_port,
+        log_config=None,  # ours: stdout, the configured level and format
+        timeout_graceful_shutdown=2,
+        lifespan="off",
+    )
+    server = _Server(config, service.request_stop)
+    log.info("web UI on http://%s:%d/", options.web_host, options.web_port)
+    server.run()
+    if not service.stop.is_set():
+        # uvicorn ended by itself (e.g. the port was taken): the service ends with it.
+        raise MonitorError(
+            f"the web server stopped: is {options.web_host}:{options.web_port} free? "
+            "(web.host / web.port)"
+        )
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling the service as soon as a signal asks it to stop."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._on_exit()
+        super().handle_exit(sig, frame)
+
+
+def _on_signals(handler: Callable[[], None]) -> None:
+    def handle(signum: int, frame: FrameType | None) -> None:
+        handler()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handle)
