@@ -34,6 +34,7 @@ COMMANDS = [
     "digest preview",
     "digest send",
     "digest status",
+    "serve",
 ]
 
 

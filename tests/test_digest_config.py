@@ -47,6 +47,8 @@ def test_shipped_config_is_valid_and_sends_no_mail() -> None:
     settings = load_settings(ROOT / "config" / "monitor.toml", env={})
     assert not settings.digest.smtp.configured
     assert settings.digest.outbox == ROOT / "data" / "outbox"
+    # The example recipient: the README's run command writes its digest to the outbox.
+    assert [r.address for r in settings.digest.recipients] == ["analyst@example.org"]
 
 
 def test_recipients_are_read_with_their_zone_time_and_scope(tmp_path: Path) -> None:

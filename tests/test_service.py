@@ -266,3 +266,25 @@ def test_two_services_on_postgres_one_schedules_the_other_takes_over(
     # While the first led, the second polled nothing.
     taken_over = next(i for i, line in enumerate(second.lines) if "holding" in line)
     assert not any("polled" in line for line in second.lines[:taken_over])
+
+
+def test_the_systemd_unit_runs_the_service_hardened() -> None:
+    unit = (Path(__file__).parent.parent / "deploy" / "monitor.service").read_text()
+    lines = {
+        line.split("=", 1)[0]: line.split("=", 1)[1]
+        for line in unit.splitlines()
+        if "=" in line and not line.startswith("#")
+    }
+    assert lines["ExecStart"].endswith("/monitor serve")
+    assert lines["KillSignal"] == "SIGTERM"
+    for directive, value in {
+        "User": "monitor",
+        "NoNewPrivileges": "yes",
+        "ProtectSystem": "strict",
+        "ProtectHome": "yes",
+        "PrivateTmp": "yes",
+        "CapabilityBoundingSet": "",
+        "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
+    }.items():
+        assert lines[directive] == value, directive
+    assert "MONITOR_SMTP_PASSWORD" not in lines.get("Environment", "")  # secrets: EnvironmentFile
