@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -57,11 +58,16 @@ class ServiceProcess:
         self._queue.put(None)
 
     def wait_for(self, pattern: str, timeout: float = WAIT_SECONDS) -> re.Match[str]:
-        """The first line from now on that matches ``pattern`` (fails on exit or timeout)."""
+        """The first line from now on that matches ``pattern`` (fails on exit or timeout).
+
+        ``timeout`` bounds the whole wait, not each line: a service that keeps logging other
+        lines must not keep a test waiting for ever.
+        """
         wanted = re.compile(pattern)
+        deadline = time.monotonic() + timeout
         while True:
             try:
-                line = self._queue.get(timeout=timeout)
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 raise AssertionError(
                     f"no line matching {pattern!r} within {timeout:g} s; log:\n" + self.log()
@@ -80,8 +86,13 @@ class ServiceProcess:
     def wait_for_all(self, *patterns: str, timeout: float = WAIT_SECONDS) -> None:
         """Wait until each of ``patterns`` has matched a line from now on, in any order."""
         waiting = [re.compile(p) for p in patterns]
+        deadline = time.monotonic() + timeout
         while waiting:
-            line = self.wait_for(".", timeout).string
+            try:
+                line = self.wait_for(".", max(0.0, deadline - time.monotonic())).string
+            except AssertionError as exc:
+                missing = [p.pattern for p in waiting]
+                raise AssertionError(f"still waiting for {missing}: {exc}") from None
             waiting = [p for p in waiting if not p.search(line)]
 
     def log(self) -> str:

@@ -7,10 +7,16 @@ an event, never a sleep.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import random
+import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -18,8 +24,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 
 from monitor import Monitor, load_settings
+from monitor.errors import StoreUnavailable
+from monitor.service.health import Health
+from monitor.service.jobs import Jobs
+from monitor.service.lease import FileLease
+from monitor.service.runner import _Server
+from monitor.web import create_app
 
 from .digestkit import configure
 from .feedserver import FeedServer, RecordedRequest
@@ -104,7 +117,8 @@ def test_sigterm_during_a_poll_exits_cleanly(project: Path, feed_server: FeedSer
             service.wait_for(r"polling 3 due source\(s\)")
             assert in_flight.wait(30)
             assert service.terminate() == 0  # within 10 s, though fetches were in flight
-            assert any("stopped" in line for line in service.lines)
+            # The round itself was stopped (not merely the service afterwards).
+            assert any("(stopped: the rest stays due)" in line for line in service.lines)
     finally:
         feed_server.on_request = None
     with open_store(project) as monitor:
@@ -126,20 +140,27 @@ def test_kill_9_at_twenty_moments_loses_and_duplicates_nothing(
     seen = Counter[str]()
     victim: list[ServiceProcess] = []
     target = [0]
+    # The feed server answers the six fetches of a round on six threads: without the lock
+    # two increments can interleave so that no thread ever sees the target count.
+    counting = threading.Lock()
 
     def kill_at_target(request: RecordedRequest) -> None:
-        if not request.path.startswith(f"/feeds/{prefix}-") or not victim:
+        if not request.path.startswith(f"/feeds/{prefix}-"):
             return
-        seen["requests"] += 1
-        if seen["requests"] == target[0]:
-            victim[0].proc.kill()  # SIGKILL while this request is being answered
+        with counting:
+            if not victim:
+                return
+            seen["requests"] += 1
+            if seen["requests"] == target[0]:
+                victim[0].proc.kill()  # SIGKILL while this request is being answered
 
     feed_server.on_request = kill_at_target
     try:
         for moment in range(20):
             # Somewhere in the first three rounds: mid-fetch, between rounds, mid-write.
-            seen["requests"] = 0
-            target[0] = rng.randint(1, 3 * feeds)
+            with counting:
+                seen["requests"] = 0
+                target[0] = rng.randint(1, 3 * feeds)
             # News between runs: a new item in one feed.
             n = rng.randrange(feeds)
             items[n] += 1
@@ -147,10 +168,12 @@ def test_kill_9_at_twenty_moments_loses_and_duplicates_nothing(
             # Each run starts an hour of schedule later: every source is overdue at once.
             start = T0 + timedelta(hours=moment)
             with ServiceProcess(project, "--no-web", clock_start=start, clock_speed=600) as service:
-                victim[:] = [service]
+                with counting:
+                    victim[:] = [service]
                 service.wait_for(r"holding the scheduler lease")
                 code = service.proc.wait(timeout=60)
-                victim.clear()
+                with counting:
+                    victim.clear()
                 assert code == -9, f"moment {moment}: exited {code}\n{service.log()}"
         # A last, undisturbed run, a day later: every feed is overdue, so one round polls
         # them all after the last change.
@@ -288,3 +311,168 @@ def test_the_systemd_unit_runs_the_service_hardened() -> None:
     }.items():
         assert lines[directive] == value, directive
     assert "MONITOR_SMTP_PASSWORD" not in lines.get("Environment", "")  # secrets: EnvironmentFile
+
+
+@pytest.mark.slow
+def test_sigterm_while_a_digest_waits_on_a_silent_smtp_server_exits_within_10_s(
+    project: Path,
+) -> None:
+    # An SMTP server that accepts the connection and then never says a word.
+    silent = socket.create_server(("127.0.0.1", 0))
+    connected = threading.Event()
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):  # closed at the end of the test
+            held.append(silent.accept()[0])
+            connected.set()
+
+    threading.Thread(target=accept, daemon=True).start()
+    write_service_config(project)
+    configure(project, [RECIPIENT], smtp_port=silent.getsockname()[1], smtp={"timeout": 120})
+    start = datetime(2026, 1, 15, 8, 0, tzinfo=UTC)  # 07:00 has passed: the digest is due
+    try:
+        with ServiceProcess(project, clock_start=start) as service:
+            service.wait_for(r"holding the scheduler lease")
+            assert connected.wait(30)  # the digest job now waits on the SMTP greeting
+            began = time.monotonic()
+            assert service.terminate() == 0
+            assert time.monotonic() - began < 10
+            assert any("leaving it" in line for line in service.lines)
+    finally:
+        silent.close()
+        for connection in held:
+            connection.close()
+
+
+def test_a_stop_while_a_digest_job_re_arms_itself_does_not_hang(
+    monitor: Monitor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """APScheduler 3's shutdown(wait=True) holds the job-store lock that add_job needs."""
+    stop = threading.Event()
+    jobs = Jobs(monitor, Health(1.0), stop)
+    computing, finish = threading.Event(), threading.Event()
+
+    def slow_next_due(address: str, now: datetime) -> datetime:
+        computing.set()
+        finish.wait(10)
+        return now + timedelta(hours=1)
+
+    monkeypatch.setattr(monitor.digests, "send_due", lambda now, only=None: [])
+    monkeypatch.setattr(monitor.digests, "next_due", slow_next_due)
+    jobs._schedule(jobs.digest, "digest:ana@example.org", jobs._real_now(), "ana@example.org")
+    jobs.scheduler.start()
+    jobs.running = True
+    assert computing.wait(10)  # past its stop check, about to re-arm
+    # Taking the job-store lock waits for the scheduler's own pass to end (it removes the
+    # run-once job): a shutdown inside that pass is an APScheduler race of its own.
+    assert jobs.scheduler.get_job("digest:ana@example.org") is None
+    stop.set()
+    finished: list[bool] = []
+    waiter = threading.Thread(target=lambda: finished.append(jobs.shutdown(10)))
+    waiter.start()
+    waiter.join(0.5)  # the shutdown is under way
+    finish.set()  # the job re-arms now
+    waiter.join(15)
+    assert not waiter.is_alive()
+    assert finished == [True]
+
+
+def test_a_failing_digest_or_deadline_run_still_re_arms(
+    monitor: Monitor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A DateTrigger job that raises is gone for good: the jobs must re-arm whatever happens."""
+    jobs = Jobs(monitor, Health(1.0), threading.Event())
+
+    def unavailable(*args: object, **kwargs: object) -> None:
+        raise StoreUnavailable("database error: the server closed the connection")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("not a MonitorError")
+
+    monkeypatch.setattr(monitor.digests, "send_due", broken)
+    monkeypatch.setattr(monitor.digests, "next_due", unavailable)
+    monkeypatch.setattr(monitor, "check_deadlines", broken)
+    jobs.digest("ana@example.org")
+    jobs.deadlines()
+    soon = datetime.now(UTC) + timedelta(minutes=2)
+    runs = {job.id: job.trigger.run_date for job in jobs.scheduler.get_jobs()}
+    assert set(runs) == {"digest:ana@example.org", "deadlines"}
+    assert all(when < soon for when in runs.values())  # a minute later, not tomorrow
+
+
+def test_the_sqlite_lease_does_not_outlive_a_killed_holder_in_its_forked_children(
+    tmp_path: Path,
+) -> None:
+    """A parse worker (forked) must not keep the lock of a `monitor serve` killed with -9."""
+    path = tmp_path / "monitor.sqlite3.serve.lock"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys, time\n"
+            "from pathlib import Path\n"
+            "from monitor.service.lease import FileLease\n"
+            "lease = FileLease(Path(sys.argv[1]))\n"
+            "assert lease.acquire()\n"
+            "child = os.fork()\n"
+            "if child == 0:\n"
+            "    time.sleep(60)\n"
+            "    os._exit(0)\n"
+            "print(child, flush=True)\n"
+            "time.sleep(60)\n",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None
+    child = int(holder.stdout.readline())
+    try:
+        assert not FileLease(path).acquire()  # held while the holder lives
+        holder.kill()
+        holder.wait(10)
+        lease = FileLease(path)
+        assert lease.acquire()  # though the forked child still runs
+        lease.release()
+    finally:
+        holder.kill()
+        holder.wait(10)
+        holder.stdout.close()
+        os.kill(child, signal.SIGKILL)
+
+
+def test_readyz_names_no_database_detail(monitor: Monitor, monkeypatch: pytest.MonkeyPatch) -> None:
+    def down() -> int:
+        raise StoreUnavailable(
+            'database error: connection to server at "db.internal" (10.0.0.5), port 5432 '
+            'failed: FATAL: password authentication failed for user "monitor"'
+        )
+
+    monkeypatch.setattr(monitor, "projection_lag", down)
+    health = Health(1.0)
+    health.set_role("leader")
+    app = create_app(monitor, secret_key="test-key", health=health)
+
+    async def ask() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get("/readyz")
+
+    answer = asyncio.run(ask())
+    assert answer.status_code == 503
+    assert answer.json()["reason"] == "the database is unreachable"
+    assert "db.internal" not in answer.text
+    assert 'monitor"' not in answer.text
+
+
+def test_the_web_server_stops_when_the_service_stopped_before_it_took_the_signals() -> None:
+    stop = threading.Event()
+
+    async def app(scope: object, receive: object, send: object) -> None:
+        return None
+
+    server = _Server(uvicorn.Config(app), lambda: None, stop)
+    assert asyncio.run(server.on_tick(1)) is False
+    stop.set()  # e.g. SIGTERM between the start-up and uvicorn's own handlers
+    assert asyncio.run(server.on_tick(1)) is True

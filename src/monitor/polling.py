@@ -186,7 +186,12 @@ class Poller:
             asyncio.run(self._round(sources, matcher, report, on_recorded))
         finally:
             if self._pool is not None:
-                self._pool.shutdown(cancel_futures=True)
+                if self._stop.is_set():
+                    # Stopping: a parse still running is abandoned, not waited for (its
+                    # timeout went with the cancelled fetch); nothing of it was written.
+                    self._discard_pool(self._pool)
+                else:
+                    self._pool.shutdown(cancel_futures=True)
         return report
 
     def _parse_pool(self, matcher: Matcher) -> ProcessPoolExecutor:

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -32,6 +33,32 @@ if TYPE_CHECKING:
     from monitor.core import Monitor
 
 log = logging.getLogger("monitor.service")
+
+#: APScheduler's state of a scheduler that is not running (never started, or shut down)
+STATE_STOPPED = 0
+
+#: how soon a job whose run failed looks again (on the monitor's clock)
+RETRY_AFTER = timedelta(minutes=1)
+
+P = ParamSpec("P")
+
+
+def _counted(method: Callable[Concatenate[Jobs, P], None]) -> Callable[Concatenate[Jobs, P], None]:
+    """A job body that :meth:`Jobs.shutdown` can wait for; it does not start once stopping."""
+
+    def run(self: Jobs, /, *args: P.args, **kwargs: P.kwargs) -> None:
+        with self._idle:
+            if self.stop.is_set():
+                return  # queued before the stop: its work stays due for the next start
+            self._active += 1
+        try:
+            method(self, *args, **kwargs)
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+
+    return run
 
 
 class Jobs:
@@ -48,13 +75,20 @@ class Jobs:
             timezone="UTC",
         )
         self.running = False
+        self._lifecycle = threading.Lock()  # start, pause and shutdown: one at a time
+        self._idle = threading.Condition()
+        self._active = 0  # job bodies running now
 
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
         """Schedule every job, each due at once (overdue work runs now, once)."""
-        if self.running:
-            return
+        with self._lifecycle:
+            if self.running or self.stop.is_set():
+                return
+            self._start()
+
+    def _start(self) -> None:
         now = self._real_now()
         self.scheduler.add_job(
             self.tick,
@@ -67,7 +101,7 @@ class Jobs:
         for recipient in self.monitor.digests.recipients:
             self._schedule(self.digest, f"digest:{recipient.address}", now, recipient.address)
         self._schedule(self.deadlines, "deadlines", now)
-        if self.scheduler.state == 0:  # STATE_STOPPED
+        if self.scheduler.state == STATE_STOPPED:
             self.scheduler.start()
         else:
             self.scheduler.resume()
@@ -80,18 +114,29 @@ class Jobs:
 
     def pause(self) -> None:
         """Stop scheduling (the lease was lost): running jobs finish, no new ones start."""
-        if self.running:
-            self.scheduler.remove_all_jobs()
-            self.scheduler.pause()
-            self.running = False
+        with self._lifecycle:
+            if self.running:
+                self.scheduler.remove_all_jobs()
+                self.scheduler.pause()
+                self.running = False
 
-    def shutdown(self, wait: bool) -> None:
-        if self.scheduler.state != 0:
-            self.scheduler.shutdown(wait=wait)
-        self.running = False
+    def shutdown(self, timeout: float) -> bool:
+        """Stop the scheduler; wait up to ``timeout`` s for running jobs (False: still running).
+
+        Never ``scheduler.shutdown(wait=True)``: APScheduler 3 holds its job-store lock while
+        it waits for running jobs, and a digest or deadline job that re-arms itself needs that
+        lock (``add_job``), so a SIGTERM just as one finished would hang the service for good.
+        """
+        with self._lifecycle:
+            if self.scheduler.state != STATE_STOPPED:
+                self.scheduler.shutdown(wait=False)
+            self.running = False
+        with self._idle:
+            return self._idle.wait_for(lambda: self._active == 0, timeout)
 
     # -- jobs --------------------------------------------------------------------------
 
+    @_counted
     def tick(self) -> None:
         """Poll the sources that are due now."""
         self.health.ticked()
@@ -103,8 +148,8 @@ class Jobs:
                 return
             log.info("polling %d due source(s)", len(due))
             report = self.monitor.intake.poll(due, stop=self.stop)
-        except MonitorError as exc:
-            log.error("poll failed: %s", exc)
+        except Exception as exc:
+            log.error("poll failed: %s", exc, exc_info=not _expected(exc))
             return
         now = self.monitor.clock.now()
         self.health.polled(now, report.sources, report.failed, report.stopped)
@@ -120,13 +165,18 @@ class Jobs:
             " (stopped: the rest stays due)" if report.stopped else "",
         )
 
+    @_counted
     def digest(self, address: str) -> None:
-        """Send this recipient's digest if due (a catch-up covers any gap), then re-arm."""
+        """Send this recipient's digest if due (a catch-up covers any gap), then re-arm.
+
+        It re-arms whatever went wrong: a DateTrigger job that raises is gone for good, and
+        the recipient would get no digest until the next restart.
+        """
         now = self.monitor.clock.now()
         try:
             results = self.monitor.digests.send_due(now, only=address)
-        except MonitorError as exc:
-            log.error("digest for %s failed: %s", address, exc)
+        except Exception as exc:
+            log.error("digest for %s failed: %s", address, exc, exc_info=not _expected(exc))
             results = []
         outcomes: dict[str, int] = {}
         for result in results:
@@ -140,24 +190,35 @@ class Jobs:
             self.health.digested(now, outcomes)
         if self.stop.is_set():
             return
-        due = self.monitor.digests.next_due(address, self.monitor.clock.now())
         # A failed delivery is retried by the next run: no sooner than a minute from now.
-        floor = self.monitor.clock.now() + timedelta(minutes=1)
-        self._schedule(self.digest, f"digest:{address}", self._real(max(due, floor)), address)
+        floor = self.monitor.clock.now() + RETRY_AFTER
+        try:
+            due = max(self.monitor.digests.next_due(address, self.monitor.clock.now()), floor)
+        except Exception as exc:  # the database went away: look again in a minute
+            log.error("digest for %s: next run unknown (%s); retrying", address, exc)
+            due = floor
+        self._schedule(self.digest, f"digest:{address}", self._real(due), address)
 
+    @_counted
     def deadlines(self) -> None:
-        """Record passed deadlines, then re-arm for the next local check time."""
+        """Record passed deadlines, then re-arm for the next local check time.
+
+        A failed check re-arms too, a minute later (not tomorrow at the check time).
+        """
+        failed = False
         try:
             recorded = self.monitor.check_deadlines()
-        except MonitorError as exc:
-            log.error("deadline check failed: %s", exc)
-            recorded = []
+        except Exception as exc:
+            log.error("deadline check failed: %s", exc, exc_info=not _expected(exc))
+            recorded, failed = [], True
         now = self.monitor.clock.now()
-        self.health.deadlines_checked(now, len(recorded))
+        if not failed:
+            self.health.deadlines_checked(now, len(recorded))
         for event in recorded:
             log.info("deadline passed: %s", event.data.get("commitment_id"))
         if not self.stop.is_set():
-            self._schedule(self.deadlines, "deadlines", self._real(self._next_check(now)))
+            again = now + RETRY_AFTER if failed else self._next_check(now)
+            self._schedule(self.deadlines, "deadlines", self._real(again))
 
     # -- timing ------------------------------------------------------------------------
 
@@ -186,6 +247,12 @@ class Jobs:
             DateTrigger(run_date=run_at),
             args=args,
             id=job_id,
+            name=job_id,
             replace_existing=True,
             misfire_grace_time=None,  # however late: a digest or a check is never skipped
         )
+
+
+def _expected(exc: BaseException) -> bool:
+    """Trouble the service expects (the database away, ...): no traceback in the log."""
+    return isinstance(exc, MonitorError)

@@ -1,7 +1,9 @@
 """The scheduler lease: one `monitor serve` schedules work per database.
 
-SQLite (one host): an exclusive ``flock`` on a file beside the database. The kernel drops it
-when the process dies, however it dies, so a stale lock never blocks a restart.
+SQLite (one host): an exclusive POSIX record lock (``fcntl``/``lockf``) on a file beside the
+database. The kernel drops it when the process dies, however it dies, so a stale lock never
+blocks a restart. Not ``flock``: a flock belongs to the open file, which the forked parse
+workers of a poll round share, so after a ``kill -9`` the lock would live on in them.
 
 PostgreSQL (several hosts): a session-level advisory lock held on a connection of its own.
 When the leader dies its connection closes and the server frees the lock; a standby that
@@ -41,7 +43,12 @@ class Lease(Protocol):
 
 
 class FileLease:
-    """An exclusive flock on ``path`` (SQLite); the file names the holder's pid."""
+    """An exclusive lock on ``path`` (SQLite); the file names the holder's pid.
+
+    A POSIX lock belongs to the process (forked children do not inherit it); mind that
+    closing *any* descriptor of the file in the holding process drops it, so the holder
+    never opens the file a second time (``holder`` is for the processes that lost).
+    """
 
     kind = "file lock"
 
@@ -55,7 +62,7 @@ class FileLease:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle = self.path.open("a+", encoding="utf-8")
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.lockf(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             handle.close()
             return False
@@ -71,7 +78,7 @@ class FileLease:
 
     def release(self) -> None:
         if self._file is not None:
-            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+            fcntl.lockf(self._file.fileno(), fcntl.LOCK_UN)
             self._file.close()
             self._file = None
 
@@ -90,11 +97,26 @@ class AdvisoryLease:
     kind = "advisory lock"
 
     _KEY = "hashtextextended('monitor-scheduler:' || current_schema(), 0)"
+    #: a bigint key shows in pg_locks as classid (high half), objid (low half), objsubid 1
+    _LOCKED = (
+        "l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+        f"AND ((l.classid::bigint << 32) | l.objid::bigint) = ({_KEY})"
+    )
+    #: The server notices a leader whose host died (no FIN ever comes) by TCP keepalive
+    #: on the lease connection: after about 10 + 3 x 5 s, not the kernel's default 2 hours;
+    #: then it frees the lock and a standby takes over.
+    _KEEPALIVE = (
+        ("tcp_keepalives_idle", 10),
+        ("tcp_keepalives_interval", 5),
+        ("tcp_keepalives_count", 3),
+    )
 
     def __init__(self, engine: Engine) -> None:
         # A connection of its own, outside the pool: the lock lives as long as it does.
         # (The URL keeps its query, e.g. options=-csearch_path=..., and so the schema.)
-        self._engine = create_engine(engine.url, poolclass=NullPool)
+        url = make_url(engine.url)
+        connect_args = {} if "connect_timeout" in url.query else {"connect_timeout": 10}
+        self._engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
         self._conn: Connection | None = None
 
     def acquire(self) -> bool:
@@ -102,24 +124,40 @@ class AdvisoryLease:
             return self.held()
         try:
             conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            got = bool(conn.execute(text(f"SELECT pg_try_advisory_lock({self._KEY})")).scalar())
         except DBAPIError as exc:
             log.warning("cannot reach PostgreSQL for the scheduler lease: %s", _first_line(exc))
             return False
+        try:
+            for name, value in self._KEEPALIVE:
+                conn.execute(text(f"SET {name} = {value}"))
+            got = bool(conn.execute(text(f"SELECT pg_try_advisory_lock({self._KEY})")).scalar())
+        except DBAPIError as exc:
+            log.warning("cannot take the scheduler lease: %s", _first_line(exc))
+            got = False
         if not got:
-            conn.close()
+            with contextlib.suppress(DBAPIError):
+                conn.close()
             return False
         self._conn = conn
         return True
 
     def held(self) -> bool:
-        """Still the leader: the lease connection answers (the lock lives with it)."""
+        """Still the leader: this session still holds the lock (its connection answers)."""
         if self._conn is None:
             return False
         try:
-            self._conn.execute(text("SELECT 1"))
+            mine = self._conn.execute(
+                text(
+                    f"SELECT EXISTS (SELECT 1 FROM pg_locks l WHERE {self._LOCKED} "
+                    "AND l.pid = pg_backend_pid())"
+                )
+            ).scalar()
         except DBAPIError as exc:
             log.error("lost the scheduler lease (connection failed): %s", _first_line(exc))
+            self._drop()
+            return False
+        if not mine:  # e.g. a pooler in transaction mode between us and the server
+            log.error("lost the scheduler lease: this session no longer holds the lock")
             self._drop()
             return False
         return True
@@ -136,10 +174,9 @@ class AdvisoryLease:
             with self._engine.connect() as conn:
                 pid = conn.execute(
                     text(
-                        "SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' "
-                        "AND l.granted AND l.database = (SELECT oid FROM pg_database "
-                        "WHERE datname = current_database()) "
-                        f"AND ((l.classid::bigint << 32) | l.objid::bigint) = ({self._KEY})"
+                        f"SELECT l.pid FROM pg_locks l WHERE {self._LOCKED} "
+                        "AND l.database = (SELECT oid FROM pg_database "
+                        "WHERE datname = current_database())"
                     )
                 ).scalar()
         except DBAPIError:

@@ -13,8 +13,11 @@ partial write either.
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import sys
 import threading
+import time
 from collections.abc import Callable
 from types import FrameType
 
@@ -33,7 +36,8 @@ from monitor.version import __version__
 
 log = logging.getLogger("monitor.service")
 
-#: how long shutdown waits for running jobs before it leaves them (10 s budget in all)
+#: how long after SIGTERM shutdown waits for the web server and running jobs before it
+#: leaves them (the promise is an exit within 10 s)
 SHUTDOWN_WAIT_SECONDS = 7.0
 
 
@@ -70,6 +74,7 @@ class Service:
         self.lease: Lease | None = None
         self.jobs: Jobs | None = None
         self._leader: threading.Thread | None = None
+        self._stopping_since: float | None = None
 
     def start(self) -> Monitor:
         """Everything up to serving: checks, lease (SQLite), migration, sync, jobs."""
@@ -106,49 +111,66 @@ class Service:
         retry = self.settings.service.standby_retry_seconds
         announced = False
         while not self.stop.is_set():
-            if self.jobs.running:
-                if not self.lease.held():
-                    self.jobs.pause()
+            try:
+                if self.jobs.running:
+                    if not self.lease.held():
+                        self.jobs.pause()
+                        self.health.set_role("standby")
+                        log.warning("lost the scheduler lease: standing by")
+                elif self.lease.acquire():
+                    if self.stop.is_set():
+                        break
+                    self.health.set_role("leader")
+                    log.info("holding the scheduler lease (%s): scheduling", self.lease.kind)
+                    self.jobs.start()
+                else:
                     self.health.set_role("standby")
-                    log.warning("lost the scheduler lease: standing by")
-            elif self.lease.acquire():
-                self.health.set_role("leader")
-                log.info("holding the scheduler lease (%s): scheduling", self.lease.kind)
-                self.jobs.start()
-            else:
-                self.health.set_role("standby")
-                if not announced:
-                    log.info(
-                        "standing by: %s holds the scheduler lease; retrying every %gs",
-                        self.lease.holder(),
-                        retry,
-                    )
-                    announced = True
+                    if not announced:
+                        log.info(
+                            "standing by: %s holds the scheduler lease; retrying every %gs",
+                            self.lease.holder(),
+                            retry,
+                        )
+                        announced = True
+            except Exception:
+                # This thread ending would leave the service without a scheduler for good.
+                log.exception("the scheduler lease check failed; trying again")
             self.stop.wait(retry)
 
     def request_stop(self) -> None:
         if not self.stop.is_set():
+            self._stopping_since = time.monotonic()
             log.info("stopping: no new work; the running job ends at its next safe point")
         self.health.set_role("stopping")
         self.stop.set()
 
-    def close(self) -> None:
-        """Stop the jobs (waiting a little for running ones), release the lease."""
+    def close(self) -> bool:
+        """Stop the jobs (waiting a little for running ones), release the lease.
+
+        False when a job was still running at the deadline and was left behind: the caller
+        must then end the process at once (concurrent.futures would otherwise wait for the
+        job's thread at interpreter exit, however long it takes).
+        """
         self.request_stop()
-        if self.jobs is not None:
-            waiter = threading.Thread(target=self.jobs.shutdown, args=(True,), daemon=True)
-            waiter.start()
-            waiter.join(SHUTDOWN_WAIT_SECONDS)
-            if waiter.is_alive():
-                log.warning("a job did not end in %gs: leaving it", SHUTDOWN_WAIT_SECONDS)
+        deadline = (self._stopping_since or time.monotonic()) + SHUTDOWN_WAIT_SECONDS
         if self._leader is not None:
-            self._leader.join(2)
+            # First, so that it cannot start the jobs again while they are shut down.
+            self._leader.join(max(0.0, min(2.0, deadline - time.monotonic())))
+        finished = True
+        if self.jobs is not None:
+            finished = self.jobs.shutdown(max(0.0, deadline - time.monotonic()))
+            if not finished:
+                log.warning(
+                    "a job did not end within %gs of the stop: leaving it (its work stays due)",
+                    SHUTDOWN_WAIT_SECONDS,
+                )
         if self.lease is not None:
             self.lease.release()
-        if self.monitor is not None:
+        if self.monitor is not None and finished:
             self.monitor.close()
         if self.jobs is not None:
             log.info("stopped")
+        return finished
 
 
 def serve(settings: Settings, *, web: bool = True, clock: Clock | None = None) -> int:
@@ -158,17 +180,32 @@ def serve(settings: Settings, *, web: bool = True, clock: Clock | None = None) -
     _on_signals(lambda: service.request_stop())
     try:
         monitor = service.start()
-        if service.stop.is_set():
-            return 0
-        if web:
-            _serve_web(monitor, service)
-        else:
-            log.info("running without the web UI (--no-web)")
-            while not service.stop.wait(3600):
-                pass
-    finally:
-        service.close()
+        if not service.stop.is_set():
+            if web:
+                _serve_web(monitor, service)
+            else:
+                log.info("running without the web UI (--no-web)")
+                # Short waits: the kernel may deliver SIGTERM to any thread, and then the
+                # Python handler runs only when the main thread next runs bytecode; a main
+                # thread asleep in one long wait would miss it for that long.
+                while not service.stop.wait(0.2):
+                    pass
+    except BaseException as exc:
+        if not service.close():
+            log.error("%s", exc)
+            _exit_now(1)
+        raise
+    if not service.close():
+        _exit_now(0)
     return 0
+
+
+def _exit_now(code: int) -> None:
+    """End the process now, leaving a running job behind (every write is one transaction)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _serve_web(monitor: Monitor, service: Service) -> None:
@@ -190,7 +227,7 @@ def _serve_web(monitor: Monitor, service: Service) -> None:
         timeout_graceful_shutdown=2,
         lifespan="off",
     )
-    server = _Server(config, service.request_stop)
+    server = _Server(config, service.request_stop, service.stop)
     log.info("web UI on http://%s:%d/", options.web_host, options.web_port)
     server.run()
     if not service.stop.is_set():
@@ -202,15 +239,24 @@ def _serve_web(monitor: Monitor, service: Service) -> None:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, telling the service as soon as a signal asks it to stop."""
+    """uvicorn's server, telling the service as soon as a signal asks it to stop, and
+    stopping when the service stops (a signal that came before uvicorn took its handlers)."""
 
-    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]) -> None:
+    def __init__(
+        self, config: uvicorn.Config, on_exit: Callable[[], None], stop: threading.Event
+    ) -> None:
         super().__init__(config)
         self._on_exit = on_exit
+        self._stop = stop
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self._on_exit()
         super().handle_exit(sig, frame)
+
+    async def on_tick(self, counter: int) -> bool:
+        if self._stop.is_set():
+            self.should_exit = True
+        return await super().on_tick(counter)
 
 
 def _on_signals(handler: Callable[[], None]) -> None:

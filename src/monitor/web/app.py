@@ -5,6 +5,7 @@ functions, and the dependency aliases are local to create_app.
 """
 
 import json
+import logging
 import re
 import threading
 import time
@@ -311,8 +312,11 @@ def create_app(
             body["failing_sources"] = [
                 s.name for s in monitor.intake.sources() if s.last_outcome == "failed"
             ]
-        except MonitorError as exc:
-            ready, why = False, f"database: {exc}"
+        except Exception as exc:
+            # The detail (host, user, driver message) goes to the log, not to an endpoint
+            # that anyone who can reach the port may call.
+            logging.getLogger("monitor.web").warning("readyz: the database fails: %s", exc)
+            ready, why = False, "the database is unreachable"
         body["status"] = "ready" if ready else "not ready"
         if why:
             body["reason"] = why
