@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import random
 import signal
@@ -25,11 +26,11 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import text
 
 from monitor import Monitor, load_settings
-from monitor.errors import StoreUnavailable
 from monitor.service.health import Health
-from monitor.service.jobs import Jobs
+from monitor.service.jobs import Jobs, _counted
 from monitor.service.lease import FileLease
 from monitor.service.runner import _Server
 from monitor.web import create_app
@@ -345,28 +346,27 @@ def test_sigterm_while_a_digest_waits_on_a_silent_smtp_server_exits_within_10_s(
             connection.close()
 
 
-def test_a_stop_while_a_digest_job_re_arms_itself_does_not_hang(
-    monitor: Monitor, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_stop_while_a_job_re_arms_itself_does_not_hang(monitor: Monitor) -> None:
     """APScheduler 3's shutdown(wait=True) holds the job-store lock that add_job needs."""
     stop = threading.Event()
     jobs = Jobs(monitor, Health(1.0), stop)
-    computing, finish = threading.Event(), threading.Event()
+    working, finish = threading.Event(), threading.Event()
 
-    def slow_next_due(address: str, now: datetime) -> datetime:
-        computing.set()
+    @_counted
+    def re_arming(self: Jobs) -> None:
+        # Shaped like the digest job: do the work, then re-arm for the next run.
+        working.set()
         finish.wait(10)
-        return now + timedelta(hours=1)
+        self._schedule(job, "re-arming", self._real_now() + timedelta(hours=1))
 
-    monkeypatch.setattr(monitor.digests, "send_due", lambda now, only=None: [])
-    monkeypatch.setattr(monitor.digests, "next_due", slow_next_due)
-    jobs._schedule(jobs.digest, "digest:ana@example.org", jobs._real_now(), "ana@example.org")
+    job = functools.partial(re_arming, jobs)
+    jobs._schedule(job, "re-arming", jobs._real_now())
     jobs.scheduler.start()
     jobs.running = True
-    assert computing.wait(10)  # past its stop check, about to re-arm
+    assert working.wait(10)  # running, about to re-arm
     # Taking the job-store lock waits for the scheduler's own pass to end (it removes the
     # run-once job): a shutdown inside that pass is an APScheduler race of its own.
-    assert jobs.scheduler.get_job("digest:ana@example.org") is None
+    assert jobs.scheduler.get_job("re-arming") is None
     stop.set()
     finished: list[bool] = []
     waiter = threading.Thread(target=lambda: finished.append(jobs.shutdown(10)))
@@ -378,21 +378,14 @@ def test_a_stop_while_a_digest_job_re_arms_itself_does_not_hang(
     assert finished == [True]
 
 
-def test_a_failing_digest_or_deadline_run_still_re_arms(
-    monitor: Monitor, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failing_digest_or_deadline_run_still_re_arms(monitor: Monitor) -> None:
     """A DateTrigger job that raises is gone for good: the jobs must re-arm whatever happens."""
     jobs = Jobs(monitor, Health(1.0), threading.Event())
-
-    def unavailable(*args: object, **kwargs: object) -> None:
-        raise StoreUnavailable("database error: the server closed the connection")
-
-    def broken(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("not a MonitorError")
-
-    monkeypatch.setattr(monitor.digests, "send_due", broken)
-    monkeypatch.setattr(monitor.digests, "next_due", unavailable)
-    monkeypatch.setattr(monitor, "check_deadlines", broken)
+    # Real faults: a recipient since removed from the configuration (a MonitorError), and
+    # a read model gone from under the service (the driver's own error, not a MonitorError).
+    cascade = " CASCADE" if monitor.engine.dialect.name == "postgresql" else ""
+    with monitor.engine.begin() as conn:
+        conn.execute(text(f"DROP TABLE commitment_view{cascade}"))
     jobs.digest("ana@example.org")
     jobs.deadlines()
     soon = datetime.now(UTC) + timedelta(minutes=2)
@@ -442,28 +435,27 @@ def test_the_sqlite_lease_does_not_outlive_a_killed_holder_in_its_forked_childre
         os.kill(child, signal.SIGKILL)
 
 
-def test_readyz_names_no_database_detail(monitor: Monitor, monkeypatch: pytest.MonkeyPatch) -> None:
-    def down() -> int:
-        raise StoreUnavailable(
-            'database error: connection to server at "db.internal" (10.0.0.5), port 5432 '
-            'failed: FATAL: password authentication failed for user "monitor"'
-        )
-
-    monkeypatch.setattr(monitor, "projection_lag", down)
+def test_readyz_names_no_database_detail(tmp_path: Path) -> None:
+    # A database that refuses connections: its driver's message names host, port and user.
+    config = tmp_path / "monitor.toml"
+    config.write_text(
+        '[database]\ndatabase_url = "postgresql://monitor@127.0.0.1:1/gone?connect_timeout=2"\n'
+    )
     health = Health(1.0)
     health.set_role("leader")
-    app = create_app(monitor, secret_key="test-key", health=health)
+    with Monitor.open(load_settings(config, env={})) as unreachable:
+        app = create_app(unreachable, secret_key="test-key", health=health)
 
-    async def ask() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return await client.get("/readyz")
+        async def ask() -> httpx.Response:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                return await client.get("/readyz")
 
-    answer = asyncio.run(ask())
+        answer = asyncio.run(ask())
     assert answer.status_code == 503
     assert answer.json()["reason"] == "the database is unreachable"
-    assert "db.internal" not in answer.text
-    assert 'monitor"' not in answer.text
+    assert "127.0.0.1" not in answer.text
+    assert "monitor@" not in answer.text
 
 
 def test_the_web_server_stops_when_the_service_stopped_before_it_took_the_signals() -> None:
@@ -476,3 +468,39 @@ def test_the_web_server_stops_when_the_service_stopped_before_it_took_the_signal
     assert asyncio.run(server.on_tick(1)) is False
     stop.set()  # e.g. SIGTERM between the start-up and uvicorn's own handlers
     assert asyncio.run(server.on_tick(1)) is True
+
+
+def test_a_long_poll_round_is_not_scheduler_lag() -> None:
+    health = Health(tick_seconds=1.0)
+    health.set_role("leader")
+    health.last_tick = time.monotonic() - 600  # the last tick began ten minutes ago
+    assert health.ready() == (False, "the scheduler is 599 s behind")
+    health.poll_started()  # ...because its round is still running: on time
+    assert (health.lag(), health.ready()) == (0.0, (True, ""))
+    assert health.snapshot()["polling_for_seconds"] is not None
+    health.poll_finished()
+    assert health.ready()[0] is False
+
+
+@pytest.mark.postgres
+def test_a_forked_parse_worker_does_not_keep_the_postgres_lease(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the advisory-lock lease is PostgreSQL's")
+    from monitor.service.lease import AdvisoryLease
+    from monitor.store.database import make_engine
+
+    engine = make_engine(database_url)
+    lease = AdvisoryLease(engine)
+    try:
+        assert lease.acquire()
+        socket_fd = lease._fd
+        child = os.fork()
+        if child == 0:  # the child sees /dev/null where the lease's socket was
+            os._exit(0 if os.readlink(f"/proc/self/fd/{socket_fd}") == "/dev/null" else 1)
+        _pid, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert os.readlink(f"/proc/self/fd/{socket_fd}").startswith("socket:")
+        assert lease.held()  # the leader's session is untouched
+    finally:
+        lease.release()
+        engine.dispose()

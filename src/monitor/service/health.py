@@ -26,6 +26,8 @@ class Health:
     role: str = "starting"  # starting | leader | standby | stopping | web only
     started: float = field(default_factory=time.monotonic)
     last_tick: float | None = None
+    #: when the poll round now running began (None: none is running)
+    polling_since: float | None = None
     last_poll: dict[str, Any] | None = None
     last_digest: dict[str, Any] | None = None
     last_deadline_check: dict[str, Any] | None = None
@@ -38,6 +40,14 @@ class Health:
     def ticked(self) -> None:
         with self._lock:
             self.last_tick = time.monotonic()
+
+    def poll_started(self) -> None:
+        with self._lock:
+            self.polling_since = time.monotonic()
+
+    def poll_finished(self) -> None:
+        with self._lock:
+            self.polling_since = None
 
     def polled(self, at: datetime, sources: int, failed: int, stopped: bool) -> None:
         with self._lock:
@@ -57,10 +67,17 @@ class Health:
             self.last_deadline_check = {"at": at.isoformat(), "recorded": recorded}
 
     def lag(self) -> float | None:
-        """Seconds the next tick is overdue (0 when on time); None before the first tick."""
+        """Seconds the next tick is overdue (0 when on time); None before the first tick.
+
+        A poll round still running is on time: the ticks it makes the scheduler skip are
+        its own (one round at a time), not the scheduler falling behind. Each fetch has a
+        deadline, so a round always ends.
+        """
         with self._lock:
             if self.last_tick is None:
                 return None
+            if self.polling_since is not None:
+                return 0.0
             return max(0.0, time.monotonic() - self.last_tick - self.tick_seconds)
 
     def snapshot(self) -> dict[str, Any]:
@@ -70,6 +87,11 @@ class Health:
                 "role": self.role,
                 "uptime_seconds": round(time.monotonic() - self.started, 1),
                 "scheduler_lag_seconds": None if lag is None else round(lag, 1),
+                "polling_for_seconds": (
+                    None
+                    if self.polling_since is None
+                    else round(time.monotonic() - self.polling_since, 1)
+                ),
                 "last_poll": self.last_poll,
                 "last_digest": self.last_digest,
                 "last_deadline_check": self.last_deadline_check,

@@ -147,7 +147,11 @@ class Jobs:
             if not due:
                 return
             log.info("polling %d due source(s)", len(due))
-            report = self.monitor.intake.poll(due, stop=self.stop)
+            self.health.poll_started()
+            try:
+                report = self.monitor.intake.poll(due, stop=self.stop)
+            finally:
+                self.health.poll_finished()
         except Exception as exc:
             log.error("poll failed: %s", exc, exc_info=not _expected(exc))
             return

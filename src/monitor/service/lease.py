@@ -118,6 +118,7 @@ class AdvisoryLease:
         connect_args = {} if "connect_timeout" in url.query else {"connect_timeout": 10}
         self._engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
         self._conn: Connection | None = None
+        self._fd = -1
 
     def acquire(self) -> bool:
         if self._conn is not None:
@@ -139,7 +140,17 @@ class AdvisoryLease:
                 conn.close()
             return False
         self._conn = conn
+        self._hide_from_forks(conn)
         return True
+
+    def _hide_from_forks(self, conn: Connection) -> None:
+        """A forked parse worker must not keep the lease's socket: after the leader's
+        kill -9 the server would see the session alive until every worker exited."""
+        dbapi = conn.connection.dbapi_connection
+        fd = getattr(getattr(dbapi, "pgconn", None), "socket", None)
+        if isinstance(fd, int) and fd >= 0:
+            self._fd = fd
+            _LEASE_SOCKETS.add(fd)
 
     def held(self) -> bool:
         """Still the leader: this session still holds the lock (its connection answers)."""
@@ -184,10 +195,31 @@ class AdvisoryLease:
         return f"PostgreSQL backend {pid}" if pid else "another host"
 
     def _drop(self) -> None:
+        _LEASE_SOCKETS.discard(self._fd)
+        self._fd = -1
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(DBAPIError):
                 conn.close()
+
+
+#: sockets of leases held in this process; a forked child must not keep them open
+_LEASE_SOCKETS: set[int] = set()
+
+
+def _forget_lease_sockets() -> None:
+    """In a forked child: put /dev/null where the lease sockets were. Not a plain close:
+    the number must not be reused for a file that a stray write (psycopg's goodbye at
+    exit) could reach."""
+    for fd in list(_LEASE_SOCKETS):
+        with contextlib.suppress(OSError):
+            null = os.open(os.devnull, os.O_RDWR)
+            os.dup2(null, fd)
+            os.close(null)
+    _LEASE_SOCKETS.clear()
+
+
+os.register_at_fork(after_in_child=_forget_lease_sockets)
 
 
 def lease_for(engine: Engine) -> Lease:

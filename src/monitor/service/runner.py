@@ -140,7 +140,8 @@ class Service:
     def request_stop(self) -> None:
         if not self.stop.is_set():
             self._stopping_since = time.monotonic()
-            log.info("stopping: no new work; the running job ends at its next safe point")
+            if self.jobs is not None:  # (a refusal at start-up has nothing to stop)
+                log.info("stopping: no new work; the running job ends at its next safe point")
         self.health.set_role("stopping")
         self.stop.set()
 
@@ -177,6 +178,12 @@ def serve(settings: Settings, *, web: bool = True, clock: Clock | None = None) -
     """Run the service until SIGTERM or SIGINT; returns the exit code."""
     service = Service(settings, clock)
     log.info("monitor %s starting (config: %s)", __version__, settings.config_file or "defaults")
+    if clock is not None:
+        log.warning(
+            "the service's clock is set (MONITOR_CLOCK_START / MONITOR_CLOCK_SPEED): it now "
+            "reads %s; for trying out and tests only",
+            clock.now().isoformat(timespec="seconds"),
+        )
     _on_signals(lambda: service.request_stop())
     try:
         monitor = service.start()
