@@ -268,11 +268,10 @@ def test_bad_configuration_names_the_key_and_writes_nothing(tmp_path: Path) -> N
 
 @pytest.mark.slow
 @pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # several hosts: PG only
 def test_two_services_on_postgres_one_schedules_the_other_takes_over(
     project: Path, feed_server: FeedServer, database_url: str
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("several hosts share a database only on PostgreSQL")
     prefix = f"h{uuid.uuid4().hex[:6]}"
     write_sources(project, serve_feeds(feed_server, prefix, 2, 2), interval="5m")
     write_service_config(project, tick=0.1)
@@ -483,9 +482,8 @@ def test_a_long_poll_round_is_not_scheduler_lag() -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # PostgreSQL's lease
 def test_a_forked_parse_worker_does_not_keep_the_postgres_lease(database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the advisory-lock lease is PostgreSQL's")
     from monitor.service.lease import AdvisoryLease
     from monitor.store.database import make_engine
 
