@@ -4,6 +4,7 @@ No `from __future__ import annotations` here: FastAPI reads the annotations of t
 functions, and the dependency aliases are local to create_app.
 """
 
+import functools
 import json
 import logging
 import re
@@ -215,9 +216,16 @@ def create_app(
     throttle = LoginThrottle()
     zone = monitor.settings.timezone
     templates.env.globals |= {
-        "local": lambda v: local(parse_timestamp(v), zone) if v else "",
-        "local_date": lambda v: local_date(parse_timestamp(v), zone) if v else "",
-        "highlight": highlight,
+        # Pure functions of their text, called for every cell of every row: the same
+        # stored times and titles come back page after page, so their results are kept.
+        "local": functools.lru_cache(maxsize=8192)(
+            lambda v: local(parse_timestamp(v), zone) if v else ""
+        ),
+        "local_date": functools.lru_cache(maxsize=8192)(
+            lambda v: local_date(parse_timestamp(v), zone) if v else ""
+        ),
+        "highlight": functools.lru_cache(maxsize=4096)(highlight),
+        "terms_text": functools.lru_cache(maxsize=4096)(lambda j: ", ".join(json.loads(j))),
         "colours": STATUS_COLOURS,
         "statuses": [s.value for s in Status],
         # Options repeated on every queue row: built once.
@@ -395,9 +403,25 @@ def create_app(
                 "csrf": csrf_token(request),
                 "o": figures,
                 "total": max(1, figures.total),
-                "chart": status_chart(figures.chart),
+                "chart_svg": chart_svg(figures.chart),
             },
         )
+
+    drawn: list[tuple[object, Markup]] = []
+
+    def chart_svg(points: list[tuple[Any, dict[str, int]]]) -> Markup:
+        """The chart drawn once per set of figures: the core hands back the same list
+        object until a commitment changes (or the day does)."""
+        if drawn and drawn[0][0] is points:
+            return drawn[0][1]
+        # An autoescaped template's output (numbers and status names, no feed text).
+        svg = Markup(  # noqa: S704
+            templates.get_template("chart.html").render(
+                chart=status_chart(points), colours=STATUS_COLOURS
+            )
+        )
+        drawn[:] = [(points, svg)]
+        return svg
 
     @app.get("/commitments/{commitment_id}", response_class=HTMLResponse, include_in_schema=False)
     def commitment(
