@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -540,3 +540,110 @@ def test_a_broken_template_of_the_user_is_a_permanent_failure_that_names_it(
         [status] = monitor.digests.status(clock.now())
         assert status.last_error_permanent
     assert smtp.received == []
+
+
+def test_a_long_list_unsubscribe_url_stays_a_plain_url_on_the_wire(
+    project: Path, clock: FixedClock, smtp: SmtpServer
+) -> None:
+    # Longer than a 78-character line: folded, it became RFC 2047 encoded words
+    # (=?utf-8?q?=3Chttps...?=) that no mail client reads as a URL.
+    url = "https://monitor.example.org/unsubscribe?recipient=ana&token=" + "a1b2c3d4" * 10
+    configure(project, [ANA], smtp_port=smtp.port, digest={"unsubscribe": url})
+    with open_monitor(project, clock) as monitor:
+        assert monitor.send_due_digests(clock.now())[0].outcome == "sent"
+    [received] = smtp.received
+    raw_headers = received.data.split(b"\r\n\r\n", 1)[0]
+    assert f"\r\nList-Unsubscribe: <{url}>\r\n".encode() in raw_headers
+    assert b"=?utf-8?" not in raw_headers.split(b"List-Unsubscribe:", 1)[1].split(b"\r\n")[0]
+
+
+def test_a_template_that_raises_a_python_error_is_a_recorded_permanent_failure(
+    project: Path, clock: FixedClock, smtp: SmtpServer
+) -> None:
+    templates = project / "config" / "digest-templates"
+    templates.mkdir()
+    # Not a Jinja2 error: a ZeroDivisionError from the template's own arithmetic.
+    (templates / "subject.txt").write_text("{{ d.waiting_count / 0 }}", encoding="utf-8")
+    configure(project, [ANA], smtp_port=smtp.port)
+    with open_monitor(project, clock) as monitor:
+        [result] = monitor.send_due_digests(clock.now())
+        assert result.outcome == "failed"
+        assert result.error is not None
+        assert "ZeroDivisionError" in result.error
+        assert "your templates: subject.txt" in result.error
+        # Recorded, not left as a claim that is sent again after every lease.
+        assert stream_types(monitor, "ana@example.org") == ["DigestClaimed", "DigestFailed"]
+        clock.advance(timedelta(hours=1))
+        assert monitor.send_due_digests(clock.now())[0].reason == "failed"
+    assert smtp.received == []
+
+
+def test_a_claim_is_dated_when_it_is_made_not_when_the_call_began(
+    project: Path, clock: FixedClock, smtp: SmtpServer
+) -> None:
+    configure(project, [ANA], smtp_port=smtp.port)
+    began = clock.now()
+    with open_monitor(project, clock) as monitor:
+        # `digest send` works through recipients one by one: by the time it claims this
+        # one, twenty minutes went by (slow servers for the ones before).
+        clock.advance(timedelta(minutes=20))
+        assert monitor.digests.send_due(began)[0].outcome == "sent"
+        claim = monitor.store.read_stream(digest_stream("ana@example.org"))[0]
+    assert claim.event_type == "DigestClaimed"
+    assert datetime.fromisoformat(claim.data["claimed_at"]) == began + timedelta(minutes=20)
+    # The window still ends where the call said.
+    assert datetime.fromisoformat(claim.data["covers_until"]) == began
+
+
+def test_outbox_files_of_addresses_that_look_alike_do_not_collide(
+    project: Path, clock: FixedClock
+) -> None:
+    from monitor.digest.mail import outbox_name
+
+    # Both valid addresses; both were "a_b@example.org" in the file name.
+    first = {"address": "a/b@example.org", "timezone": "UTC", "send_time": "06:00"}
+    second = {"address": "a=b@example.org", "timezone": "UTC", "send_time": "06:00"}
+    configure(project, [first, second])
+    with open_monitor(project, clock) as monitor:
+        results = monitor.send_due_digests(clock.now())
+        outbox = monitor.settings.digest.outbox
+    assert [r.outcome for r in results] == ["sent", "sent"]
+    files = sorted(p.name for p in outbox.iterdir())
+    assert len(files) == 2
+    assert all(name.startswith("20260115-a_b@example.org-") for name in files)
+    assert {r.destination for r in results} == {str(outbox / name) for name in files}
+    # No way out of the folder, whatever the address.
+    assert "/" not in outbox_name("<digest.20260115.x@example.org>", "../../x@y")
+    assert outbox_name("<digest.20260115.x@example.org>", "Ana@Example.org") == (
+        "20260115-ana@example.org.eml"
+    )
+
+
+def test_a_long_catch_up_lists_the_newest_items_and_counts_the_rest() -> None:
+    from monitor.digest.config import Recipient
+    from monitor.digest.contents import MAX_LISTED, Contents, StatusChange, Undelivered
+    from monitor.digest.render import Renderer
+
+    recipient = Recipient("ana@example.org", "Ana", ZoneInfo("Asia/Tokyo"), time(7, 30))
+    contents = Contents(recipient, date(2026, 1, 15), NOW - timedelta(days=90), NOW, True)
+    contents.changes = [
+        StatusChange(
+            f"C-{n}", "t", "assessed", "in_progress", "stalled", f"change {n}", None, "x", (), None
+        )
+        for n in range(MAX_LISTED + 50)
+    ]
+    contents.undelivered = [
+        Undelivered(date(2025, 10, 1) + timedelta(days=n), "552 message too large", True)
+        for n in range(60)
+    ]
+    contents.bound()
+    assert len(contents.changes) == MAX_LISTED
+    assert contents.changes[-1].rationale == f"change {MAX_LISTED + 49}"  # the newest kept
+    assert contents.summary.startswith(f"{MAX_LISTED + 50} status changes;")
+    assert "60 digests undelivered" in contents.summary
+    rendered = Renderer(None).render(contents, unsubscribe="mailto:monitor@example.org")
+    assert f"STATUS CHANGES ({MAX_LISTED + 50})" in rendered.text
+    assert f"(the newest {MAX_LISTED}; 50 earlier ones" in rendered.text
+    assert "change 0\n" not in rendered.text
+    assert "- and 46 earlier" in rendered.text
+    assert "50 earlier ones are in the web UI" in rendered.html

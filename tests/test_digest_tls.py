@@ -152,3 +152,52 @@ def test_implicit_tls(project: Path, clock: FixedClock, certificate: tuple[Path,
             [result] = monitor.send_due_digests(clock.now())
         assert result.outcome == "sent"
         assert len(server.received) == 1
+
+
+def test_a_server_that_hangs_up_during_the_tls_handshake_is_transient(
+    project: Path, clock: FixedClock
+) -> None:
+    """A busy or restarting server closes the connection mid-handshake (SSLEOFError).
+
+    That says nothing about its certificate: retried like any dropped connection, not
+    recorded as a permanent failure that waits for a person.
+    """
+    import contextlib
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def hang_up() -> None:
+        # Accept, read the ClientHello, end the stream cleanly: no TLS reply ever comes.
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn, contextlib.suppress(OSError):
+                conn.recv(4096)
+                conn.shutdown(socket.SHUT_WR)
+                conn.recv(4096)
+
+    server = threading.Thread(target=hang_up, daemon=True)
+    server.start()
+    try:
+        configure(project, [ANA], smtp_port=port, smtp={"security": "tls"})
+        sleeps: list[float] = []
+        with open_monitor(project, clock, sleeps) as monitor:
+            [result] = monitor.send_due_digests(clock.now())
+            [status] = monitor.digests.status(clock.now())
+    finally:
+        stop.set()
+        # Wake the accept() so the thread sees the stop.
+        socket.create_connection(("127.0.0.1", port)).close()
+        server.join(timeout=10)
+        listener.close()
+    assert result.outcome == "deferred"
+    assert result.error is not None
+    assert "during the TLS handshake" in result.error
+    assert sleeps == [2.0, 10.0]  # tried again right away, twice
+    assert not status.last_error_permanent

@@ -53,6 +53,11 @@ WINDOW_TYPES = (
 )
 TITLE = 300
 LONG = 1_000
+#: most status changes / accepted evidence / lost digests one message lists (the newest):
+#: a catch-up after weeks, or a window that grows while every send fails, must not grow
+#: into a message the server refuses as too large (552), which would only grow further
+MAX_LISTED = 100
+MAX_UNDELIVERED = 14
 # C0 and C1 controls, and the bidirectional overrides that can make text read backwards.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -177,11 +182,24 @@ class Contents:
     undelivered: list[Undelivered] = field(default_factory=list)
     queue_link: str | None = None
     stale_days: int = 30
+    #: how many earlier ones were left out of ``changes``, ``evidence``, ``undelivered``
+    more_changes: int = 0
+    more_evidence: int = 0
+    more_undelivered: int = 0
 
     @property
     def quiet(self) -> bool:
         """Nothing new to report: no status change, evidence, proposal or lost digest."""
         return not (self.changes or self.evidence or self.new_proposals or self.undelivered)
+
+    def bound(self) -> None:
+        """Keep the newest :data:`MAX_LISTED` of each list; count the rest."""
+        self.more_changes += max(0, len(self.changes) - MAX_LISTED)
+        self.more_evidence += max(0, len(self.evidence) - MAX_LISTED)
+        self.more_undelivered += max(0, len(self.undelivered) - MAX_UNDELIVERED)
+        self.changes = self.changes[-MAX_LISTED:]
+        self.evidence = self.evidence[-MAX_LISTED:]
+        self.undelivered = self.undelivered[-MAX_UNDELIVERED:]
 
     @property
     def passed_deadlines(self) -> list[Deadline]:
@@ -192,9 +210,11 @@ class Contents:
         """The one line that opens the digest (and its subject)."""
         parts = []
         if self.changes:
-            parts.append(_count(len(self.changes), "status change"))
+            parts.append(_count(len(self.changes) + self.more_changes, "status change"))
         if self.evidence:
-            parts.append(_count(len(self.evidence), "new evidence", "new evidence"))
+            parts.append(
+                _count(len(self.evidence) + self.more_evidence, "new evidence", "new evidence")
+            )
         if self.new_proposals:
             parts.append(_count(self.new_proposals, "new proposal"))
         parts.append(f"{self.waiting_count} waiting for review")
@@ -204,7 +224,8 @@ class Contents:
         if self.failing_sources:
             parts.append(_count(len(self.failing_sources), "source failing", "sources failing"))
         if self.undelivered:
-            parts.append(_count(len(self.undelivered), "digest undelivered", "digests undelivered"))
+            lost = len(self.undelivered) + self.more_undelivered
+            parts.append(_count(lost, "digest undelivered", "digests undelivered"))
         head = "nothing new" if self.quiet else ""
         return "; ".join([head, *parts] if head else parts)
 
@@ -279,6 +300,7 @@ def gather(
     _standing(contents, followed, states, now, digest, links)
     contents.failing_sources = _failing_sources(monitor, now)
     contents.undelivered = [_undelivered(c) for c in undelivered]
+    contents.bound()
     return contents
 
 

@@ -8,6 +8,7 @@ TLS failure): the sender records the second kind instead of retrying it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import EmailPolicy
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Protocol
@@ -30,6 +31,39 @@ from monitor.digest.render import Rendered
 from monitor.errors import MonitorError
 
 log = logging.getLogger("monitor.digest")
+
+
+#: headers whose value is one URL (or id): never folded into RFC 2047 encoded words
+_VERBATIM = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+#: RFC 5322's hard limit of a line, without CRLF
+_MAX_LINE = 998
+
+
+class _MailPolicy(EmailPolicy):
+    """The SMTP policy, except that List-Unsubscribe stays one plain line.
+
+    The email package folds an unstructured header longer than 78 characters that has no
+    space in it by turning it into RFC 2047 encoded words (``=?utf-8?q?=3Chttps...?=``):
+    mail clients then see no URL and offer no unsubscribe. An ASCII line up to the
+    998-character limit is legal as it is.
+    """
+
+    def fold(self, name: str, value: str) -> str:
+        line = f"{name}: {value}"
+        if name.lower() in _VERBATIM and line.isascii() and len(line) <= _MAX_LINE:
+            return line + self.linesep
+        folded: str = super().fold(name, value)
+        return folded
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        line = f"{name}: {value}"
+        if name.lower() in _VERBATIM and line.isascii() and len(line) <= _MAX_LINE:
+            return (line + self.linesep).encode("ascii")
+        folded: bytes = super().fold_binary(name, value)
+        return folded
+
+
+SMTP_POLICY = _MailPolicy(linesep="\r\n")
 
 
 class DeliveryError(MonitorError):
@@ -62,7 +96,7 @@ def build_message(
     unsubscribe: str,
 ) -> EmailMessage:
     """The digest as a multipart/alternative message (text first, then HTML)."""
-    message = EmailMessage(policy=SMTP)
+    message = EmailMessage(policy=SMTP_POLICY)
     local, _, domain = sender.partition("@")
     message["From"] = Address("monitor", local, domain)
     to_local, _, to_domain = recipient.address.partition("@")
@@ -117,8 +151,11 @@ class SmtpTransport:
             code, reply = next(iter(exc.recipients.values()))
             raise _by_code(code, f"recipient refused: {code} {_reply(reply)}") from exc
         except smtplib.SMTPNotSupportedError as exc:
+            # Raised by starttls() (no STARTTLS), login() (no AUTH) and send_message() (no
+            # SMTPUTF8): say which, not always STARTTLS.
             raise PermanentFailure(
-                f"{smtp.where} does not offer STARTTLS: check smtp.security ({exc})"
+                f"{smtp.where} does not support what the settings ask for: {exc} "
+                "(check smtp.security and smtp.user)"
             ) from exc
         except smtplib.SMTPResponseException as exc:
             raise _by_code(exc.smtp_code, f"{exc.smtp_code} {_reply(exc.smtp_error)}") from exc
@@ -127,6 +164,12 @@ class SmtpTransport:
         except smtplib.SMTPException as exc:
             # Before OSError, of which smtplib's errors are a kind.
             raise TransientFailure(f"SMTP error with {smtp.where}: {exc}") from exc
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError) as exc:
+            # The connection went away mid-handshake (a busy or restarting server): the
+            # certificate and protocol may be fine, so try again like any dropped connection.
+            raise TransientFailure(
+                f"{smtp.where} closed the connection during the TLS handshake: {exc}"
+            ) from exc
         except ssl.SSLError as exc:
             # Before OSError: a certificate the server should not have is not transient.
             raise PermanentFailure(f"TLS with {smtp.where} failed: {exc.reason or exc}") from exc
@@ -185,6 +228,7 @@ class OutboxTransport:
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
+            _sync_folder(self.folder)
         except OSError as exc:
             raise PermanentFailure(
                 f"cannot write to the outbox {self.folder}: {exc.strerror or exc}"
@@ -193,10 +237,32 @@ class OutboxTransport:
         return str(path)
 
 
+def _sync_folder(folder: Path) -> None:
+    """Make the rename durable: the journal is about to say the file is there."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # not every platform opens folders; the file itself is synced
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def outbox_name(message_id: str, to: str) -> str:
-    """``20240310-ana@example.org.eml``: the day from the Message-ID, a safe address."""
+    """``20240310-ana@example.org.eml``: the day from the Message-ID, a safe address.
+
+    Characters outside ``A-Za-z0-9@._+-`` become ``_`` (no ``/``: no path out of the
+    folder); an address that needed that gets a short hash of itself too, so ``a/b@x`` and
+    ``a=b@x`` (both valid, both ``a_b@x``) never overwrite each other's file.
+    """
     day = re.search(r"\.(\d{8})\.", message_id)
-    address = re.sub(r"[^A-Za-z0-9@._+-]", "_", to.lower())
+    lowered = to.strip().lower()
+    address = re.sub(r"[^A-Za-z0-9@._+-]", "_", lowered)
+    if address != lowered:
+        address += "-" + hashlib.sha256(lowered.encode("utf-8")).hexdigest()[:8]
     return f"{day.group(1) if day else 'digest'}-{address}.eml"
 
 

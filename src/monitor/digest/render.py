@@ -84,7 +84,11 @@ class Renderer:
             subject = self.env.get_template("subject.txt").render(context)
             text = self.env.get_template("body.txt").render(context)
             html = self.env.get_template("body.html").render(context)
-        except TemplateError as exc:
+        except Exception as exc:  # a template may raise anything
+            # Not only Jinja2's own errors: `{{ 1 / 0 }}`, `{{ d.summary + 1 }}` or
+            # `{{ when("x") }}` raise Python's. Let through, one would leave the claim without
+            # an outcome: re-sent after every lease all day, never shown as failed.
             where = f" (your templates: {', '.join(self.overridden)})" if self.overridden else ""
-            raise ConfigError(f"digest.templates: a template failed{where}: {exc}") from exc
+            problem = exc if isinstance(exc, TemplateError) else f"{type(exc).__name__}: {exc}"
+            raise ConfigError(f"digest.templates: a template failed{where}: {problem}") from exc
         return Rendered(clean(subject, SUBJECT_LIMIT), text, html)

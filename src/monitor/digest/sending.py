@@ -290,11 +290,16 @@ class Digests:
     def _claim(
         self, recipient: Recipient, digests: DigestLog, plan: Plan, now: datetime
     ) -> DigestClaimed:
+        # The lease runs from when the claim is really made: ``now`` is when the call began,
+        # and a `digest send` works through its recipients one after another (each may take
+        # minutes against a dead server); a claim dated at the start would look abandoned to
+        # another process while this one is still sending it.
+        claimed_at = max(now, self.monitor.clock.now())
         if plan.repeats is not None:
             # Same message again: same Message-ID, same window, so the same contents.
             earlier = plan.repeats.event
             return earlier.model_copy(
-                update={"trigger": plan.trigger, "attempt": plan.attempt, "claimed_at": now}
+                update={"trigger": plan.trigger, "attempt": plan.attempt, "claimed_at": claimed_at}
             )
         start = digests.window_start()
         covers_from: datetime | None
@@ -313,7 +318,7 @@ class Digests:
             until_position=max(after, self.store.last_position()),
             covers_from=covers_from,
             covers_until=now,
-            claimed_at=now,
+            claimed_at=claimed_at,
         )
 
     def _deliver(
