@@ -8,6 +8,7 @@ TLS failure): the sender records the second kind instead of retrying it.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -206,6 +207,10 @@ def _reply(reply: bytes | str) -> str:
     return clean(text, 300)
 
 
+#: outbox write errors that pass with time (the others, like EACCES, need a person)
+_PASSING_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EAGAIN, errno.EINTR}
+
+
 @dataclass
 class OutboxTransport:
     """No SMTP configured: each message becomes an .eml file in a folder (atomically)."""
@@ -230,9 +235,11 @@ class OutboxTransport:
                 raise
             _sync_folder(self.folder)
         except OSError as exc:
-            raise PermanentFailure(
-                f"cannot write to the outbox {self.folder}: {exc.strerror or exc}"
-            ) from exc
+            problem = f"cannot write to the outbox {self.folder}: {exc.strerror or exc}"
+            if exc.errno in _PASSING_DISK_ERRORS:
+                # A full disk or a flaky one gets better: try again later, as for a 4xx.
+                raise TransientFailure(problem) from exc
+            raise PermanentFailure(problem) from exc
         log.info("no SMTP server configured (smtp.host): the digest for %s is in %s", to, path)
         return str(path)
 
