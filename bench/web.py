@@ -4,8 +4,9 @@ Builds a store of ``--events`` events (default 1,000,000: 500 commitments with n
 assessments, 100,000 items, 30,000 proposals, and the rest as sources' check history),
 serves the real app with uvicorn on 127.0.0.1, logs in, and measures the median time of
 the dashboard, a commitment page and the review queue next to ``/static/app.css`` (a
-trivial endpoint of the same server), in one run. Target: each page's median at most 5x
-the trivial one. Usage: ``python bench/web.py [--events 1000000] [--requests 30]``.
+trivial endpoint of the same server), sampled in turn, in one run. Target: each page's
+median at most 5x the trivial one.
+Usage: ``python bench/web.py [--events 1000000] [--requests 100] [--keep DIR]``.
 """
 
 from __future__ import annotations
@@ -162,20 +163,25 @@ def build(monitor: Monitor, events: int) -> None:
     flush()
 
 
-def median_ms(client: httpx.Client, path: str, n: int) -> float:
-    times = []
+def medians_ms(client: httpx.Client, paths: dict[str, str], n: int) -> dict[str, float]:
+    """Median time of each path, sampled in turn (trivial, page, page, ...) ``n`` times, so
+    that the machine's slow and fast moments fall on every path alike."""
+    times: dict[str, list[float]] = {name: [] for name in paths}
+    for path in paths.values():  # warm-up: caches, connections, first renders
+        assert client.get(path).status_code == 200, path
     for _ in range(n):
-        start = time.perf_counter()
-        response = client.get(path)
-        times.append((time.perf_counter() - start) * 1000)
-        assert response.status_code == 200, (path, response.status_code)
-    return statistics.median(times)
+        for name, path in paths.items():
+            start = time.perf_counter()
+            response = client.get(path)
+            times[name].append((time.perf_counter() - start) * 1000)
+            assert response.status_code == 200, (path, response.status_code)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else "")
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--requests", type=int, default=100)
     parser.add_argument(
         "--keep",
         type=Path,
@@ -222,9 +228,7 @@ def main() -> int:
                     "commitment page": "/commitments/BENCH-0042",
                     "review queue": "/queue",
                 }
-                figures = {
-                    name: median_ms(client, path, args.requests) for name, path in pages.items()
-                }
+                figures = medians_ms(client, pages, args.requests)
         trivial = figures.pop("trivial (/static/app.css)")
         print(f"\n{'page':<20} {'median ms':>10} {'x trivial':>10}  target")
         print(f"{'trivial':<20} {trivial:>10.2f} {1:>10.2f}")
