@@ -99,6 +99,10 @@ def test_a_bad_recipient_is_named_by_entry_and_key(
         ('[digest]\nbase_url = "javascript:alert(1)"\n', "digest.base_url"),
         ('[digest]\nunsubscribe = "ftp://x"\n', "digest.unsubscribe"),
         ('[digest]\nrecipients = "ana@example.org"\n', "digest.recipients: must be an array"),
+        (
+            '[smtp]\nhost = "smtp.example.org"\nsecurity = "none"\nuser = "monitor"\n',
+            "smtp.user: a login needs smtp.security = starttls or tls",
+        ),
     ],
 )
 def test_bad_digest_settings_are_named(tmp_path: Path, body: str, message: str) -> None:
@@ -127,6 +131,11 @@ def test_smtp_comes_from_file_and_environment_and_the_password_only_from_the_env
         "smtp smtp.example.org:2465 (tls) as mon [password from the environment]"
     )
     assert load_settings(path, env={"MONITOR_SMTP_HOST": ""}).digest.smtp.configured is False
+
+
+def test_a_plain_login_is_allowed_only_to_a_relay_on_this_machine(tmp_path: Path) -> None:
+    body = '[smtp]\nhost = "localhost"\nsecurity = "none"\nuser = "monitor"\n'
+    assert load_settings(write(tmp_path, body), env={}).digest.smtp.user == "monitor"
 
 
 def test_every_digest_key_is_documented() -> None:

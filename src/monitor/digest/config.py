@@ -177,6 +177,10 @@ def _scope(where: str, value: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v.strip() for v in value))
 
 
+#: hosts on this machine: the only ones a password may be sent to over plain SMTP
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
 def parse_digest(
     values: Mapping[str, str],
     recipients: object,
@@ -196,6 +200,13 @@ def parse_digest(
     host = values["smtp.host"].strip()
     if _CONTROL.search(host) or " " in host:
         raise ConfigError(f"smtp.host: {host!r} is not a host name")
+    if security == "none" and values["smtp.user"].strip() and host not in LOOPBACK:
+        # A login over a plain connection sends the password in clear across the network.
+        raise ConfigError(
+            "smtp.user: a login needs smtp.security = starttls or tls (with security = none "
+            "the password would cross the network in clear; only a relay on this machine, "
+            "localhost, may take it plain)"
+        )
     smtp = Smtp(
         host=host,
         port=port,
