@@ -278,3 +278,13 @@ def test_polling_from_the_command_line(workdir: Path, feed_server: FeedServer) -
 
 def test_version(workdir: Path) -> None:
     assert run(workdir, "--version").stdout.startswith("monitor ")
+
+
+def test_an_unreadable_catalogue_is_one_clear_line(workdir: Path) -> None:
+    (workdir / "config" / "commitments.toml").write_bytes("title = 'Économie'\n".encode("latin-1"))
+    out = run(workdir, "serve", "--no-web", code=1)
+    assert out.stderr.strip().endswith(
+        "commitments.toml is not UTF-8 text: invalid continuation byte"
+    )
+    assert "error: the catalogue " in out.stderr
+    assert not (workdir / "data" / "monitor.sqlite3").exists()  # checked before any write

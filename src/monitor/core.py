@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from monitor import catalogue as catalogue_rules
 from monitor import commitment as rules
-from monitor import overview
+from monitor import overview, userfiles
 from monitor.accounts import Accounts
 from monitor.clock import Clock, SystemClock
 from monitor.commitment import CommitmentState, context_of
@@ -162,12 +162,7 @@ class Monitor:
     def sync(self, reason: str | None = None, path: Path | None = None) -> SyncReport:
         """Bring recorded history in line with the catalogue file, all or nothing."""
         source = path or self.settings.catalogue
-        try:
-            body = source.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise MonitorError(f"cannot read the catalogue {source}: {exc.strerror}") from exc
-        except UnicodeDecodeError as exc:
-            raise MonitorError(f"the catalogue {source} is not UTF-8 text: {exc.reason}") from exc
+        body = userfiles.read_text(source, "the catalogue")
         parsed = catalogue_rules.parse_catalogue(body, _display_path(source))
         for _attempt in range(RETRIES):
             states = self._all_states()

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from monitor import commitment as commitment_rules
-from monitor import overview
+from monitor import overview, userfiles
 from monitor import review as review_rules
 from monitor.commitment import CommitmentState, context_of
 from monitor.errors import CommandRejected, ConcurrencyError, MonitorError, NotFound
@@ -79,10 +79,7 @@ class Intake:
         source = path or self.monitor.settings.sources
         if not source.is_file():
             return {}
-        try:
-            body = source.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise MonitorError(f"cannot read the sources file {source}: {exc}") from exc
+        body = userfiles.read_text(source, "the sources file")
         wanted = source_config.parse_sources(body, source.name)
         self.projection.catch_up()
         known = {

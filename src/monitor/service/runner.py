@@ -24,6 +24,7 @@ from types import FrameType
 import uvicorn
 
 from monitor import catalogue as catalogue_rules
+from monitor import userfiles
 from monitor.clock import Clock
 from monitor.core import Monitor
 from monitor.errors import MonitorError
@@ -47,19 +48,11 @@ class ServiceRefused(MonitorError):
 
 def check_files(settings: Settings) -> None:
     """Parse the catalogue and the sources file, so a mistake stops start-up before a write."""
-    for path, parse in (
-        (settings.catalogue, catalogue_rules.parse_catalogue),
-        (settings.sources, source_config.parse_sources),
-    ):
-        if path == settings.sources and not path.exists():
-            continue  # a sources file is optional: sources may all live in the database
-        try:
-            body = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise MonitorError(f"cannot read {path}: {exc.strerror}") from exc
-        except UnicodeDecodeError as exc:
-            raise MonitorError(f"{path} is not UTF-8 text: {exc.reason}") from exc
-        parse(body, path.name)
+    catalogue = settings.catalogue
+    catalogue_rules.parse_catalogue(userfiles.read_text(catalogue, "the catalogue"), catalogue.name)
+    sources = settings.sources
+    if sources.exists():  # optional: sources may all live in the database
+        source_config.parse_sources(userfiles.read_text(sources, "the sources file"), sources.name)
 
 
 class Service:
