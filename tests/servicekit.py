@@ -160,11 +160,12 @@ def write_service_config(
     )
 
 
-def write_sources(project: Path, urls: dict[str, str], interval: str = "30m") -> None:
-    (project / "config" / "sources.toml").write_text(
-        "".join(
-            f'[[source]]\nname = "{n}"\nurl = "{u}"\nkind = "feed"\ninterval = "{interval}"\n\n'
-            for n, u in urls.items()
-        ),
-        encoding="utf-8",
+def numbered_feed(prefix: str, n: int, items: int) -> bytes:
+    """Feed ``n`` of a test: ``items`` items that match the catalogue (legacy chips)."""
+    entries = "".join(
+        f"<item><title>{prefix} feed {n} item {i}: legacy chips and the Economic 2+2</title>"
+        f"<guid>{prefix}-f{n}-i{i}</guid><link>https://example.org/{prefix}/{n}/{i}</link>"
+        "<pubDate>Mon, 05 Jan 2026 09:00:00 GMT</pubDate></item>"
+        for i in range(items)
     )
+    return f'<rss version="2.0"><channel><title>f{n}</title>{entries}</channel></rss>'.encode()

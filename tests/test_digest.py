@@ -456,7 +456,7 @@ def test_outbox_mode_writes_an_eml_file_and_logs_where(
     message = message_from_bytes((outbox / files[0]).read_bytes(), policy=policy.default)
     assert message.get_content_type() == "multipart/alternative"
     assert message["Message-ID"] == results[0].message_id
-    assert not list(outbox.glob(".digest-*"))  # no temporary file left behind
+    assert not list(outbox.glob(".*.tmp"))  # no temporary file left behind
 
 
 @pytest.mark.parametrize("when_empty", ["note", "skip"])

@@ -60,9 +60,9 @@ OLD = item(
 UNRELATED = item("g-2", "Passport fees change", "Nothing about Japan.", "https://www.example.gov/p")
 
 
-def write_sources(project: Path, sources: dict[str, str]) -> None:
+def write_sources(project: Path, sources: dict[str, str], interval: str = "30m") -> None:
     body = "".join(
-        f'[[source]]\nname = "{name}"\nurl = "{url}"\nkind = "feed"\ninterval = "30m"\n\n'
+        f'[[source]]\nname = "{name}"\nurl = "{url}"\nkind = "feed"\ninterval = "{interval}"\n\n'
         for name, url in sources.items()
     )
     (project / "config" / "sources.toml").write_text(body, encoding="utf-8")

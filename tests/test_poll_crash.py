@@ -16,29 +16,11 @@ import pytest
 from monitor import Monitor, load_settings
 
 from .feedserver import FeedServer
+from .servicekit import numbered_feed
+from .test_poll import write_sources
 
 FEEDS = 10
 ITEMS = 6
-
-
-def feed(n: int) -> bytes:
-    items = "".join(
-        f"<item><title>Feed {n} item {i}: legacy chips and the Economic 2+2</title>"
-        f"<guid>f{n}-i{i}</guid><link>https://example.org/{n}/{i}</link>"
-        "<pubDate>Mon, 05 Jan 2026 09:00:00 GMT</pubDate></item>"
-        for i in range(ITEMS)
-    )
-    return f'<rss version="2.0"><channel><title>f{n}</title>{items}</channel></rss>'.encode()
-
-
-def write_sources(project: Path, urls: dict[str, str]) -> None:
-    (project / "config" / "sources.toml").write_text(
-        "".join(
-            f'[[source]]\nname = "{n}"\nurl = "{u}"\nkind = "feed"\ninterval = "30m"\n\n'
-            for n, u in urls.items()
-        ),
-        encoding="utf-8",
-    )
 
 
 def monitor_cli(project: Path, *args: str) -> subprocess.Popen[str]:
@@ -67,10 +49,10 @@ def test_kill_mid_round_then_repoll(
     prefix = f"k{uuid.uuid4().hex[:6]}"
     names = [f"{prefix}-{n}" for n in range(FEEDS)]
     for n, name in enumerate(names):
-        feed_server.set_body(name, feed(n))
+        feed_server.set_body(name, numbered_feed(prefix, n, ITEMS))
     urls = {name: feed_server.url(f"/feeds/{name}") for name in names}
     held = f"{prefix}-held"
-    feed_server.set_body(held, feed(99))
+    feed_server.set_body(held, numbered_feed(prefix, 99, ITEMS))
     # The held source answers only after the round is killed: the process stays mid-round.
     write_sources(project, {**urls, held: feed_server.url("/slow-headers?seconds=600")})
     config = project / "config" / "monitor.toml"

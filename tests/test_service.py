@@ -37,27 +37,18 @@ from monitor.web import create_app
 
 from .digestkit import configure
 from .feedserver import FeedServer, RecordedRequest
-from .servicekit import ServiceProcess, write_service_config, write_sources
+from .servicekit import ServiceProcess, numbered_feed, write_service_config
 from .smtpserver import SmtpServer, free_port
+from .test_poll import write_sources
 
 T0 = datetime(2026, 1, 15, 6, 58, tzinfo=UTC)
 RECIPIENT = {"address": "ana@example.org", "name": "Ana", "timezone": "UTC", "send_time": "07:00"}
 
 
-def feed(prefix: str, n: int, items: int) -> bytes:
-    entries = "".join(
-        f"<item><title>{prefix} feed {n} item {i}: legacy chips and the Economic 2+2</title>"
-        f"<guid>{prefix}-f{n}-i{i}</guid><link>https://example.org/{prefix}/{n}/{i}</link>"
-        "<pubDate>Mon, 05 Jan 2026 09:00:00 GMT</pubDate></item>"
-        for i in range(items)
-    )
-    return f'<rss version="2.0"><channel><title>f{n}</title>{entries}</channel></rss>'.encode()
-
-
 def serve_feeds(feed_server: FeedServer, prefix: str, count: int, items: int) -> dict[str, str]:
     names = [f"{prefix}-{n}" for n in range(count)]
     for n, name in enumerate(names):
-        feed_server.set_body(name, feed(prefix, n, items))
+        feed_server.set_body(name, numbered_feed(prefix, n, items))
     return {name: feed_server.url(f"/feeds/{name}") for name in names}
 
 
@@ -165,7 +156,7 @@ def test_kill_9_at_twenty_moments_loses_and_duplicates_nothing(
             # News between runs: a new item in one feed.
             n = rng.randrange(feeds)
             items[n] += 1
-            feed_server.set_body(f"{prefix}-{n}", feed(prefix, n, items[n]))
+            feed_server.set_body(f"{prefix}-{n}", numbered_feed(prefix, n, items[n]))
             # Each run starts an hour of schedule later: every source is overdue at once.
             start = T0 + timedelta(hours=moment)
             with ServiceProcess(project, "--no-web", clock_start=start, clock_speed=600) as service:

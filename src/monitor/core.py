@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from monitor import catalogue as catalogue_rules
 from monitor import commitment as rules
-from monitor import overview, userfiles
+from monitor import files, overview
 from monitor.accounts import Accounts
 from monitor.clock import Clock, SystemClock
 from monitor.commitment import CommitmentState, context_of
@@ -162,7 +162,7 @@ class Monitor:
     def sync(self, reason: str | None = None, path: Path | None = None) -> SyncReport:
         """Bring recorded history in line with the catalogue file, all or nothing."""
         source = path or self.settings.catalogue
-        body = userfiles.read_text(source, "the catalogue")
+        body = files.read_text(source, "the catalogue")
         parsed = catalogue_rules.parse_catalogue(body, _display_path(source))
         for _attempt in range(RETRIES):
             states = self._all_states()

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from monitor import commitment as commitment_rules
-from monitor import overview, userfiles
+from monitor import files, overview
 from monitor import review as review_rules
 from monitor.commitment import CommitmentState, context_of
 from monitor.errors import CommandRejected, ConcurrencyError, MonitorError, NotFound
@@ -79,7 +79,7 @@ class Intake:
         source = path or self.monitor.settings.sources
         if not source.is_file():
             return {}
-        body = userfiles.read_text(source, "the sources file")
+        body = files.read_text(source, "the sources file")
         wanted = source_config.parse_sources(body, source.name)
         self.projection.catch_up()
         known = {

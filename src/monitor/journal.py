@@ -8,9 +8,7 @@ and ``verify`` checks the copy exactly as it checks the database.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -20,6 +18,7 @@ from pydantic import ValidationError
 
 from monitor.errors import IntegrityViolation, MonitorError, UnknownEventType
 from monitor.events import EventRegistry
+from monitor.files import replaced_atomically
 from monitor.store.hashing import GENESIS_HASH, canonical_json, event_hash
 from monitor.store.records import VerifyReport
 from monitor.store.sql import Row, SqlEventStore
@@ -186,21 +185,13 @@ def export_journal(
     path = target / "journal.jsonl" if target.is_dir() or not target.suffix else target
     path.parent.mkdir(parents=True, exist_ok=True)
     count, last_hash = 0, GENESIS_HASH
-    fd, tmp = tempfile.mkstemp(prefix=".journal-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            for row in store.iter_rows():
-                out.write(row_to_line(row) + "\n")
-                count += 1
-                last_hash = row[9]
-                if progress and count % 10_000 == 0:
-                    progress(count)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replaced_atomically(path) as out:
+        for row in store.iter_rows():
+            out.write(row_to_line(row).encode("utf-8") + b"\n")
+            count += 1
+            last_hash = row[9]
+            if progress and count % 10_000 == 0:
+                progress(count)
     return path, count, last_hash
 
 

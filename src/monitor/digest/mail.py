@@ -11,11 +11,9 @@ from __future__ import annotations
 import errno
 import hashlib
 import logging
-import os
 import re
 import smtplib
 import ssl
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +28,7 @@ from monitor.digest.config import PASSWORD_ENV, Recipient, Smtp
 from monitor.digest.contents import clean
 from monitor.digest.render import Rendered
 from monitor.errors import MonitorError
+from monitor.files import replaced_atomically
 
 log = logging.getLogger("monitor.digest")
 
@@ -222,18 +221,10 @@ class OutboxTransport:
         path = self.folder / outbox_name(str(message["Message-ID"]), to)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".digest-", suffix=".tmp", dir=self.folder)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(message.as_bytes())
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                # Same name for the same Message-ID: a resend replaces, never duplicates.
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            _sync_folder(self.folder)
+            # Same name for the same Message-ID: a resend replaces, never duplicates. The
+            # rename is made durable: the journal is about to say the file is there.
+            with replaced_atomically(path) as handle:
+                handle.write(message.as_bytes())
         except OSError as exc:
             problem = f"cannot write to the outbox {self.folder}: {exc.strerror or exc}"
             if exc.errno in _PASSING_DISK_ERRORS:
@@ -242,20 +233,6 @@ class OutboxTransport:
             raise PermanentFailure(problem) from exc
         log.info("no SMTP server configured (smtp.host): the digest for %s is in %s", to, path)
         return str(path)
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make the rename durable: the journal is about to say the file is there."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return  # not every platform opens folders; the file itself is synced
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def outbox_name(message_id: str, to: str) -> str:

@@ -24,7 +24,7 @@ from types import FrameType
 import uvicorn
 
 from monitor import catalogue as catalogue_rules
-from monitor import userfiles
+from monitor import files
 from monitor.clock import Clock
 from monitor.core import Monitor
 from monitor.errors import MonitorError
@@ -49,10 +49,10 @@ class ServiceRefused(MonitorError):
 def check_files(settings: Settings) -> None:
     """Parse the catalogue and the sources file, so a mistake stops start-up before a write."""
     catalogue = settings.catalogue
-    catalogue_rules.parse_catalogue(userfiles.read_text(catalogue, "the catalogue"), catalogue.name)
+    catalogue_rules.parse_catalogue(files.read_text(catalogue, "the catalogue"), catalogue.name)
     sources = settings.sources
     if sources.exists():  # optional: sources may all live in the database
-        source_config.parse_sources(userfiles.read_text(sources, "the sources file"), sources.name)
+        source_config.parse_sources(files.read_text(sources, "the sources file"), sources.name)
 
 
 class Service:
