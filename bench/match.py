@@ -1,13 +1,15 @@
-"""Benchmark: matching real items against the catalogue, next to merely normalising them.
+"""Benchmark: matching real items against the catalogue, next to the floors.
 
-The items are the distinct entries of the State Department press-release captures in
-``shared/corpus/`` (parsed with monitor's own parser, text bounded as in a poll). Both
-workloads run in one process over the same texts, several times, best run kept:
+English: the distinct entries of the State Department press-release captures in
+``shared/corpus/`` (parsed with monitor's own parser, text bounded as in a poll). The floor
+is NFKC-normalising and case-folding every item's title and text, nothing else; matching
+(``Matcher.match``, which normalises too) must cost at most 5x that.
 
-1. the floor: NFKC-normalise and case-fold every item's title and text, nothing else;
-2. matching: ``Matcher.match`` over every item against the catalogue (it normalises too).
+Japanese: the Japanese items of the development set (tests/data/matching, real titles and
+ledes), repeated to a measurable size. The floor is SudachiPy alone tokenising the same
+texts (the same dictionary and mode); matching must cost at most 1.5x that.
 
-Target: matching costs at most 3x the floor. Usage:
+Every workload runs in one process, several times, best run kept. Usage:
 ``python bench/match.py [--captures DIR] [--repeat 5] [--json]``.
 """
 
@@ -25,6 +27,8 @@ from pathlib import Path
 
 from monitor.catalogue import parse_catalogue
 from monitor.matching import MatchableItem, Matcher, normalise
+from monitor.matching.evaluation import load_labelled
+from monitor.matching.text import _tokenizer
 from monitor.sources.parse import parse_feed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,12 +46,16 @@ def corpus_items(captures: Path) -> list[tuple[str, str]]:
     return list(items.values())
 
 
-def best_of(repeat: int, work: Callable[[], None]) -> float:
-    best = float("inf")
+def best_of(repeat: int, *works: Callable[[], None]) -> list[float]:
+    """The least CPU time of ``repeat`` runs of each work, the works taking turns (so a
+    drift of the machine's speed falls on both sides alike); CPU time is this process's
+    own, so other work on the machine does not count against either side."""
+    best = [float("inf")] * len(works)
     for _ in range(repeat):
-        start = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - start)
+        for index, work in enumerate(works):
+            start = time.process_time()
+            work()
+            best[index] = min(best[index], time.process_time() - start)
     return best
 
 
@@ -82,9 +90,29 @@ def main() -> int:
     def match() -> None:
         matched.append(sum(1 for item in matchable if matcher.match(item)))
 
-    t_floor = best_of(args.repeat, floor)
-    t_match = best_of(args.repeat, match)
+    t_floor, t_match = best_of(args.repeat, floor, match)
     ratio = t_match / t_floor
+
+    japanese = [
+        (i.title, i.lede)
+        for i in load_labelled([ROOT / "tests" / "data" / "matching"])
+        if i.language == "ja"
+    ] * 20
+    ja_items = [MatchableItem(title, lede, None) for title, lede in japanese]
+    tokenizer = _tokenizer()
+    ja_chars = sum(len(t) + len(x) for t, x in japanese)
+
+    def sudachi() -> None:
+        for title, lede in japanese:
+            tokenizer.tokenize(title)
+            tokenizer.tokenize(lede)
+
+    def match_japanese() -> None:
+        for item in ja_items:
+            matcher.match(item)
+
+    t_sudachi, t_ja = best_of(args.repeat, sudachi, match_japanese)
+    ja_ratio = t_ja / t_sudachi
     result = {
         "items": len(items),
         "characters": chars,
@@ -92,17 +120,29 @@ def main() -> int:
         "match_s": t_match,
         "ratio": ratio,
         "items_with_a_match_if_undated": matched[-1],
-        "target": "<= 3.0",
-        "pass": ratio <= 3.0,
+        "target": "<= 5.0",
+        "pass": ratio <= 5.0,
+        "japanese_items": len(japanese),
+        "japanese_characters": ja_chars,
+        "sudachi_s": t_sudachi,
+        "match_japanese_s": t_ja,
+        "japanese_ratio": ja_ratio,
+        "japanese_target": "<= 1.5",
+        "japanese_pass": ja_ratio <= 1.5,
     }
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"{len(items):,} distinct corpus items, {chars:,} characters")
-    print(f"normalise only : {t_floor * 1000:8.1f} ms ({len(items) / t_floor:,.0f} items/s)")
-    print(f"match          : {t_match * 1000:8.1f} ms ({len(items) / t_match:,.0f} items/s)")
-    print(f"ratio          : {ratio:8.2f}x  (target <= 3x: {'PASS' if ratio <= 3 else 'FAIL'})")
-    print(f"items that would match if undated: {matched[-1]}")
+    print(f"English: {len(items):,} distinct corpus items, {chars:,} characters")
+    print(f"  normalise only : {t_floor * 1000:8.1f} ms ({len(items) / t_floor:,.0f} items/s)")
+    print(f"  match          : {t_match * 1000:8.1f} ms ({len(items) / t_match:,.0f} items/s)")
+    print(f"  ratio          : {ratio:8.2f}x  (target <= 5x: {'PASS' if ratio <= 5 else 'FAIL'})")
+    print(f"  items that would match if undated: {matched[-1]}")
+    print(f"Japanese: {len(japanese):,} items, {ja_chars:,} characters")
+    print(f"  SudachiPy alone: {t_sudachi * 1000:8.1f} ms")
+    print(f"  match          : {t_ja * 1000:8.1f} ms")
+    verdict = "PASS" if ja_ratio <= 1.5 else "FAIL"
+    print(f"  ratio          : {ja_ratio:8.2f}x  (target <= 1.5x: {verdict})")
     return 0
 
 

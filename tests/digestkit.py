@@ -75,11 +75,11 @@ def poll_hostile_feed(monitor: Monitor, feed_server: FeedServer, name: str) -> N
     feed_server.set_body(
         name,
         rss(
-            item("1", "Legacy chips and the Economic 2+2", link="https://example.org/1"),
+            item("1", "Legacy chips: Japan and the U.S. agree", link="https://example.org/1"),
             # Escaped twice in the feed, so the item's *text* is the markup itself.
             item(
                 "2",
-                html.escape(html.escape(HOSTILE)) + " and the Economic 2+2",
+                html.escape(html.escape(HOSTILE)) + ": Japan and the U.S. agree",
                 link="https://example.org/2",
             ),
         ),

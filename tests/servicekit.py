@@ -163,7 +163,7 @@ def write_service_config(
 def numbered_feed(prefix: str, n: int, items: int) -> bytes:
     """Feed ``n`` of a test: ``items`` items that match the catalogue (legacy chips)."""
     entries = "".join(
-        f"<item><title>{prefix} feed {n} item {i}: legacy chips and the Economic 2+2</title>"
+        f"<item><title>{prefix} feed {n} item {i}: legacy chips: Japan and the U.S. agree</title>"
         f"<guid>{prefix}-f{n}-i{i}</guid><link>https://example.org/{prefix}/{n}/{i}</link>"
         "<pubDate>Mon, 05 Jan 2026 09:00:00 GMT</pubDate></item>"
         for i in range(items)

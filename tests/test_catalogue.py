@@ -40,18 +40,23 @@ def test_the_shipped_catalogue_carries_every_reference_item() -> None:
     assert [c.commitment_id for c in catalogue.commitments] == REFERENCE_IDS
     for c in catalogue.commitments:
         assert str(c.made_on) == "2023-11-14"
-        assert c.match.terms_en, c.commitment_id
-        assert c.match.terms_ja, c.commitment_id
-        assert c.statement_match.terms_ja, c.commitment_id
+        assert c.match.rules, c.commitment_id
+        assert not c.match.terms_en, c.commitment_id  # the concept form only
+        variants = [v for concept in c.match.concepts.values() for v in (*concept.en, *concept.ja)]
+        assert any(v.isascii() for v in variants), c.commitment_id
+        assert any(not v.isascii() for v in variants), c.commitment_id
+        # the statement-wide veto reaches every rule
+        assert all("security_2plus2" in r.none_of for r in c.match.rules), c.commitment_id
     by_id = {c.commitment_id: c for c in catalogue.commitments}
     assert str(by_id["EPCC23-COER-03"].deadline) == "2023-11-14"
-    nstc = {a.term: a for a in by_id["EPCC23-SEMI-03"].match.ambiguous}["NSTC"]
-    assert "semiconductor" in nstc.requires_any
-    assert "NSTC" not in by_id["EPCC23-SEMI-03"].match.terms_en
-    ipa = {a.term: a for a in by_id["EPCC23-AI-02"].match.ambiguous}["IPA"]
-    assert "NIST" in ipa.requires_any
-    assert "情報処理推進機構" in ipa.requires_any
-    assert "IPA" not in by_id["EPCC23-AI-02"].match.terms_en
+    # ambiguous acronyms count only with their context
+    nstc = {r.name: r for r in by_id["EPCC23-SEMI-03"].match.rules}
+    [rule] = [r for r in nstc.values() if "nstc_acronym" in r.all_of]
+    assert "semiconductor" in rule.all_of
+    assert "science_council" in rule.none_of
+    ipa = [r for r in by_id["EPCC23-AI-02"].match.rules if "ipa" in r.all_of]
+    assert ipa
+    assert all("nist" in r.all_of for r in ipa)
 
 
 def test_init_registers_and_a_second_sync_writes_nothing(monitor: Monitor) -> None:

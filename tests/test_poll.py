@@ -121,11 +121,13 @@ def test_edits_duplicates_and_no_pruning_after_a_failure(  # type: ignore[no-unt
     failed = poll(monitor)
     assert failed.failed == 1
     assert "not a feed" in failed.failures[0][1]
-    edited = UNRELATED.replace("Nothing about Japan.", "Now: the Economic 2+2 on legacy chips.")
+    edited = UNRELATED.replace(
+        "Nothing about Japan.", "Now: Japan and the U.S. agree to work on legacy chips."
+    )
     feed_server.set_body(name, rss(edited))
     clock.advance(timedelta(hours=2))
     report = poll(monitor)
-    assert (report.items_new, report.items_revised, report.proposals) == (0, 1, 2)
+    assert (report.items_new, report.items_revised, report.proposals) == (0, 1, 1)
     revised = events_of(monitor, "ItemRevised")
     assert len(revised) == 1
     assert "legacy chips" in revised[0]["summary"]
@@ -213,20 +215,34 @@ def test_rematch_proposes_only_what_is_new(setup, feed_server: FeedServer, proje
     # A catalogue change: passports now count for the coercion commitment.
     path = monitor.settings.catalogue
     text = path.read_text(encoding="utf-8")
-    marker = 'terms_en = ["economic coercion"'
+    marker = 'economic_coercion = { en = ["economic coercion"'
     assert marker in text
-    path.write_text(text.replace(marker, 'terms_en = ["Passport fees", "economic coercion"', 1))
+    path.write_text(
+        text.replace(marker, 'economic_coercion = { en = ["Passport fees", "economic coercion"', 1)
+    )
     monitor.sync()
-    dry = monitor.intake.rematch(dry_run=True)
-    assert [(n.commitment_id, n.title) for n in dry.new] == [
-        ("EPCC23-COER-01", "Passport fees change")
-    ]
     before = monitor.last_position()
-    assert monitor.last_position() == before
-    done = monitor.intake.rematch(dry_run=False)
+    dry = monitor.intake.rematch(dry_run=True, page=1)  # one item a page: pages join up
+    assert [(n.commitment_id, n.title) for n in dry.new] == [
+        ("EPCC23-COER-02", "Passport fees change")
+    ]
+    assert (dry.items, dry.new_count, dry.dropped_count) == (2, 1, 0)
+    assert monitor.last_position() == before  # a dry run writes nothing
+    done = monitor.intake.rematch(dry_run=False, page=1)
     assert len(done.new) == 1
     assert monitor.intake.rematch(dry_run=False).new == []
-    assert {q.title for q in monitor.intake.queue(commitment="EPCC23-COER-01")} == {
+    assert {q.title for q in monitor.intake.queue(commitment="EPCC23-COER-02")} == {
+        "Passport fees change"
+    }
+    # The rule change taken back: the waiting proposal is shown as dropped, and stays.
+    path.write_text(text)
+    monitor.sync()
+    dropped = monitor.intake.rematch(dry_run=True)
+    assert [(d.commitment_id, d.title) for d in dropped.dropped] == [
+        ("EPCC23-COER-02", "Passport fees change")
+    ]
+    assert monitor.intake.rematch(dry_run=False).dropped_count == 1
+    assert {q.title for q in monitor.intake.queue(commitment="EPCC23-COER-02")} == {
         "Passport fees change"
     }
 

@@ -178,10 +178,10 @@ def test_cache_control_and_a_new_url(setup, feed_server: FeedServer, project: Pa
 def test_intake_rebuild_equals_live(setup, feed_server: FeedServer, project: Path) -> None:  # type: ignore[no-untyped-def]
     monitor, clock, p = setup
     feed_server.set_body(
-        f"{p}-1", rss(item("a", "Legacy chips and the Economic 2+2", link="https://e.org/a"))
+        f"{p}-1", rss(item("a", "Legacy chips: Japan and the U.S. agree", link="https://e.org/a"))
     )
     feed_server.set_body(
-        f"{p}-2", rss(item("b", "Legacy chips and the Economic 2+2", link="https://e.org/a"))
+        f"{p}-2", rss(item("b", "Legacy chips: Japan and the U.S. agree", link="https://e.org/a"))
     )
     write_sources(
         project,

@@ -23,8 +23,10 @@ from monitor.events import (
     CommitmentReinstated,
     CommitmentRetired,
     CommitmentRevised,
+    Concept,
     DomainEvent,
     FieldChange,
+    MatchRules,
 )
 
 ID_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{2,80}$")
@@ -44,6 +46,9 @@ ENTRY_KEYS = {
     "match",
 }
 STATEMENT_KEYS = {"id", "title", "date", "place", "sources", "match"}
+TOP_KEYS = {"schema", "statement", "concepts", "commitment"}
+CONCEPT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,60}$")
+RULE_CONCEPT_FIELDS = ("all_of", "any_of", "none_of", "near")
 # Fields compared by sync; commitment_id is the identity, never a change.
 COMPARED = [f for f in CommitmentRegistered.model_fields if f != "commitment_id"]
 
@@ -68,9 +73,13 @@ def parse_catalogue(text: str, filename: str) -> Catalogue:
     except tomllib.TOMLDecodeError as exc:
         raise CatalogueError([f"{filename}: not valid TOML: {exc}"]) from exc
     problems: list[str] = []
+    for key in sorted(set(raw) - TOP_KEYS):
+        problems.append(f"{filename}: unknown top-level field {key!r}")
+    shared = _shared_concepts(raw.get("concepts", {}), filename, problems)
     statement = raw.get("statement")
     if not isinstance(statement, dict):
         raise CatalogueError([f"{filename}: missing [statement] table (id, title, date)"])
+    statement, everywhere = _statement_none_of(statement, shared, filename, problems)
     for key in sorted(set(statement) - STATEMENT_KEYS):
         problems.append(f"{filename}: [statement]: unknown field {key!r}")
     for key in ("id", "title", "date"):
@@ -101,14 +110,132 @@ def parse_catalogue(text: str, filename: str) -> Catalogue:
             problems.append(f"{label}: unknown field {key!r}")
         payload = _registration_payload(entry, statement)
         try:
-            parsed.append(CommitmentRegistered.model_validate(payload))
+            spec = CommitmentRegistered.model_validate(payload)
         except ValidationError as exc:
             for error in exc.errors():
                 field = _loc(error["loc"]).replace("commitment_id", "id")
                 problems.append(f"{label}: field {field!r}: {error['msg']}")
+            continue
+        resolved = _resolve_rules(spec.match, shared, label, problems, everywhere)
+        parsed.append(spec.model_copy(update={"match": resolved}))
     if problems:
         raise CatalogueError(problems)
     return Catalogue(str(statement["id"]), str(statement["title"]), tuple(parsed))
+
+
+def _shared_concepts(raw: Any, filename: str, problems: list[str]) -> dict[str, Concept]:
+    """The file's [concepts] table: vocabulary any commitment's rules may name."""
+    if not isinstance(raw, dict):
+        problems.append(f"{filename}: [concepts] must be a table of name = {{ en = [...] }}")
+        return {}
+    concepts: dict[str, Concept] = {}
+    for name, value in raw.items():
+        where = f"{filename}: [concepts] {name!r}"
+        if not CONCEPT_NAME.match(name):
+            problems.append(f"{where}: use lower-case letters, digits, '_' and '-'")
+            continue
+        try:
+            concepts[name] = Concept.model_validate(value)
+        except ValidationError as exc:
+            for error in exc.errors():
+                problems.append(f"{where}: field {_loc(error['loc'])!r}: {error['msg']}")
+            continue
+        _check_variants(concepts[name], where, problems)
+    return concepts
+
+
+def _check_variants(concept: Concept, where: str, problems: list[str]) -> None:
+    if not concept.en and not concept.ja:
+        problems.append(f"{where}: give at least one variant in 'en' or 'ja'")
+    for variant in (*concept.en, *concept.ja):
+        if not variant.strip():
+            problems.append(f"{where}: an empty variant matches everything; remove it")
+
+
+def _statement_none_of(
+    statement: dict[str, Any], shared: Mapping[str, Concept], filename: str, problems: list[str]
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """[statement.match] none_of: concepts that veto every rule (the concept form)."""
+    match = statement.get("match")
+    if not isinstance(match, dict) or "none_of" not in match:
+        return statement, ()
+    none_of = match["none_of"]
+    if not isinstance(none_of, list) or not all(isinstance(n, str) for n in none_of):
+        problems.append(f"{filename}: [statement.match]: 'none_of' must be a list of concepts")
+        none_of = []
+    for key in sorted(set(match) - {"none_of"}):
+        problems.append(
+            f"{filename}: [statement.match]: field {key!r}: with 'none_of', the statement's"
+            " names are a concept of [concepts], not term lists"
+        )
+    for name in none_of:
+        if name not in shared:
+            problems.append(
+                f"{filename}: [statement.match]: 'none_of': unknown concept {name!r}"
+                " (define it under [concepts])"
+            )
+    return {k: v for k, v in statement.items() if k != "match"}, tuple(none_of)
+
+
+def _resolve_rules(
+    rules: MatchRules,
+    shared: Mapping[str, Concept],
+    label: str,
+    problems: list[str],
+    everywhere: tuple[str, ...] = (),
+) -> MatchRules:
+    """The rules with every concept they name embedded (the event is self-contained)."""
+    if rules.rules and everywhere:
+        rules = rules.model_copy(
+            update={
+                "rules": tuple(
+                    r.model_copy(
+                        update={
+                            "none_of": (*r.none_of, *(n for n in everywhere if n not in r.none_of))
+                        }
+                    )
+                    for r in rules.rules
+                )
+            }
+        )
+    if not rules.rules:
+        if rules.concepts:
+            problems.append(
+                f"{label}: field 'match.concepts': no [[commitment.match.rules]] use them"
+            )
+        return rules
+    if rules.terms_en or rules.terms_ja or rules.ambiguous:
+        problems.append(f"{label}: field 'match': use either rules or the old term lists, not both")
+    local = dict(rules.concepts)
+    for name, concept in local.items():
+        where = f"{label}: field 'match.concepts.{name}'"
+        if not CONCEPT_NAME.match(name):
+            problems.append(f"{where}: use lower-case letters, digits, '_' and '-'")
+        _check_variants(concept, where, problems)
+    used: dict[str, Concept] = {}
+    names: set[str] = set()
+    for index, rule in enumerate(rules.rules):
+        where = f"{label}: field 'match.rules[{index}]' ({rule.name})"
+        if rule.name in names:
+            problems.append(f"{where}: another rule of this commitment has this name")
+        names.add(rule.name)
+        if not rule.all_of and not rule.any_of:
+            problems.append(f"{where}: give 'all_of' or 'any_of' (what must be present)")
+        if len(rule.near) == 1:
+            problems.append(f"{where}: 'near' needs at least two concepts")
+        if isinstance(rule.within, int) and not 1 <= rule.within <= 200:
+            problems.append(f"{where}: 'within' is a number of words from 1 to 200, or 'sentence'")
+        for field in RULE_CONCEPT_FIELDS:
+            for name in getattr(rule, field):
+                found = local.get(name) or shared.get(name)
+                if found is None:
+                    problems.append(
+                        f"{where}: field '{field}': unknown concept {name!r}"
+                        " (define it under [concepts] or match.concepts)"
+                    )
+                else:
+                    used[name] = found
+    return rules.model_copy(update={"concepts": dict(sorted(used.items()))})
 
 
 def _registration_payload(entry: Mapping[str, Any], statement: Mapping[str, Any]) -> dict[str, Any]:

@@ -92,16 +92,33 @@ class Recorded(Protocol):
 _worker_matcher: Matcher | None = None
 
 
+def _address_space_in_use() -> int:
+    """Bytes of address space this process has mapped (0 where /proc does not say)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _start_worker(parent: int, matcher: Matcher, memory: int) -> None:
-    """Worker initializer: keep the round's matcher, cap memory, die with the poller."""
+    """Worker initializer: keep the round's matcher, cap memory, die with the poller.
+
+    The cap is ``memory`` more than the worker has mapped when it starts: a forked worker
+    inherits the poller's mappings (the Japanese dictionary alone maps a few hundred MB), and
+    what must be bounded is what parsing one hostile feed adds.
+    """
     global _worker_matcher
     _worker_matcher = matcher
     try:
         import resource
 
+        cap = _address_space_in_use() + memory
         soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-        if soft == resource.RLIM_INFINITY or soft > memory:
-            resource.setrlimit(resource.RLIMIT_AS, (memory, hard))
+        if hard != resource.RLIM_INFINITY:
+            cap = min(cap, hard)
+        if soft == resource.RLIM_INFINITY or soft > cap:
+            resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
     except (ImportError, ValueError, OSError):  # not on this platform: the timeout still holds
         pass
     _exit_with_parent(parent)

@@ -43,6 +43,7 @@ class FetchLimits:
     concurrency: int = 16
     per_host: int = 2
     #: a feedparser run on hostile markup can take minutes and gigabytes: both are capped
+    #: (the memory as address space a parse worker may add to what it starts with)
     parse_timeout: float = 30.0
     parse_memory: int = 1024 * MIB
 

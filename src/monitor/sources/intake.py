@@ -189,6 +189,7 @@ def proposal_for(
         score=match.score,
         matched_terms=match.terms,
         matcher_version=matcher_version,
+        explanation=tuple(r.event() for r in match.explanation),
     )
 
 

@@ -1,0 +1,483 @@
+"""Matching news items to commitments: a pure function of (item, rules, learned weights).
+
+Each commitment's rules say what it is about as an analyst's media-monitoring query does:
+concepts (sets of English and Japanese variants) combined as all-of / any-of / none-of, with
+proximity (within N words, or one sentence). The variants of every concept are found in one
+Aho-Corasick pass over the English form of the text and, when the text holds Japanese, one
+over its SudachiPy tokens. A fired rule is worth its weight (times what review has taught of
+it); an item's score for a commitment is its best rule, plus a little for each other rule
+that fired and for a hit in the title. The result names the rules and the words that fired.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, NamedTuple
+
+import ahocorasick
+
+from monitor.events import CommitmentRegistered, MatchReason
+from monitor.matching.rules import (
+    CompiledCommitment,
+    CompiledRule,
+    ConceptTable,
+    compile_commitment,
+    concept_form,
+)
+from monitor.matching.text import (
+    SEP,
+    Tokens,
+    english_keys,
+    has_japanese,
+    japanese_key,
+    normalise,
+    tokenize,
+)
+
+#: bump when the algorithm changes (the rules' own hash is added to it)
+ALGORITHM_VERSION = 5
+#: below this an item is not proposed
+MIN_SCORE = 0.5
+#: what each further rule that fired adds, and a hit in the title
+EXTRA_RULE = 0.15
+TITLE_BONUS = 0.1
+#: a learned factor never takes a rule below or above these (review is evidence, not law)
+LEARNED_BOUNDS = (0.5, 1.5)
+
+_TITLE, _BODY = 0, 1
+#: an explanation's words are the item's words for a variant: never longer than this
+MAX_WORDS = 200
+_ABBREVIATION = 3  # a word of at most this many letters before a full stop: "U.S.", "Inc."
+_SENTENCE_END = re.compile(r"[.!?;](?= )")
+_LATIN = re.compile(r"[a-z]")
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One part of a match's score (the event's :class:`MatchReason`, before validation)."""
+
+    kind: Literal["rule", "title", "learned"]
+    name: str
+    words: tuple[str, ...] = ()
+    weight: float = 0.0
+
+    def event(self) -> MatchReason:
+        """The validated form that a proposal records."""
+        return MatchReason(kind=self.kind, name=self.name, words=self.words, weight=self.weight)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Why an item looks like evidence about one commitment."""
+
+    commitment_id: str
+    score: float
+    terms: tuple[str, ...]
+    explanation: tuple[Reason, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RuleReport:
+    """One rule applied to one item: what it found, what it missed, whether it fired."""
+
+    commitment_id: str
+    rule: str
+    weight: float
+    learned: float
+    fired: bool
+    #: concept -> the item's words for it, for every concept the rule names that is there
+    present: dict[str, tuple[str, ...]]
+    #: what the rule needs and the item lacks
+    missing: tuple[str, ...]
+    vetoed_by: tuple[str, ...]
+    #: the concepts of ``near`` are there, but not close enough
+    too_far: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MatchableItem:
+    """What the matcher reads of an item (all of it untrusted text)."""
+
+    title: str
+    text: str
+    #: when the publisher says it appeared (None: undated, treated as new)
+    published_at: datetime | None
+
+
+def _is_wordlike(char: str) -> bool:
+    return char.isascii() and char.isalnum()
+
+
+@dataclass(slots=True, eq=False)  # compared and hashed by identity: one per field of an item
+class _Field:
+    """One field of an item (title or body) in the form it was searched in."""
+
+    kind: int
+    english: str
+    tokens: Tokens | None = None
+    _sentences: list[int] | None = None
+
+    def word_index(self, japanese: bool, offset: int) -> int:
+        if japanese:
+            assert self.tokens is not None
+            return self.tokens.token_at(offset)
+        return self.english.count(" ", 0, offset)
+
+    def sentence_index(self, japanese: bool, offset: int) -> int:
+        if japanese:
+            assert self.tokens is not None
+            return self.tokens.joined.count(SEP + "。" + SEP, 0, offset)
+        if self._sentences is None:
+            self._sentences = [
+                m.start()
+                for m in _SENTENCE_END.finditer(self.english)
+                if not _abbreviation(self.english, m.start())
+            ]
+        return sum(1 for end in self._sentences if end < offset)
+
+
+def _abbreviation(text: str, stop: int) -> bool:
+    word_start = text.rfind(" ", 0, stop) + 1
+    word = text[word_start:stop]
+    return text[stop] == "." and (len(word) <= _ABBREVIATION or "." in word)
+
+
+class _Hit(NamedTuple):
+    """One occurrence of a variant (a named tuple: made for every occurrence, so cheap)."""
+
+    field: _Field
+    japanese: bool
+    #: where the variant begins and ends (inclusive) in the searched form of the field
+    start: int
+    end: int
+
+    @property
+    def words(self) -> str:
+        """The item's words for this hit, as written (computed only for an explanation)."""
+        if not self.japanese:
+            return self.field.english[self.start : self.end + 1]
+        tokens = self.field.tokens
+        assert tokens is not None
+        return tokens.written(tokens.token_at(self.start), tokens.token_at(self.end - 1))
+
+
+@dataclass(slots=True)
+class _Found:
+    hits: dict[int, list[_Hit]] = field(default_factory=dict)
+    #: a Japanese variant's normalised tokens -> the words as written where first found
+    _written: dict[str, str] = field(default_factory=dict)
+
+    def add(self, concept: int, hit: _Hit) -> None:
+        self.hits.setdefault(concept, []).append(hit)
+
+    def words(self, hit: _Hit) -> str:
+        """``hit.words``; for Japanese, worked out once per distinct word (日本 ten times in a
+        text is one word to explain)."""
+        if not hit.japanese:
+            return hit.field.english[hit.start : hit.end + 1][:MAX_WORDS]
+        tokens = hit.field.tokens
+        assert tokens is not None
+        key = tokens.joined[hit.start : hit.end]
+        found = self._written.get(key)
+        if found is None:
+            found = self._written[key] = hit.words[:MAX_WORDS]
+        return found
+
+
+class Matcher:
+    """The catalogue's rules compiled once; :meth:`match` is pure and fast."""
+
+    def __init__(
+        self,
+        commitments: Iterable[CommitmentRegistered],
+        learned: Mapping[tuple[str, str], float] | None = None,
+    ) -> None:
+        self._table = ConceptTable()
+        self._commitments: list[CompiledCommitment] = []
+        canonical: list[object] = []
+        for c in sorted(commitments, key=lambda c: c.commitment_id):
+            self._commitments.append(compile_commitment(c, self._table))
+            canonical.append(
+                [
+                    c.commitment_id,
+                    str(c.made_on),
+                    concept_form(c.match, c.statement_match).model_dump(mode="json"),
+                ]
+            )
+        canonical.append(["min_score", MIN_SCORE, EXTRA_RULE, TITLE_BONUS])
+        digest = hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+        #: identifies algorithm and rules: proposals record it, rematch compares it
+        self.version = f"{ALGORITHM_VERSION}.{digest[:12]}"
+        #: factor per (commitment, rule name) learned from review decisions
+        self.learned = dict(learned or {})
+        self._english = ahocorasick.Automaton()
+        self._japanese = ahocorasick.Automaton()
+        english: dict[str, set[int]] = {}
+        japanese: dict[str, set[int]] = {}
+        for concept_id, concept in enumerate(self._table.variants):
+            for variant in concept.en:
+                for key in english_keys(variant):
+                    if key:
+                        english.setdefault(key, set()).add(concept_id)
+            for variant in concept.ja:
+                if variant.isascii():  # "LSTC" in a Japanese list is still Latin script
+                    english.setdefault(normalise(variant), set()).add(concept_id)
+                elif (key := japanese_key(variant)) != SEP:
+                    japanese.setdefault(key, set()).add(concept_id)
+        for automaton, keys in ((self._english, english), (self._japanese, japanese)):
+            for key, ids in keys.items():
+                automaton.add_word(key, (key, tuple(sorted(ids))))
+            if keys:
+                automaton.make_automaton()
+        self._has_english = bool(english)
+        self._has_japanese = bool(japanese)
+        self._every_key_latin = all(_LATIN.search(key) for key in english)
+
+    def with_learned(self, learned: Mapping[tuple[str, str], float]) -> Matcher:
+        """The same rules with other learned factors (compiled parts shared)."""
+        clone = object.__new__(Matcher)
+        for name in ("_table", "_commitments", "version", "_english", "_japanese"):
+            setattr(clone, name, getattr(self, name))
+        clone._has_english = self._has_english
+        clone._has_japanese = self._has_japanese
+        clone._every_key_latin = self._every_key_latin
+        clone.learned = dict(learned)
+        return clone
+
+    def rule_names(self) -> dict[str, list[str]]:
+        """Each commitment's rule names, in order (for explanations and learning)."""
+        return {c.commitment_id: [r.name for r in c.rules] for c in self._commitments}
+
+    # -- finding -------------------------------------------------------------------------
+
+    def _find_english(self, found: _Found, part: _Field) -> None:
+        english = part.english
+        if not self._has_english or not english:
+            return
+        if self._every_key_latin and not _LATIN.search(english):
+            return  # no Latin letter, so no variant can be there (Japanese text, often)
+        hits = found.hits
+        for end, (key, ids) in self._english.iter(english):
+            start = end - len(key) + 1
+            if _is_wordlike(key[0]) and start > 0 and _is_wordlike(english[start - 1]):
+                continue
+            if _is_wordlike(key[-1]) and end + 1 < len(english) and _is_wordlike(english[end + 1]):
+                continue
+            hit = _Hit(part, False, start, end)
+            for concept in ids:
+                hits.setdefault(concept, []).append(hit)
+
+    def _find_japanese(self, found: _Found, title: _Field, body: _Field) -> None:
+        """Japanese variants in the title and the body, tokenised together when both hold
+        Japanese: one call of the analyser costs less than two (its per-call overhead is
+        about that of a short title's analysis)."""
+        wanted = [p for p in (title, body) if has_japanese(p.english)]
+        if not wanted:
+            return
+        if len(wanted) == 2:
+            tokens = tokenize(title.english + "\n" + body.english)
+            boundary = tokens.joined.find(SEP + "\n" + SEP)
+            if boundary >= 0:
+                title.tokens = body.tokens = tokens
+                self._japanese_hits(found, tokens, title, body, boundary)
+                return
+        for part in wanted:
+            part.tokens = tokenize(part.english)
+            self._japanese_hits(found, part.tokens, part, part, len(part.tokens.joined))
+
+    def _japanese_hits(
+        self, found: _Found, tokens: Tokens, first: _Field, second: _Field, boundary: int
+    ) -> None:
+        """Hits before ``boundary`` of the joined tokens belong to ``first``, the rest to
+        ``second``."""
+        hits = found.hits
+        for end, (key, ids) in self._japanese.iter(tokens.joined):
+            start = end - len(key) + 1
+            hit = _Hit(first if start < boundary else second, True, start + 1, end)
+            for concept in ids:
+                hits.setdefault(concept, []).append(hit)
+
+    def concepts_in(self, item: MatchableItem) -> dict[str, list[str]]:
+        """Every concept found in ``item``, with the words it was found on (for --explain)."""
+        found = self._found(item)
+        return {
+            self._table.names[c]: sorted({h.words for h in hits})
+            for c, hits in sorted(found.hits.items())
+        }
+
+    def _found(self, item: MatchableItem) -> _Found:
+        found = _Found()
+        title, body = _Field(_TITLE, normalise(item.title)), _Field(_BODY, normalise(item.text))
+        self._find_english(found, title)
+        self._find_english(found, body)
+        if self._has_japanese:
+            self._find_japanese(found, title, body)
+        return found
+
+    def explain(self, item: MatchableItem, commitment_id: str | None = None) -> list[RuleReport]:
+        """Every rule of every commitment (or one), whether it fired, and why (or why not)."""
+        found = self._found(item)
+        names = self._table.names
+        reports = []
+        for commitment in self._commitments:
+            if commitment_id is not None and commitment.commitment_id != commitment_id:
+                continue
+            if commitment_id is None and commitment.concepts.isdisjoint(found.hits):
+                continue
+            for rule in commitment.rules:
+                present = {
+                    names[c]: tuple(sorted({h.words for h in found.hits[c]}))
+                    for c in sorted(rule.positive | rule.none_of)
+                    if c in found.hits
+                }
+                missing = [names[c] for c in sorted(rule.all_of) if c not in found.hits]
+                if rule.any_of and rule.any_of.isdisjoint(found.hits):
+                    missing.append(" or ".join(sorted(names[c] for c in rule.any_of)))
+                factor = self.learned.get((commitment.commitment_id, rule.name), 1.0)
+                reports.append(
+                    RuleReport(
+                        commitment_id=commitment.commitment_id,
+                        rule=rule.name,
+                        weight=rule.weight,
+                        learned=min(max(factor, LEARNED_BOUNDS[0]), LEARNED_BOUNDS[1]),
+                        fired=_fires(rule, found) is not None,
+                        present=present,
+                        missing=tuple(missing),
+                        vetoed_by=tuple(sorted(names[c] for c in rule.none_of if c in found.hits)),
+                        too_far=bool(rule.near)
+                        and all(c in found.hits for c in rule.near)
+                        and not _near(rule, found.hits),
+                    )
+                )
+        return reports
+
+    # -- deciding ------------------------------------------------------------------------
+
+    def match(self, item: MatchableItem) -> list[Match]:
+        """The commitments ``item`` may be evidence for, best first.
+
+        Only items published on or after the day a commitment was made (wherever that day
+        had begun, as for assessments) are proposed: anything earlier is context, not
+        progress. An undated item counts as new.
+        """
+        found = self._found(item)
+        if not found.hits:
+            return []
+        present = frozenset(found.hits)
+        matches = []
+        for commitment in self._commitments:
+            if item.published_at is not None and item.published_at < commitment.made_at:
+                continue
+            # the concepts alone decide most rules: set operations, no call per rule
+            candidates = [
+                rule
+                for rule in commitment.rules
+                if rule.all_of <= present
+                and (not rule.any_of or not rule.any_of.isdisjoint(present))
+                and rule.none_of.isdisjoint(present)
+            ]
+            if not candidates:
+                continue
+            match = self._score(commitment, found, candidates)
+            if match is not None:
+                matches.append(match)
+        matches.sort(key=lambda m: (-m.score, m.commitment_id))
+        return matches
+
+    def _score(
+        self, commitment: CompiledCommitment, found: _Found, candidates: list[CompiledRule]
+    ) -> Match | None:
+        fired: list[tuple[CompiledRule, float, list[_Hit]]] = []
+        for rule in candidates:
+            hits = _fires(rule, found)
+            if hits is None:
+                continue
+            factor = self.learned.get((commitment.commitment_id, rule.name), 1.0)
+            factor = min(max(factor, LEARNED_BOUNDS[0]), LEARNED_BOUNDS[1])
+            fired.append((rule, min(rule.weight * factor, 1.0), hits))
+        if not fired:
+            return None
+        fired.sort(key=lambda f: (-f[1], f[0].name))
+        score = fired[0][1] + EXTRA_RULE * (len(fired) - 1)
+        in_title = any(h.field.kind == _TITLE for _, _, hits in fired for h in hits)
+        if score + (TITLE_BONUS if in_title else 0.0) < MIN_SCORE - 1e-9:
+            return None  # decided before the words are read: most items end here
+        reasons: list[Reason] = []
+        words: set[str] = set()
+        title_words: set[str] = set()
+        for rule, weight, hits in fired:
+            rule_words = tuple(sorted({found.words(h) for h in hits}))
+            words.update(rule_words)
+            title_words.update(found.words(h) for h in hits if h.field.kind == _TITLE)
+            reasons.append(Reason(kind="rule", name=rule.name, words=rule_words, weight=weight))
+            factor = weight / rule.weight
+            if abs(factor - 1.0) > 1e-6:
+                reasons.append(
+                    Reason(
+                        kind="learned",
+                        name=f"review of rule {rule.name!r}",
+                        weight=round(factor, 3),
+                    )
+                )
+        if in_title:
+            score += TITLE_BONUS
+            reasons.append(
+                Reason(
+                    kind="title", name="in the title", words=tuple(sorted(title_words)),
+                    weight=TITLE_BONUS,
+                )
+            )  # fmt: skip
+        return Match(
+            commitment.commitment_id,
+            round(min(score, 1.0), 3),
+            tuple(sorted(words)),
+            tuple(reasons),
+        )
+
+
+def _fires(rule: CompiledRule, found: _Found) -> list[_Hit] | None:
+    """The hits that make ``rule`` fire, or None when it does not."""
+    hits = found.hits
+    present = hits.keys()
+    if not rule.all_of <= present:
+        return None
+    if rule.any_of and rule.any_of.isdisjoint(present):
+        return None
+    if not rule.none_of.isdisjoint(present):
+        return None
+    if rule.near and not _near(rule, hits):
+        return None
+    used: list[_Hit] = []
+    for concept in rule.positive & present:
+        used.extend(hits[concept])
+    return used
+
+
+def _near(rule: CompiledRule, hits: dict[int, list[_Hit]]) -> bool:
+    """Whether every concept of ``rule.near`` stands close to one hit of the first."""
+    if any(c not in hits for c in rule.near):
+        return False
+    anchor, *others = rule.near
+    for a in hits[anchor]:
+        if all(any(_close(rule.within, a, b) for b in hits[other]) for other in others):
+            return True
+    return False
+
+
+def _close(within: int | str, a: _Hit, b: _Hit) -> bool:
+    if a.field is not b.field or a.japanese != b.japanese:
+        return False
+    if within == "sentence":
+        return a.field.sentence_index(a.japanese, a.start) == b.field.sentence_index(
+            b.japanese, b.start
+        )
+    assert isinstance(within, int)
+    distance = abs(
+        a.field.word_index(a.japanese, a.start) - b.field.word_index(b.japanese, b.start)
+    )
+    return distance <= within

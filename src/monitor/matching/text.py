@@ -1,0 +1,210 @@
+"""How texts and rule variants are turned into comparable forms.
+
+English (and any Latin-script text): NFKC, case folding, quotation marks dropped, single
+spaces. A variant written in lower case also matches its inflections and derivations: the
+forms are generated once, when the rules compile, and kept only where the Snowball stemmer
+(a well-kept library) gives them the variant's own stem, so matching stays one pass.
+
+Japanese: SudachiPy with its core dictionary (installed from the registry, nothing fetched at
+run time) splits text into its shortest units (mode A) and gives each its normalised form, so
+強靱/強靭, 取組/取り組み and inflected verbs compare alike, and a variant matches on word
+boundaries inside a compound (重要鉱物 in 重要鉱物資源). Only text holding Japanese is
+tokenised.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from itertools import product
+from typing import Any
+
+import snowballstemmer
+
+# Quotation marks carry no meaning for matching, and publishers vary them: the State
+# Department writes Economic “2+2”, Japanese press 経済版「2+2」. Dashes of every kind are a
+# hyphen; "U.S. – Japan" is written "U.S.-Japan" too. One table does both.
+_FOLD = str.maketrans(
+    {**dict.fromkeys("\"'“”„‟‘’‚‛「」『』«»‹›〝〞"), **dict.fromkeys("‐‑‒–—―−", "-")}
+)
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]")
+#: joins Japanese tokens: a character no text or variant holds after normalising
+SEP = "\x1f"
+#: SudachiPy refuses very long inputs; text is analysed in pieces of at most this many chars
+_CHUNK = 4000
+_SENTENCE_END = re.compile(r"(?<=[。！？!?\n])")
+
+
+_SPACED_HYPHEN = re.compile(r"(?<=[\w.]) - (?=\w)")
+
+
+def normalise(text: str) -> str:
+    """NFKC, case folding, no quotation marks, one kind of dash, single spaces.
+
+    This is how terms and texts compare.
+    """
+    joined = " ".join(unicodedata.normalize("NFKC", text).casefold().translate(_FOLD).split())
+    return _SPACED_HYPHEN.sub("-", joined) if " - " in joined else joined
+
+
+def has_japanese(text: str) -> bool:
+    """Whether ``text`` holds kana or kanji (only such text is worth tokenising)."""
+    return _JAPANESE.search(text) is not None
+
+
+@cache
+def _dictionary() -> Any:
+    # Loaded once per process on first use (about 0.2 s): English-only work never pays it.
+    from sudachipy import Dictionary
+
+    return Dictionary(dict="core")
+
+
+_local = threading.local()
+
+
+def _tokenizer() -> Any:
+    """This thread's tokenizer: SudachiPy refuses one tokenizer used by two threads at once
+    (the web UI explains while the scheduler polls); the dictionary is shared."""
+    tokenizer = getattr(_local, "tokenizer", None)
+    if tokenizer is None:
+        from sudachipy import SplitMode
+
+        tokenizer = _local.tokenizer = _dictionary().tokenizer(
+            mode=SplitMode.A, projection="normalized"
+        )
+    return tokenizer
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """Japanese text as normalised tokens joined by :data:`SEP`, with the text as written.
+
+    ``joined`` starts and ends with SEP, so a variant wrapped in SEP matches only on token
+    boundaries; token i is the one after the i-th SEP. ``morphemes`` give the words as
+    written, read only for the tokens a rule fired on.
+    """
+
+    joined: str
+    morphemes: Sequence[Any]
+
+    def token_at(self, offset: int) -> int:
+        """The index of the token at ``offset`` of ``joined``."""
+        return max(self.joined.count(SEP, 0, offset + 1) - 1, 0)
+
+    def written(self, first: int, last: int) -> str:
+        """Tokens ``first`` to ``last`` as the text wrote them."""
+        return "".join(self.morphemes[i].raw_surface() for i in range(first, last + 1))
+
+
+def _pieces(text: str) -> Iterator[str]:
+    if len(text) <= _CHUNK:
+        yield text
+        return
+    piece = ""
+    for sentence in _SENTENCE_END.split(text):
+        while len(sentence) > _CHUNK:  # one endless "sentence": cut it hard
+            if piece:
+                yield piece
+                piece = ""
+            yield sentence[:_CHUNK]
+            sentence = sentence[_CHUNK:]
+        if len(piece) + len(sentence) > _CHUNK:
+            yield piece
+            piece = ""
+        piece += sentence
+    if piece:
+        yield piece
+
+
+def tokenize(text: str) -> Tokens:
+    """Japanese ``text`` (already normalised by :func:`normalise`) as :class:`Tokens`."""
+    tokenizer = _tokenizer()
+    morphemes: Sequence[Any]
+    if len(text) <= _CHUNK:
+        morphemes = tokenizer.tokenize(text)  # a MorphemeList: indexable, kept for written()
+    else:
+        morphemes = [m for piece in _pieces(text) for m in tokenizer.tokenize(piece)]
+    # normalised forms may hold capitals ("NIST"): one fold for the whole text
+    joined = (SEP + SEP.join([m.surface() for m in morphemes]) + SEP).casefold()
+    return Tokens(joined, morphemes)
+
+
+def japanese_key(variant: str) -> str:
+    """A Japanese variant as it is looked for in :attr:`Tokens.joined` (SEP-wrapped)."""
+    return tokenize(normalise(variant)).joined
+
+
+# -- English inflections -------------------------------------------------------------------
+
+_STEMMER = snowballstemmer.stemmer("english")
+_ACRONYM = re.compile(r"^[A-Z][A-Z0-9&]+$")
+_SUFFIXES = (
+    "", "s", "es", "ed", "d", "ing", "ion", "ions", "ation", "ations", "ment", "ments",
+    "er", "ers", "al",
+)  # fmt: skip
+_ENDINGS = sorted({s for s in _SUFFIXES if s}, key=len, reverse=True)
+_VOWELS = set("aeiou")
+#: a phrase whose words inflect in more ways than this inflects its last word only
+_MAX_FORMS = 48
+
+
+def _roots(word: str) -> set[str]:
+    roots = {word}
+    for ending in _ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            roots.add(word[: -len(ending)])
+    more = set()
+    for root in roots:
+        if root.endswith("e"):
+            more.add(root[:-1])
+        else:
+            more.add(root + "e")
+        if root.endswith("y"):
+            more.add(root[:-1] + "i")
+        if root.endswith("i"):
+            more.add(root[:-1] + "y")
+        doubles = len(root) >= 3 and root[-1] not in _VOWELS | {"w", "x", "y"}
+        if doubles and root[-2] in _VOWELS and root[-3] not in _VOWELS:
+            more.add(root + root[-1])  # ban -> banned
+    return roots | more
+
+
+@cache
+def word_forms(word: str) -> tuple[str, ...]:
+    """``word`` and the forms of it that share its Snowball stem (lift: lifts, lifted...)."""
+    if not word.isalpha() or len(word) < 3:
+        return (word,)
+    stem = _STEMMER.stemWord(word)
+    forms = {word}
+    for root in _roots(word):
+        for suffix in _SUFFIXES:
+            candidate = root + suffix
+            if candidate not in forms and _STEMMER.stemWord(candidate) == stem:
+                forms.add(candidate)
+    return tuple(sorted(forms))
+
+
+def english_keys(variant: str) -> tuple[str, ...]:
+    """The normalised forms of an English variant that count as it.
+
+    Words written in lower case inflect ("imports resumed" for "import resume"); words with a
+    capital, digits or symbols are names and acronyms and stay as written.
+    """
+    words = variant.split()
+    key = normalise(variant)
+    if len(words) == 1 and _ACRONYM.match(variant):
+        return (key, key + "s")  # "CBPRs", "MOUs"
+    if not words or " ".join(normalise(w) for w in words) != key:
+        return (key,)
+    options = [word_forms(w) if w.isalpha() and w.islower() else (normalise(w),) for w in words]
+    count = 1
+    for option in options:
+        count *= len(option)
+    if count > _MAX_FORMS:
+        options = [(normalise(w),) for w in words[:-1]] + [options[-1]]
+    return tuple(sorted({" ".join(combo) for combo in product(*options)}))
