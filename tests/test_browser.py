@@ -7,6 +7,7 @@ Debian's chromium, and with CI=true a missing browser fails instead of skipping.
 from __future__ import annotations
 
 import html
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -73,11 +74,9 @@ def test_log_in_accept_with_a_status_and_see_the_timeline(served) -> None:  # ty
             page.goto(server.url("/queue"))
             # The hostile title is shown as text, and nothing in it ran.
             assert page.get_by_text(HOSTILE, exact=False).count() >= 1
-            row = (
-                page.locator("tr", has_text="Legacy chips and the Economic 2+2")
-                .filter(has_text="EPCC23-SEMI-01")
-                .first
-            )
+            # One row per story; each commitment proposed for it has its own form.
+            row = page.locator("tr[data-story]", has_text="Legacy chips: Japan and the U.S. agree")
+            row = row.locator("div.commitment[data-commitment=EPCC23-SEMI-01]")
             row.locator("summary").click()
             row.locator("select[name=status]").select_option("in_progress")
             row.locator("input[name=rationale]").fill("Joint work on legacy chips announced")
@@ -87,12 +86,12 @@ def test_log_in_accept_with_a_status_and_see_the_timeline(served) -> None:  # ty
             assert "in_progress" in page.locator("p", has_text="Status").inner_text()
             assert page.get_by_text("not_yet_assessed → in_progress").count() == 1
             assert dialogs == []
-            # Keyboard: the first waiting row is selected; "r" rejects it.
+            # Keyboard: the first story is selected; "r" rejects its first commitment.
             page.goto(server.url("/queue"))
-            waiting = page.locator("tr[data-proposal]").count()
+            waiting = page.locator("tr[data-story] div.commitment").count()
             page.keyboard.press("r")
             page.wait_for_url("**/queue?notice=rejected")
-            assert page.locator("tr[data-proposal]").count() == waiting - 1
+            assert page.locator("tr[data-story] div.commitment").count() == waiting - 1
         finally:
             browser.close()
     assert monitor.load("EPCC23-SEMI-01").status().value == "in_progress"
@@ -120,3 +119,48 @@ def test_api_docs_render_from_local_files_under_the_csp(served) -> None:  # type
             browser.close()
     assert problems == [], requested  # no CSP violation, no script error
     assert all(url.startswith(server.url("")) for url in requested)  # nothing from a CDN
+
+
+@pytest.mark.slow
+def test_a_story_told_by_several_outlets_is_one_row_accepted_once(served) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    from .test_stories import seed_queue
+
+    monitor, server = served
+    ids = seed_queue(monitor)
+    executable = chromium()
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.goto(server.url("/login"))
+            page.fill("input[name=name]", "rita")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.goto(server.url("/queue"))
+            row = page.locator(f"tr[data-story='{ids['kyodo']}']")
+            assert row.count() == 1
+            row.locator("details.members summary").click()
+            assert row.locator("details.members li").count() == 4
+            assert row.locator("div.commitment").count() == 2
+            # The words that fired are marked in the title and named with their rule.
+            assert row.locator("mark", has_text="chip").count() >= 1
+            assert "chips-and-supply" in row.locator("small.why").first.inner_text()
+            semi01 = row.locator("div.commitment[data-commitment=EPCC23-SEMI-01]")
+            semi01.locator("button[value=accept]").click()
+            page.wait_for_url("**/queue?notice=accepted")
+            row = page.locator(f"tr[data-story='{ids['kyodo']}']")
+            assert row.locator("div.commitment").count() == 1  # SEMI-02 still waits
+            # Keyboard: j selects the next story.
+            page.keyboard.press("j")
+            assert page.locator("tr[data-story].selected").count() == 1
+        finally:
+            browser.close()
+    assert problems == []
+    [evidence] = monitor.load("EPCC23-SEMI-01").evidence.values()
+    assert evidence.url.startswith("https://www.japantimes.co.jp/")
+    [accepted] = [r for r in monitor.store.iter_rows() if r[4] == "EvidenceAccepted"]
+    assert len(json.loads(accepted[6])["also_urls"]) == 3

@@ -204,8 +204,8 @@ def test_an_unreachable_database_is_one_line(workdir: Path) -> None:
 def test_polling_from_the_command_line(workdir: Path, feed_server: FeedServer) -> None:
     feed_server.set_body(
         "cli-feed",
-        b'<rss version="2.0"><channel><title>x</title><item><title>Legacy chips and the '
-        b"Economic 2+2 [bold red]markup[/bold red]</title><guid>cli-1</guid>"
+        b'<rss version="2.0"><channel><title>x</title><item><title>Legacy chips: Japan and '
+        b"the U.S. agree [bold red]markup[/bold red]</title><guid>cli-1</guid>"
         b"<link>https://example.org/cli-1</link>"
         b"<pubDate>Mon, 05 Jan 2026 09:00:00 GMT</pubDate></item></channel></rss>",
     )
@@ -229,12 +229,28 @@ def test_polling_from_the_command_line(workdir: Path, feed_server: FeedServer) -
     assert "1 source(s): 1 ok" in out
     [health] = json.loads(run(workdir, "sources", "--json").stdout)
     assert (health["name"], health["items_seen"], health["proposals"]) == ("cli-feed", 1, 2)
-    queue = json.loads(run(workdir, "queue", "--json").stdout)
-    assert {q["commitment_id"] for q in queue} == {"EPCC23-SEMI-01", "EPCC23-SEMI-02"}
-    assert "legacy chips" in queue[0]["matched_terms"]
+    [story] = json.loads(run(workdir, "queue", "--json").stdout)  # one item: one row
+    commitments = story["commitments"]
+    assert {c["commitment_id"] for c in commitments} == {"EPCC23-SEMI-01", "EPCC23-SEMI-02"}
+    assert "legacy chips" in commitments[0]["matched_terms"]
     # Feed text is shown as text: rich markup in a title is not interpreted.
     assert "[bold red]markup[/bold red]" in run(workdir, "queue").stdout
     assert json.loads(run(workdir, "match", "--dry-run", "--json").stdout)["new"] == []
+    # Why it matched: the rules that fired, on which words; why another did not.
+    item = story["members"][0]["item_id"]
+    explained = run(workdir, "match", "--explain", item[:8], "--commitment", "SEMI-01").stdout
+    assert "EPCC23-SEMI-01: proposed at" in explained
+    assert "[fired] legacy chips with Japan" in explained
+    assert "legacy chips" in explained
+    assert "[bold red]markup[/bold red]" in explained  # feed text is still text
+    why = json.loads(run(workdir, "match", "--explain", item[:8], "--json").stdout)
+    assert {m["commitment_id"] for m in why["matches"]} == {"EPCC23-SEMI-01", "EPCC23-SEMI-02"}
+    assert any(r["fired"] is False and r["missing"] for r in why["rules"])
+    assert "no item" in run(workdir, "match", "--explain", "ffffffff", code=1).stderr
+    assert (
+        "--commitment goes with --explain"
+        in run(workdir, "match", "--commitment", "SEMI-01", code=1).stderr
+    )
     refused = run(
         workdir,
         "review",
@@ -248,7 +264,7 @@ def test_polling_from_the_command_line(workdir: Path, feed_server: FeedServer) -
         code=1,
     )
     assert "nothing done" in refused.stderr  # no terminal to confirm on, and no --yes
-    first = queue[0]["proposal_id"]
+    first = commitments[0]["proposal_id"]
     out = run(workdir, "review", first[:8], "accept", "--by", "ana").stdout
     assert "recorded ProposalAccepted" in out
     assert (
@@ -288,3 +304,18 @@ def test_an_unreadable_catalogue_is_one_clear_line(workdir: Path) -> None:
     )
     assert "error: the catalogue " in out.stderr
     assert not (workdir / "data" / "monitor.sqlite3").exists()  # checked before any write
+
+
+def test_rules_scored_on_a_labelled_set(workdir: Path) -> None:
+    devset = Path(__file__).parent / "data" / "matching"
+    run(workdir, "init")
+    out = run(workdir, "match", "--evaluate", str(devset)).stdout
+    assert "labelled item(s): precision" in out
+    scored = json.loads(run(workdir, "match", "--evaluate", str(devset), "--json").stdout)
+    assert scored["items"] >= 80
+    assert scored["overall"]["precision"] >= 0.85
+    assert scored["overall"]["recall"] >= 0.85
+    assert scored["lookalikes_proposed"] == []
+    bad = workdir / "bad.toml"
+    bad.write_text('[[item]]\nid = "x"\n', encoding="utf-8")
+    assert "bad.toml" in run(workdir, "match", "--evaluate", str(bad), code=1).stderr

@@ -16,7 +16,7 @@ from .conftest import NOW
 from .feedserver import FeedServer
 from .test_poll import LIMITS, events_of, item, rss, write_sources
 
-CHIPS = "Legacy chips and the Economic 2+2"
+CHIPS = "Legacy chips: Japan and the U.S. agree"
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ def site(
         monitor,
         feed_server,
         f"web{id(monitor)}",
-        html.escape(html.escape(HOSTILE)) + " and the Economic 2+2",
+        html.escape(html.escape(HOSTILE)) + ": Japan and the U.S. agree",
         {"vera": "viewer", "rita": "reviewer", "adam": "admin"},
     )
     with (
@@ -148,7 +148,7 @@ def test_json_api_with_tokens(site) -> None:  # type: ignore[no-untyped-def]
     assert len(client.get("/api/commitments", headers=viewer).json()) == 19
     queue = client.get("/api/queue", headers=viewer).json()
     assert queue
-    pid = queue[0]["proposal_id"]
+    pid = queue[0]["commitments"][0]["proposal_id"]  # a proposal id still names one proposal
     assert client.post(f"/api/queue/{pid}/reject", headers=viewer, json={}).status_code == 403
     done = client.post(f"/api/queue/{pid}/reject", headers=reviewer, json={"reason": "duplicate"})
     assert done.status_code == 200

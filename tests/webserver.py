@@ -29,7 +29,7 @@ def seed_review_site(
     feed_server.set_body(
         name,
         rss(
-            item("1", "Legacy chips and the Economic 2+2", link="https://example.org/1"),
+            item("1", "Legacy chips: Japan and the U.S. agree", link="https://example.org/1"),
             item("2", second_title, link="https://example.org/2"),
         ),
     )

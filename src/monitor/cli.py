@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,10 +30,12 @@ from monitor.core import History, Monitor, SyncReport, dumps, show_record
 from monitor.dates import local, local_date, parse_moment
 from monitor.errors import CatalogueError, ConfigError, MonitorError
 from monitor.events import Status
+from monitor.intake import REMATCH_SAMPLE
 from monitor.projections import CommitmentView, SourceView
 from monitor.settings import describe, load_settings
 from monitor.sources.config import format_interval
 from monitor.sources.intake import SourcePlan
+from monitor.story_queue import story_json
 from monitor.version import __version__
 
 app = typer.Typer(
@@ -658,36 +661,43 @@ def queue(
         str | None,
         typer.Option("--filter", help='e.g. "score<0.5 age>7" (commitment, source, score, age).'),
     ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+    limit: Annotated[int, typer.Option(help="At most this many stories.")] = 50,
+    page: Annotated[int, typer.Option(help="Which page of --limit stories.", min=1)] = 1,
     as_json: JsonOpt = False,
 ) -> None:
-    """Proposals waiting for review: matched items, best first, with why they matched."""
+    """Stories waiting for review, best first: one row per story (however many outlets told
+    it), with its other sources and each commitment proposed for it. Review a row with
+    `monitor review STORY accept|reject|snooze [--commitment ID]`."""
     with _monitor() as monitor:
-        terms = [f"commitment={commitment}"] if commitment else []
-        terms += [f"source={source}"] if source else []
-        terms += [f"score>={min_score}"] if min_score else []
-        terms += filter_.split() if filter_ else []
-        if terms:
-            proposals = monitor.intake.select_proposals(" ".join(terms))[:limit]
-        else:
-            proposals = monitor.intake.queue(limit=limit)
+        rows = monitor.intake.stories.page(
+            commitment=commitment,
+            min_score=min_score,
+            source=source,
+            expression=filter_,
+            limit=limit,
+            offset=(page - 1) * limit,
+        )
         zone = monitor.settings.timezone
     if as_json:
-        _print_json(
-            [{**p.model_dump(), "matched_terms": json.loads(p.matched_terms)} for p in proposals]
-        )
+        _print_json([story_json(row) for row in rows])
         return
-    table = Table(title=f"{len(proposals)} proposal(s) waiting", title_justify="left")
-    for name in ("id", "score", "commitment", "published", "title", "matched"):
-        table.add_column(name, no_wrap=name != "title", overflow="ellipsis")
-    for p in proposals:
+    table = Table(title=f"{len(rows)} story(ies) waiting", title_justify="left")
+    for name in ("story", "score", "commitments", "published", "title", "matched"):
+        table.add_column(name, no_wrap=name not in ("title", "commitments"), overflow="ellipsis")
+    for row in rows:
+        others = row.outlets[1:]
+        told = f"\n  also: {escape(', '.join(others))}" if others else ""
         table.add_row(
-            p.proposal_id[:8],
-            f"{p.score:.2f}",
-            p.commitment_id,
-            local_date(_parse(p.published_at), zone),
-            escape(p.title),
-            escape(", ".join(json.loads(p.matched_terms))),
+            row.story_id[:8],
+            f"{row.score:.2f}",
+            "\n".join(
+                f"{c.commitment_id} {c.score:.2f}"
+                + (f" x{len(c.proposals)}" if len(c.proposals) > 1 else "")
+                for c in row.commitments
+            ),
+            local_date(_parse(row.first_at), zone),
+            escape(row.title) + told,
+            escape(", ".join(dict.fromkeys(t for c in row.commitments for t in c.matched_terms))),
         )
     out.print(table)
 
@@ -697,11 +707,20 @@ def review(
     args: Annotated[
         list[str],
         typer.Argument(
-            help="PROPOSAL ACTION, or only ACTION with --filter. ACTION: accept, reject, snooze.",
-            metavar="[PROPOSAL] ACTION",
+            help="STORY ACTION (a story id from `monitor queue`, or a proposal id), or only "
+            "ACTION with --filter. ACTION: accept, reject, snooze.",
+            metavar="[STORY] ACTION",
         ),
     ],
     by: ByOpt = "",
+    commitment: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--commitment",
+            help="The commitment the decision is about, when the story waits on several "
+            "(repeatable).",
+        ),
+    ] = None,
     status: Annotated[
         str | None, typer.Option(help="accept: also set this status (" + STATUS_HELP + ").")
     ] = None,
@@ -725,11 +744,17 @@ def review(
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do it without asking (for scripts).")] = False,
 ) -> None:
-    """Accept (optionally setting a status), reject or snooze proposals; records who did it."""
+    """Accept (optionally setting a status), reject or snooze a story or proposals; records
+    who did it.
+
+    A story is decided as one: accepting records one evidence with every member's URL and
+    closes the other members' proposals as duplicates of it."""
     if filter_ is None and len(args) != 2:
-        raise typer.BadParameter("give PROPOSAL ACTION (or ACTION with --filter)")
+        raise typer.BadParameter("give STORY ACTION (or ACTION with --filter)")
     if filter_ is not None and len(args) != 1:
         raise typer.BadParameter("with --filter give only the ACTION")
+    if filter_ is not None and commitment:
+        raise typer.BadParameter("with --filter, name the commitment in it: commitment=ID")
     action = args[-1]
     with _monitor() as monitor:
         zone = monitor.settings.timezone
@@ -743,7 +768,9 @@ def review(
             "until": parse_moment(until, zone) if until else None,
         }
         if filter_ is None:
-            events = monitor.intake.review(args[0], action, **options)
+            events = monitor.intake.review(
+                args[0], action, commitments=tuple(commitment or ()), **options
+            )
             _recorded(events, False, zone)
             return
         selected = monitor.intake.select_proposals(filter_)
@@ -918,17 +945,53 @@ def _clock_from_env() -> Clock | None:
 @app.command()
 def match(
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Only show what the current rules would propose.")
+        bool,
+        typer.Option(
+            "--dry-run", help="Show what the current rules would add and drop; write nothing."
+        ),
     ] = False,
+    explain: Annotated[
+        str | None,
+        typer.Option(
+            "--explain",
+            metavar="ITEM_ID",
+            help="Show which rules fire on a stored item, on which words (an id prefix will do).",
+        ),
+    ] = None,
+    commitment: Annotated[
+        str | None,
+        typer.Option("--commitment", help="With --explain: only this commitment's rules."),
+    ] = None,
+    evaluate: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--evaluate",
+            metavar="FILE",
+            help="Score the catalogue file's rules on a labelled set (a .toml file or folder; "
+            "repeatable): precision and recall per commitment.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Re-run the current rules over stored items (--dry-run: change nothing)."""
-    _rematch(dry_run=dry_run, as_json=as_json)
+    """Match stored items again, explain a match, or score the rules on a labelled set.
+
+    Without options (or with --dry-run) the current rules run over every stored item:
+    new pairs are proposed (--dry-run: only listed, with the waiting proposals the rules
+    would no longer make).
+    """
+    if explain is not None:
+        _explain(explain, commitment, as_json)
+    elif evaluate:
+        _evaluate(evaluate, as_json)
+    elif commitment is not None:
+        raise MonitorError("--commitment goes with --explain ITEM_ID")
+    else:
+        _rematch(dry_run=dry_run, as_json=as_json)
 
 
 @app.command()
 def rematch(as_json: JsonOpt = False) -> None:
-    """Propose what the current rules newly match among stored items."""
+    """Propose what the current rules newly match among stored items (after a rule change)."""
     _rematch(dry_run=False, as_json=as_json)
 
 
@@ -943,17 +1006,125 @@ def _rematch(*, dry_run: bool, as_json: bool) -> None:
                 "matcher_version": result.matcher_version,
                 "items": result.items,
                 "dry_run": dry_run,
+                "new_count": result.new_count,
+                "dropped_count": result.dropped_count,
                 "new": [p.model_dump(mode="json") for p in result.new],
+                "dropped": [dataclasses.asdict(d) for d in result.dropped],
             }
         )
         return
     verb = "would propose" if dry_run else "proposed"
     out.print(
         f"rules {result.matcher_version} over {result.items} item(s): {verb} "
-        f"{len(result.new)} new pair(s)"
+        f"{result.new_count} new pair(s); {result.dropped_count} waiting proposal(s) no longer "
+        "matched"
     )
     for p in result.new[:50]:
-        out.print(f"  {p.commitment_id}  {p.score:.2f}  {escape(p.title)}")
+        out.print(f"  + {p.commitment_id}  {p.score:.2f}  {escape(p.title)}")
+    for d in result.dropped[:50]:
+        out.print(f"  - {d.commitment_id}  {d.score:.2f}  {escape(d.title)}  ({d.proposal_id[:8]})")
+    if result.new_count > 50 or result.dropped_count > 50:
+        out.print(f"  (the first 50 of each; --json lists up to {REMATCH_SAMPLE})")
+    if result.dropped:
+        out.print("Dropped proposals stay in the queue until someone rejects them.")
+
+
+def _highlight(text: str, words: set[str]) -> str:
+    """``text`` escaped for rich, with ``words`` in bold (case-insensitive)."""
+    if not words:
+        return escape(text)
+    pattern = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)), re.I)
+    parts, last = [], 0
+    for hit in pattern.finditer(text):
+        parts.append(escape(text[last : hit.start()]))
+        parts.append(f"[bold]{escape(hit.group())}[/bold]")
+        last = hit.end()
+    parts.append(escape(text[last:]))
+    return "".join(parts)
+
+
+def _explain(ref: str, commitment: str | None, as_json: bool) -> None:
+    with _monitor() as monitor:
+        result = monitor.intake.explain(ref, commitment)
+    item = result.item
+    if as_json:
+        _print_json(
+            {
+                "item_id": item["item_id"],
+                "title": item["title"],
+                "url": item.get("url"),
+                "matcher_version": result.matcher_version,
+                "matches": [
+                    {
+                        "commitment_id": m.commitment_id,
+                        "score": m.score,
+                        "explanation": [dataclasses.asdict(r) for r in m.explanation],
+                    }
+                    for m in result.matches
+                ],
+                "rules": [dataclasses.asdict(r) for r in result.rules],
+            }
+        )
+        return
+    words = {w for m in result.matches for w in m.terms}
+    out.print(f"item {item['item_id'][:8]}  {_highlight(item['title'], words)}")
+    if item.get("url"):
+        out.print(f"  {escape(item['url'])}")
+    out.print(f"rules {result.matcher_version}")
+    if not result.rules:
+        out.print("No rule of any commitment finds a concept in this item.")
+    scores = {m.commitment_id: m for m in result.matches}
+    current = None
+    for report in result.rules:
+        if report.commitment_id != current:
+            current = report.commitment_id
+            match = scores.get(current)
+            verdict = f"proposed at {match.score:.2f}" if match else "not proposed"
+            out.print(f"\n{current}: {verdict}")
+            if match:
+                for reason in match.explanation:
+                    if reason.kind == "title":
+                        out.print(
+                            f"  + {reason.weight:.2f} in the title: {', '.join(reason.words)}"
+                        )
+        mark = "fired" if report.fired else "no"
+        weight = f"{report.weight:.2f}"
+        if abs(report.learned - 1) > 1e-6:
+            weight += f" x{report.learned:.2f} (learned from review)"
+        out.print(f"  {escape(f'[{mark}]')} {escape(report.rule)}  (weight {weight})")
+        for concept, found in report.present.items():
+            out.print(f"      {concept}: {escape(', '.join(found))}")
+        if report.missing:
+            out.print(f"      missing: {escape(', '.join(report.missing))}")
+        if report.vetoed_by:
+            out.print(f"      vetoed by: {escape(', '.join(report.vetoed_by))}")
+        if report.too_far:
+            out.print("      its concepts are not close enough to each other")
+
+
+def _evaluate(paths: list[Path], as_json: bool) -> None:
+    with _monitor() as monitor:
+        result = monitor.intake.evaluate(paths)
+    if as_json:
+        _print_json(result.as_dict())
+        return
+    o = result.overall
+    out.print(
+        f"{result.items} labelled item(s): precision {o.precision:.3f} "
+        f"({o.correct}/{o.proposed}), recall {o.recall:.3f} ({o.found}/{o.required})"
+    )
+    table = Table("commitment", "precision", "recall", "proposed", "required", box=None)
+    for cid, t in sorted(result.by_commitment.items()):
+        table.add_row(
+            cid, f"{t.precision:.2f}", f"{t.recall:.2f}", str(t.proposed), str(t.required)
+        )
+    out.print(table)
+    for item_id, cid in result.false_positives:
+        out.print(f"  wrong: {item_id} -> {cid}")
+    for item_id, cid in result.misses:
+        out.print(f"  missed: {item_id} -> {cid}")
+    if result.lookalikes_proposed:
+        out.print(f"  look-alikes proposed: {', '.join(result.lookalikes_proposed)}")
 
 
 # -- digest -------------------------------------------------------------------------------------

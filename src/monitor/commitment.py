@@ -74,6 +74,8 @@ class Evidence:
     accepted_by: str
     recorded_at: datetime
     retracted: bool = False
+    #: where else the same story was told (a story group accepted as one)
+    also_urls: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -132,7 +134,12 @@ def apply(state: CommitmentState, event: DomainEvent, ctx: EventContext) -> Comm
         state.retired = False
     elif isinstance(event, EvidenceAccepted):
         state.evidence[event.evidence_id] = Evidence(
-            event.evidence_id, str(event.url), event.title, event.accepted_by, ctx.recorded_at
+            event.evidence_id,
+            str(event.url),
+            event.title,
+            event.accepted_by,
+            ctx.recorded_at,
+            also_urls=event.also_urls,
         )
     elif isinstance(event, EvidenceRetracted):
         old = state.evidence.get(event.evidence_id)

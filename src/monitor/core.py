@@ -526,6 +526,7 @@ class Monitor:
         report = import_journal(self.store, path, REGISTRY, progress)
         self.projection.rebuild()
         self.intake.projection.rebuild()
+        self.intake.learning.rebuild()
         return report
 
     def rebuild(self, progress: Progress | None = None) -> int:
@@ -533,6 +534,7 @@ class Monitor:
         self.require_schema()
         count = self.projection.rebuild(progress)
         self.intake.projection.rebuild(progress)
+        self.intake.learning.rebuild(progress)
         return count
 
     def last_position(self) -> int:
@@ -568,6 +570,7 @@ def show_record(state: CommitmentState, timeline: Sequence[TimelineView]) -> dic
                 "title": e.title,
                 "accepted_by": e.accepted_by,
                 "retracted": e.retracted,
+                "also_urls": list(e.also_urls),
             }
             for e in state.evidence.values()
         ],

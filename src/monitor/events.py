@@ -8,9 +8,11 @@ functions registered in :data:`REGISTRY`. The JSON Schema of every type and vers
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
+from importlib import resources
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
@@ -87,20 +89,57 @@ class AmbiguousTerm(BaseModel):
     requires_any: tuple[str, ...] = Field(min_length=1)
 
 
+class Concept(BaseModel):
+    """One idea and the ways it is written: any variant found means the concept is there."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    en: tuple[str, ...] = ()
+    ja: tuple[str, ...] = ()
+
+
+#: how close the concepts of a rule's ``near`` must stand: a number of words, or one sentence
+Within = int | Literal["sentence"]
+
+
+class MatchRule(BaseModel):
+    """One clause of a commitment's query, as an analyst writes a media-monitoring query.
+
+    The rule fires when every concept of ``all_of`` is present, at least one of ``any_of``
+    (when given), none of ``none_of``, and the concepts of ``near`` stand within ``within``
+    words of each other (or in one sentence). ``weight`` is what the rule alone is worth.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str = NonEmpty
+    all_of: tuple[str, ...] = ()
+    any_of: tuple[str, ...] = ()
+    none_of: tuple[str, ...] = ()
+    near: tuple[str, ...] = ()
+    within: Within = "sentence"
+    weight: float = Field(default=1.0, gt=0, le=1)
+
+
 class MatchRules(BaseModel):
-    """How news items are matched to a commitment (used by the matcher)."""
+    """How news items are matched to a commitment (used by the matcher).
+
+    The concept form (``concepts`` and ``rules``) is the current one. The term lists are the
+    first form, still read for commitments recorded before it.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     terms_en: tuple[str, ...] = ()
     terms_ja: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     ambiguous: tuple[AmbiguousTerm, ...] = ()
+    concepts: dict[str, Concept] = Field(default_factory=dict)
+    rules: tuple[MatchRule, ...] = ()
 
 
 class CommitmentRegistered(DomainEvent):
     """A commitment entered the catalogue, with its source words and provenance."""
 
     event_type: ClassVar[str] = "CommitmentRegistered"
+    schema_version: ClassVar[int] = 2
     commitment_id: str = NonEmpty
     statement_id: str = NonEmpty
     title: str = NonEmpty
@@ -152,15 +191,23 @@ class CommitmentReinstated(DomainEvent):
 
 
 class EvidenceAccepted(DomainEvent):
-    """A person accepted a document as evidence about a commitment."""
+    """A person accepted a document as evidence about a commitment.
+
+    ``also_urls``: where else the same story was told (the other members of a story group
+    accepted with one decision); ``url`` is the one chosen to stand for it.
+    """
 
     event_type: ClassVar[str] = "EvidenceAccepted"
+    schema_version: ClassVar[int] = 2
     commitment_id: str = NonEmpty
     evidence_id: UUID
     url: HttpUrl
     title: str | None = Field(default=None, max_length=1000)
     proposal_id: UUID | None = None
     accepted_by: Actor
+    also_urls: tuple[Annotated[str, Field(min_length=1, max_length=2000)], ...] = Field(
+        default=(), max_length=200
+    )
 
 
 class EvidenceRetracted(DomainEvent):
@@ -340,10 +387,22 @@ class ItemAlsoSeen(DomainEvent):
     content_hash: str | None = Field(default=None, min_length=64, max_length=64)
 
 
+class MatchReason(BaseModel):
+    """One part of a proposal's score: a rule that fired, or a weight learned from review."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["rule", "title", "learned"]
+    name: str = Field(min_length=1, max_length=200)
+    #: the words of the item that made it fire, as written there
+    words: tuple[Annotated[str, Field(max_length=200)], ...] = ()
+    weight: float
+
+
 class EvidenceProposed(DomainEvent):
     """The matcher thinks an item may be evidence about a commitment: a person decides."""
 
     event_type: ClassVar[str] = "EvidenceProposed"
+    schema_version: ClassVar[int] = 2
     proposal_id: UUID
     commitment_id: str = NonEmpty
     item_id: UUID
@@ -354,6 +413,8 @@ class EvidenceProposed(DomainEvent):
     score: float = Field(ge=0, le=1)
     matched_terms: tuple[str, ...] = Field(min_length=1)
     matcher_version: str = NonEmpty
+    #: why: the rules that fired with the words they fired on, and what review taught
+    explanation: tuple[MatchReason, ...] = ()
 
 
 # -- review -------------------------------------------------------------------------------
@@ -587,6 +648,39 @@ for _cls in (
     DigestFailed,
 ):
     REGISTRY.register(_cls)
+
+
+def _keep_old_schemas() -> None:
+    folder = resources.files("monitor") / "old_schemas"
+    for entry in folder.iterdir():
+        name = entry.name
+        if name.endswith(".schema.json"):
+            event_type, version = name.removesuffix(".schema.json").rsplit(".v", 1)
+            schema = json.loads(entry.read_text(encoding="utf-8"))
+            for key in ("$schema", "$id"):
+                schema.pop(key, None)
+            REGISTRY.add_old_schema(event_type, int(version), schema)
+
+
+_keep_old_schemas()
+
+
+# v2 added the concept form of match rules (optional: a v1 payload is a valid v2 one).
+@REGISTRY.upcaster("CommitmentRegistered", 1)
+def _registered_v1(data: dict[str, Any]) -> dict[str, Any]:
+    return data
+
+
+# v2 added the explanation (a v1 proposal has none: its matched terms say what fired).
+@REGISTRY.upcaster("EvidenceProposed", 1)
+def _proposed_v1(data: dict[str, Any]) -> dict[str, Any]:
+    return data
+
+
+# v2 added also_urls (a v1 acceptance was of one item, told at one URL).
+@REGISTRY.upcaster("EvidenceAccepted", 1)
+def _accepted_v1(data: dict[str, Any]) -> dict[str, Any]:
+    return data
 
 
 def to_new_event(

@@ -10,20 +10,21 @@ import itertools
 import json
 import re
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from pydantic import ValidationError
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlmodel import Session, col, select
 
 from monitor import commitment as commitment_rules
 from monitor import files, overview
 from monitor import review as review_rules
+from monitor.catalogue import parse_catalogue
 from monitor.commitment import CommitmentState, context_of
 from monitor.errors import CommandRejected, ConcurrencyError, MonitorError, NotFound
 from monitor.events import (
@@ -31,36 +32,73 @@ from monitor.events import (
     CommitmentRegistered,
     DomainEvent,
     EvidenceProposed,
+    MatchRules,
     ProposalReopened,
     SourceRegistered,
     commitment_stream,
     describe_validation,
+    item_stream,
     proposal_stream,
     source_stream,
     to_new_event,
 )
-from monitor.matching import MatchableItem, Matcher
+from monitor.matching import Match, MatchableItem, Matcher, RuleReport
+from monitor.matching.evaluation import Evaluation, evaluate, load_labelled
+from monitor.matching.learning import learned_factors
 from monitor.polling import Poller, PollReport, Recorded
 from monitor.projections.intake import IntakeProjection, ProposalView, SourceView
+from monitor.projections.learning import LearningProjection
 from monitor.retry import RETRIES, back_off
 from monitor.sources import config as source_config
 from monitor.sources.fetch import FetchLimits
 from monitor.sources.identity import derived_id
-from monitor.sources.intake import proposal_for, proposal_id_for
+from monitor.sources.intake import proposal_for
 from monitor.store.hashing import format_timestamp, parse_timestamp
 from monitor.store.records import RecordedEvent, StreamAppend
+from monitor.story_queue import StoryQueue
 
 if TYPE_CHECKING:
     from monitor.core import Monitor
 
 
 @dataclass(frozen=True, slots=True)
+class Explained:
+    """An item, what the rules propose for it, and every rule's report."""
+
+    item: dict[str, Any]
+    matches: list[Match]
+    rules: list[RuleReport]
+    matcher_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """A proposal waiting for review that the current rules would no longer make."""
+
+    proposal_id: str
+    commitment_id: str
+    title: str
+    score: float
+
+
+#: how many new and dropped pairs a rematch keeps to show (it counts them all)
+REMATCH_SAMPLE = 500
+
+
+@dataclass(slots=True)
 class Rematch:
-    """What the current rules would propose that no proposal covers yet."""
+    """What the current rules would propose that no proposal covers yet, and would drop.
+
+    ``new`` and ``dropped`` hold the first :data:`REMATCH_SAMPLE` of each, so that memory
+    stays bounded however many items are stored; the counts are complete.
+    """
 
     matcher_version: str
     items: int
     new: list[EvidenceProposed]
+    dropped: list[Dropped] = field(default_factory=list)
+    new_count: int = 0
+    dropped_count: int = 0
 
 
 class Intake:
@@ -70,7 +108,10 @@ class Intake:
         self.monitor = monitor
         self.store = monitor.store
         self.projection = IntakeProjection(monitor.store)
+        self.learning = LearningProjection(monitor.store)
         self._matcher: tuple[tuple[Any, ...], Matcher] | None = None
+        #: the queue by story, and decisions on whole stories
+        self.stories = StoryQueue(self)
 
     # -- sources --------------------------------------------------------------------------
 
@@ -80,7 +121,8 @@ class Intake:
         if not source.is_file():
             return {}
         body = files.read_text(source, "the sources file")
-        wanted = source_config.parse_sources(body, source.name)
+        rules = self._registered_rules()
+        wanted = source_config.parse_sources(body, source.name, rules.get)
         self.projection.catch_up()
         known = {
             v.name: source_config.KnownSource(_spec(v), v.removed, v.version)
@@ -227,18 +269,29 @@ class Intake:
         )
         return poller.run(sources, on_recorded, stop=stop)
 
+    def _registrations(self) -> list[CommitmentRegistered]:
+        registrations: list[CommitmentRegistered] = []
+        for v in self.monitor.list_commitments():
+            state = self.monitor.load(v.commitment_id)
+            if state.registration is not None:
+                registrations.append(state.registration)
+        return registrations
+
+    def _registered_rules(self) -> dict[str, MatchRules]:
+        """Each recorded commitment's match rules (what news searches are built from)."""
+        return {r.commitment_id: r.match for r in self._registrations()}
+
     def matcher(self) -> Matcher:
-        """The catalogue's rules, compiled once per catalogue version."""
+        """The catalogue's rules, compiled once per catalogue version, with the weights that
+        reviewers' decisions have taught so far."""
         views = self.monitor.list_commitments()
         key = tuple((v.commitment_id, v.version) for v in views)
         if self._matcher is None or self._matcher[0] != key:
-            registrations: list[CommitmentRegistered] = []
-            for v in views:
-                state = self.monitor.load(v.commitment_id)
-                if state.registration is not None:
-                    registrations.append(state.registration)
-            self._matcher = (key, Matcher(registrations))
-        return self._matcher[1]
+            self._matcher = (key, Matcher(self._registrations()))
+        self.learning.catch_up()
+        factors = learned_factors(self.learning.records())
+        compiled = self._matcher[1]
+        return compiled if factors == compiled.learned else compiled.with_learned(factors)
 
     # -- review queue ---------------------------------------------------------------------
 
@@ -289,19 +342,85 @@ class Intake:
         with Session(self.monitor.engine) as session:
             return overview.waiting_count(session, self.monitor.clock.now())
 
+    # -- explaining and evaluating the rules ---------------------------------------------
+
+    def find_item(self, ref: str) -> dict[str, Any]:
+        """An item's latest content by its id or a unique prefix of it (at least 6 characters)."""
+        self.monitor.require_schema()
+        self.projection.catch_up()
+        ref = ref.strip().lower()
+        if len(ref) < 6:
+            raise CommandRejected("give at least 6 characters of the item id")
+        with self.store.read_transaction() as conn:
+            found = [
+                row[0]
+                for row in conn.execute(
+                    text("SELECT item_id FROM item_view WHERE item_id LIKE :p LIMIT 2"),
+                    {"p": ref.replace("%", "").replace("_", "") + "%"},
+                )
+            ]
+        if not found:
+            raise NotFound(f"no item {ref!r}: item ids are in `monitor queue --json`")
+        if len(found) > 1:
+            raise CommandRejected(f"{ref!r} matches several items: give more of the id")
+        item: dict[str, Any] = {}
+        for row in self.store.read_streams(
+            [item_stream(UUID(found[0]))], ("ItemDiscovered", "ItemRevised")
+        ):
+            item.update(REGISTRY.upcast(row[4], row[5], json.loads(row[6])))
+        return item
+
+    def explain(self, ref: str, commitment: str | None = None) -> Explained:
+        """Why the current rules (and what review taught) match an item, or do not."""
+        item = self.find_item(ref)
+        if commitment is not None:
+            commitment = self._commitment_id(commitment)
+        when = item.get("published_at") or item.get("first_seen_at")
+        matchable = MatchableItem(
+            item["title"],
+            item.get("text") or item.get("summary", ""),
+            parse_timestamp(when) if when else None,
+        )
+        matcher = self.matcher()
+        matches = [
+            m
+            for m in matcher.match(matchable)
+            if commitment is None or m.commitment_id == commitment
+        ]
+        return Explained(item, matches, matcher.explain(matchable, commitment), matcher.version)
+
+    def _commitment_id(self, ref: str) -> str:
+        """A commitment id from the id, or a unique part of it ("SEMI-03")."""
+        wanted = ref.strip().upper()
+        known = [v.commitment_id for v in self.monitor.list_commitments()]
+        if wanted in known:
+            return wanted
+        found = [c for c in known if c.startswith(wanted) or c.endswith(wanted)]
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise NotFound(f"no commitment {ref!r}: see `monitor list`")
+        raise CommandRejected(f"{ref!r} matches {', '.join(found)}: give more of the id")
+
+    def evaluate(self, paths: list[Path]) -> Evaluation:
+        """The catalogue file's rules scored on a labelled set of real items."""
+        source = self.monitor.settings.catalogue
+        parsed = parse_catalogue(files.read_text(source, "the catalogue"), str(source))
+        return evaluate(load_labelled(paths), Matcher(parsed.commitments))
+
     def find_proposal(self, ref: str) -> ProposalView:
         """A proposal by its id or a unique prefix of it (at least 6 characters)."""
         self.monitor.require_schema()
         self.projection.catch_up()
         ref = ref.strip().lower()
         if len(ref) < 6:
-            raise CommandRejected("give at least 6 characters of the proposal id")
+            raise CommandRejected("give at least 6 characters of the story or proposal id")
         with Session(self.monitor.engine) as session:
             found = session.exec(
                 select(ProposalView).where(col(ProposalView.proposal_id).startswith(ref)).limit(2)
             ).all()
         if not found:
-            raise NotFound(f"no proposal {ref!r}: see `monitor queue`")
+            raise NotFound(f"no story or proposal {ref!r}: see `monitor queue`")
         if len(found) > 1:
             raise CommandRejected(f"{ref!r} matches several proposals: give more of the id")
         return found[0]
@@ -312,6 +431,7 @@ class Intake:
         action: str,
         *,
         by: str,
+        commitments: Sequence[str] = (),
         status: str | None = None,
         rationale: str = "",
         effective_at: datetime | None = None,
@@ -319,8 +439,33 @@ class Intake:
         note: str | None = None,
         until: datetime | None = None,
     ) -> list[RecordedEvent]:
-        """Accept, reject or snooze one proposal; a second reviewer is told who was first."""
+        """Accept, reject or snooze a story or one proposal; a second reviewer is told who
+        was first.
+
+        ``ref`` names a story (a prefix of its id: the decision applies to every member's
+        waiting proposal for each of ``commitments``, which may be left out when the story
+        waits on one commitment only) or one proposal (a prefix of its id).
+        """
+        story = self.stories.resolve(ref)
+        if story is not None:
+            return self.stories.review(
+                story,
+                action,
+                by=by,
+                commitments=commitments,
+                status=status,
+                rationale=rationale,
+                effective_at=effective_at,
+                reason=reason,
+                note=note,
+                until=until,
+            )
         view = self.find_proposal(ref)
+        if commitments and view.commitment_id not in commitments:
+            raise CommandRejected(
+                f"proposal {view.proposal_id[:8]} is about {view.commitment_id}, "
+                f"not {', '.join(commitments)}"
+            )
         proposal_id = UUID(view.proposal_id)
         stream = proposal_stream(proposal_id)
         cstream = commitment_stream(view.commitment_id)
@@ -474,6 +619,12 @@ class Intake:
                     appends.append(
                         StreamAppend(stream, (to_new_event(reopened, metadata),), state.version)
                     )
+            if evidence_id is not None and proposal_ref is not None:
+                # A story accepted as one: the members closed as duplicates of this
+                # evidence wait for review again with it.
+                appends += self.stories.reopen_duplicates(
+                    proposal_ref, evidence_id, rationale=rationale, by=by, metadata=metadata
+                )
             if not appends:
                 raise CommandRejected(
                     "nothing to undo: it was undone already, or decided again since"
@@ -510,38 +661,107 @@ class Intake:
                 selected.append(proposal)
         return selected
 
-    def rematch(self, *, dry_run: bool, progress: Callable[[int], None] | None = None) -> Rematch:
-        """Run the current rules over every stored item; propose what is newly matched."""
+    def rematch(
+        self,
+        *,
+        dry_run: bool,
+        progress: Callable[[int], None] | None = None,
+        page: int = 500,
+    ) -> Rematch:
+        """Run the current rules over every stored item; propose what is newly matched.
+
+        Streams: items are read a page at a time (by id), so memory stays bounded however
+        many are stored, and each page's new proposals are written before the next is read
+        (a crash loses nothing: a second run proposes only what is still missing). Waiting
+        proposals the rules no longer make are reported as dropped; they stay in the queue
+        for a person to reject.
+        """
         matcher = self.matcher()
         self.projection.catch_up()
-        with self.store.read_transaction() as conn:
-            proposed = {
-                UUID(row[0]) for row in conn.execute(text("SELECT proposal_id FROM proposal_view"))
-            }
+        result = Rematch(matcher.version, 0, [])
+        after = ""
+        while True:
+            with self.store.read_transaction() as conn:
+                ids = [
+                    row[0]
+                    for row in conn.execute(
+                        text(
+                            "SELECT item_id FROM item_view WHERE item_id > :after "
+                            "ORDER BY item_id LIMIT :n"
+                        ),
+                        {"after": after, "n": page},
+                    )
+                ]
+                if not ids:
+                    break
+                existing = conn.execute(
+                    text(
+                        "SELECT proposal_id, commitment_id, item_id, state, title, score "
+                        "FROM proposal_view WHERE item_id IN :ids"
+                    ).bindparams(bindparam("ids", expanding=True)),
+                    {"ids": ids},
+                ).all()
+            proposed = {UUID(row[0]) for row in existing}
+            found = self._rematch_page(matcher, ids, proposed)
+            new_here = [p for p in found if p.proposal_id not in proposed]
+            matched = {(str(p.item_id), p.commitment_id) for p in found}
+            dropped = [
+                Dropped(row[0], row[1], row[4], float(row[5]))
+                for row in existing
+                if row[3] == "pending" and (row[2], row[1]) not in matched
+            ]
+            if not dry_run and new_here:
+                self.store.append_batch(
+                    [
+                        StreamAppend(
+                            proposal_stream(p.proposal_id),
+                            (
+                                to_new_event(
+                                    p, {"actor": "rematch"}, derived_id("proposed", p.proposal_id)
+                                ),
+                            ),
+                            0,
+                        )
+                        for p in new_here
+                    ]
+                )
+            room = REMATCH_SAMPLE - len(result.new)
+            result.new.extend(new_here[: max(room, 0)])
+            result.new_count += len(new_here)
+            room = REMATCH_SAMPLE - len(result.dropped)
+            result.dropped.extend(dropped[: max(room, 0)])
+            result.dropped_count += len(dropped)
+            result.items += len(ids)
+            after = ids[-1]
+            if progress:
+                progress(result.items)
+        if not dry_run and result.new_count:
+            self.projection.catch_up()
+        return result
+
+    def _rematch_page(
+        self, matcher: Matcher, ids: list[str], proposed: set[UUID]
+    ) -> list[EvidenceProposed]:
+        """Every proposal the rules make for these items (new or already recorded)."""
         latest: dict[str, dict[str, Any]] = {}
-        for row in self.store.iter_rows():
-            if row[4] in ("ItemDiscovered", "ItemRevised"):
-                data = REGISTRY.upcast(row[4], row[5], json.loads(row[6]))
-                previous = latest.get(data["item_id"], {})
-                latest[data["item_id"]] = {**previous, **data}
-        new: list[EvidenceProposed] = []
-        for count, item in enumerate(latest.values(), start=1):
+        rows = self.store.read_streams(
+            [item_stream(UUID(i)) for i in ids], ("ItemDiscovered", "ItemRevised")
+        )
+        for row in rows:
+            data = REGISTRY.upcast(row[4], row[5], json.loads(row[6]))
+            latest[data["item_id"]] = {**latest.get(data["item_id"], {}), **data}
+        out: list[EvidenceProposed] = []
+        for item in latest.values():
             when = item.get("published_at") or item.get("first_seen_at")
             published_at = parse_timestamp(when) if when else None
-            for match in matcher.match(
-                MatchableItem(
-                    item["title"], item.get("text") or item.get("summary", ""), published_at
-                )
-            ):
-                item_id = UUID(item["item_id"])
-                proposal_id = proposal_id_for(match.commitment_id, item_id)
-                if proposal_id in proposed:
-                    continue
-                proposed.add(proposal_id)
-                new.append(
+            matchable = MatchableItem(
+                item["title"], item.get("text") or item.get("summary", ""), published_at
+            )
+            for match in matcher.match(matchable):
+                out.append(
                     proposal_for(
                         match,
-                        item_id,
+                        UUID(item["item_id"]),
                         url=item.get("url"),
                         title=item["title"],
                         source=item["source"],
@@ -549,25 +769,7 @@ class Intake:
                         matcher_version=matcher.version,
                     )
                 )
-            if progress and count % 1000 == 0:
-                progress(count)
-        if not dry_run and new:
-            self.store.append_batch(
-                [
-                    StreamAppend(
-                        proposal_stream(p.proposal_id),
-                        (
-                            to_new_event(
-                                p, {"actor": "rematch"}, derived_id("proposed", p.proposal_id)
-                            ),
-                        ),
-                        0,
-                    )
-                    for p in new
-                ]
-            )
-            self.projection.catch_up()
-        return Rematch(matcher.version, len(latest), new)
+        return out
 
 
 _FILTER = re.compile(r"^(commitment|source|score|age)(<=|>=|=|<|>)(.+)$")

@@ -7,9 +7,9 @@ fails, the core reloads, and these rules then say who got there first.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from uuid import UUID, uuid4
 
 from monitor import commitment as rules
@@ -24,6 +24,7 @@ from monitor.events import (
     ProposalReopened,
     ProposalSnoozed,
 )
+from monitor.stories import is_aggregator_link
 
 REJECT_REASONS = ("irrelevant", "duplicate", "unreliable", "before-commitment", "other")
 
@@ -91,8 +92,12 @@ def accept(
     status: str | None = None,
     rationale: str = "",
     effective_at: datetime | None = None,
+    also_urls: Sequence[str] = (),
 ) -> tuple[list[DomainEvent], list[DomainEvent]]:
-    """(proposal stream events, commitment stream events) of accepting a proposal."""
+    """(proposal stream events, commitment stream events) of accepting a proposal.
+
+    ``also_urls``: where else the story was told (recorded with the evidence).
+    """
     proposal = _open(state, reviewer)
     if proposal.url is None:
         raise CommandRejected("the item has no link to keep as evidence: reject or snooze it")
@@ -103,6 +108,7 @@ def accept(
         title=proposal.title,
         proposal_id=proposal.proposal_id,
         accepted_by=reviewer.strip(),
+        also_urls=tuple(dict.fromkeys(u for u in also_urls if u and u != proposal.url)),
     )
     on_commitment: list[DomainEvent] = [evidence]
     if status is not None:
@@ -164,6 +170,132 @@ def snooze(
             reviewer=reviewer.strip(),
         )
     ]
+
+
+# -- story groups: one decision for every member of a story ------------------------------
+
+#: what a group decision appends, by proposal
+Decisions = dict[UUID, list[DomainEvent]]
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def _undecided(states: Sequence[ProposalState], commitment_id: str) -> list[ProposalState]:
+    waiting = [s for s in states if s.proposal is not None and s.state in ("pending", "snoozed")]
+    if waiting:
+        return waiting
+    decided = [s for s in states if s.proposal is not None]
+    if not decided:
+        raise CommandRejected(f"the story has no proposal for {commitment_id}: see `monitor queue`")
+    first = decided[0]
+    raise CommandRejected(
+        f"nothing of this story waits on {commitment_id}: {first.reviewer} already "
+        f"{first.state} it; nothing changed"
+    )
+
+
+def stands_for(states: Sequence[ProposalState]) -> ProposalState:
+    """The member whose link stands for the story as evidence: the best score, then a
+    publisher's own link over a news-search redirect, then the first published."""
+
+    def rank(state: ProposalState) -> tuple[float, bool, datetime, str]:
+        proposal = state.proposal
+        assert proposal is not None
+        return (
+            -proposal.score,
+            is_aggregator_link(proposal.url),
+            proposal.published_at or _LATEST,
+            str(proposal.proposal_id),
+        )
+
+    return min(states, key=rank)
+
+
+def accept_story(
+    states: Sequence[ProposalState],
+    commitment: CommitmentState,
+    *,
+    story_id: str,
+    member_urls: Sequence[str],
+    reviewer: str,
+    now: datetime,
+    zone: tzinfo,
+    status: str | None = None,
+    rationale: str = "",
+    effective_at: datetime | None = None,
+) -> tuple[Decisions, list[DomainEvent]]:
+    """Accept a story for one commitment: one evidence, every member decided.
+
+    ``states``: the story's proposals for the commitment. The best member is accepted (its
+    URL is the evidence, every other member URL goes into ``also_urls``); the other waiting
+    members are rejected as duplicates of it, with a note naming the story and the evidence.
+    """
+    accepted = [s for s in states if s.state == "accepted"]
+    if accepted:
+        raise CommandRejected(
+            f"{accepted[0].reviewer} already accepted this story for {commitment.commitment_id}:"
+            " reject the other members (--reason duplicate) or undo that acceptance first"
+        )
+    waiting = _undecided(states, commitment.commitment_id)
+    linked = [s for s in waiting if s.proposal is not None and s.proposal.url]
+    if not linked:
+        raise CommandRejected("no member of the story has a link to keep: reject or snooze it")
+    best = stands_for(linked)
+    on_best, on_commitment = accept(
+        best,
+        commitment,
+        reviewer=reviewer,
+        now=now,
+        zone=zone,
+        status=status,
+        rationale=rationale,
+        effective_at=effective_at,
+        also_urls=member_urls,
+    )
+    assert best.proposal is not None
+    assert isinstance(on_commitment[0], EvidenceAccepted)
+    decisions: Decisions = {best.proposal.proposal_id: on_best}
+    note = (
+        f"the same story ({story_id}) as proposal {best.proposal.proposal_id}, accepted as "
+        f"evidence {on_commitment[0].evidence_id}"
+    )
+    for state in waiting:
+        if state is not best and state.proposal is not None:
+            decisions[state.proposal.proposal_id] = reject(
+                state, reviewer=reviewer, reason="duplicate", note=note
+            )
+    return decisions, on_commitment
+
+
+def reject_story(
+    states: Sequence[ProposalState],
+    commitment_id: str,
+    *,
+    reviewer: str,
+    reason: str,
+    note: str | None = None,
+) -> Decisions:
+    """Reject every waiting member of a story for one commitment, for one reason."""
+    return {
+        s.proposal.proposal_id: reject(s, reviewer=reviewer, reason=reason, note=note)
+        for s in _undecided(states, commitment_id)
+        if s.proposal is not None
+    }
+
+
+def snooze_story(
+    states: Sequence[ProposalState],
+    commitment_id: str,
+    *,
+    reviewer: str,
+    until: datetime,
+    now: datetime,
+) -> Decisions:
+    """Put every waiting member of a story aside for one commitment until ``until``."""
+    return {
+        s.proposal.proposal_id: snooze(s, reviewer=reviewer, until=until, now=now)
+        for s in _undecided(states, commitment_id)
+        if s.proposal is not None
+    }
 
 
 def _copy(state: CommitmentState) -> CommitmentState:

@@ -15,6 +15,7 @@ from monitor.projections.intake import (
     ProposalView,
     SourceView,
 )
+from monitor.projections.learning import LearningProjection, ProposalRuleView, RuleReviewView
 from monitor.projections.runner import Progress, Projection
 
 __all__ = [
@@ -25,10 +26,13 @@ __all__ = [
     "IntakeProjection",
     "ItemKeyView",
     "ItemView",
+    "LearningProjection",
     "Progress",
     "Projection",
     "ProjectionCheckpoint",
+    "ProposalRuleView",
     "ProposalView",
+    "RuleReviewView",
     "SourceView",
     "TimelineView",
 ]

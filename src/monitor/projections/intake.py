@@ -9,7 +9,8 @@ from typing import Any
 from sqlmodel import Field, SQLModel
 
 from monitor.events import REGISTRY
-from monitor.projections.runner import Projection
+from monitor.projections.runner import Progress, Projection
+from monitor.projections.stories import StoryFolder
 from monitor.store.hashing import format_timestamp, parse_timestamp
 from monitor.store.sql import Row, SqlEventStore
 
@@ -84,6 +85,10 @@ class ProposalView(SQLModel, table=True):
     snoozed_until: str | None = Field(default=None, max_length=32)
     reject_reason: str | None = None
     version: int
+    #: why the matcher proposed it (JSON: rule, name, words, weight); None before v2
+    explanation: str | None = None
+    #: the story the item belongs to (see projections/stories.py)
+    story_id: str | None = Field(default=None, max_length=36)
 
 
 def _time(value: str | None) -> str | None:
@@ -102,7 +107,7 @@ class ProposalCountView(SQLModel, table=True):
 
 
 class IntakeProjection(Projection):
-    """Sources (settings and health), items and their keys, proposals."""
+    """Sources (settings and health), items and their keys, story groups, proposals."""
 
     name = NAME
     tables = (
@@ -111,11 +116,13 @@ class IntakeProjection(Projection):
         "item_key_view",
         "item_view",
         "source_view",
+        *StoryFolder.tables,
     )
 
     def __init__(self, store: SqlEventStore, batch_size: int = 10_000) -> None:
         super().__init__(store, batch_size)
         m = self.mark
+        self.stories = StoryFolder(m)
         self._sql = {
             "source_insert": (
                 "INSERT INTO source_view (name, url, kind, interval_seconds, language, note, "
@@ -135,7 +142,7 @@ class IntakeProjection(Projection):
             "proposal_insert": (
                 "INSERT INTO proposal_view (proposal_id, commitment_id, item_id, url, title, "
                 "source, published_at, score, matched_terms, matcher_version, proposed_at, "
-                f"state, version) VALUES ({', '.join([m] * 13)})"
+                f"state, version, explanation, story_id) VALUES ({', '.join([m] * 15)})"
             ),
             "seen": f"UPDATE source_view SET items_seen = items_seen + 1 WHERE name = {m}",
             "item_version": f"UPDATE item_view SET version = {m} WHERE item_id = {m}",
@@ -148,7 +155,18 @@ class IntakeProjection(Projection):
             ),
         }
 
+    def rebuild(self, progress: Progress | None = None) -> int:
+        self.stories.forget()
+        return super().rebuild(progress)
+
     def apply(self, cursor: Any, rows: Sequence[Row]) -> None:
+        try:
+            self._apply(cursor, rows)
+        except BaseException:
+            self.stories.forget()  # its rows go with the transaction
+            raise
+
+    def _apply(self, cursor: Any, rows: Sequence[Row]) -> None:
         items: list[tuple[Any, ...]] = []
         keys: list[tuple[Any, ...]] = []
         proposals: list[tuple[Any, ...]] = []
@@ -183,6 +201,8 @@ class IntakeProjection(Projection):
                 )
                 keys.append((data["source"], data["key"], data["item_id"], data["content_hash"]))
                 seen.append((data["source"],))
+                # Now, not with the batch: the next item may join this one's story.
+                self.stories.discovered(cursor, data, row[0])
             elif event_type == "ItemAlsoSeen":
                 keys.append(
                     (data["source"], data["key"], data["item_id"], data.get("content_hash") or "")
@@ -206,6 +226,10 @@ class IntakeProjection(Projection):
                         recorded_at,
                         "pending",
                         version,
+                        json.dumps(data["explanation"], ensure_ascii=False)
+                        if data.get("explanation")
+                        else None,
+                        None,  # the story: looked up when the batch is written
                     )
                 )
                 proposed.append((data["source"],))
@@ -217,8 +241,26 @@ class IntakeProjection(Projection):
 
     def _flush(self, cursor: Any, *batches: list[tuple[Any, ...]]) -> None:
         items, keys, proposals, seen, proposed, versions = batches
+        self.stories.flush(cursor)
         if proposals:
             cursor.execute(self._sql["count"], ("pending", len(proposals)))
+            placed = self.stories.stories_of(
+                cursor,
+                [
+                    {
+                        "item_id": p[2],
+                        "url": p[3],
+                        "title": p[4],
+                        "source": p[5],
+                        "published_at": p[6],
+                        "proposed_at": p[10],
+                        "position": 0,
+                    }
+                    for p in proposals
+                ],
+            )
+            proposals[:] = [(*p[:-1], story) for p, story in zip(proposals, placed, strict=True)]
+            self.stories.proposed(cursor, [(p[-1], p[7], p[10]) for p in proposals])
         for sql, rows in (
             (self._sql["item_insert"], items),
             (self._sql["item_version"], versions),
@@ -290,7 +332,8 @@ class IntakeProjection(Projection):
                 "ProposalReopened": "pending",
             }[event_type]
             cursor.execute(
-                f"SELECT state FROM proposal_view WHERE proposal_id = {m}", (data["proposal_id"],)
+                f"SELECT state, story_id FROM proposal_view WHERE proposal_id = {m}",
+                (data["proposal_id"],),
             )
             before = cursor.fetchone()
             if before is not None:
@@ -309,6 +352,8 @@ class IntakeProjection(Projection):
                     data["proposal_id"],
                 ),
             )
+            if before is not None and before[1] is not None:
+                self.stories.refresh(cursor, before[1])
         elif event_type == "ItemRevised":
             cursor.execute(
                 f"UPDATE item_key_view SET content_hash = {m} WHERE source = {m} AND key = {m}",
@@ -329,6 +374,7 @@ class IntakeProjection(Projection):
                     data["item_id"],
                 ),
             )
+            self.stories.revised(cursor, data)
 
     @staticmethod
     def _checked(cursor: Any, m: str, data: dict[str, Any], version: int) -> None:

@@ -38,6 +38,7 @@ from monitor.events import REGISTRY, Status
 from monitor.review import REJECT_REASONS
 from monitor.service.health import Health
 from monitor.store.hashing import parse_timestamp
+from monitor.story_queue import story_json
 from monitor.web.security import CSP, SecurityHeaders, check_csrf, csrf_token, require
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -109,7 +110,15 @@ class LoginThrottle:
 
 def highlight(title: str, terms_json: str) -> Markup:
     """``title`` escaped, with every matched term wrapped in <mark> (case-insensitive)."""
-    terms = sorted({t for t in json.loads(terms_json) if t}, key=len, reverse=True)
+    return highlight_words(title, tuple(json.loads(terms_json)))
+
+
+def highlight_words(title: str, words: tuple[str, ...]) -> Markup:
+    """``title`` escaped, with every one of ``words`` wrapped in <mark> (case-insensitive).
+
+    Feed text is untrusted: the title and the words are escaped, only <mark> is added.
+    """
+    terms = sorted({t for t in words if t}, key=len, reverse=True)
     if not terms:
         return escape(title)
     pattern = re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE)
@@ -225,6 +234,7 @@ def create_app(
             lambda v: local_date(parse_timestamp(v), zone) if v else ""
         ),
         "highlight": functools.lru_cache(maxsize=4096)(highlight),
+        "highlight_words": functools.lru_cache(maxsize=4096)(highlight_words),
         "terms_text": functools.lru_cache(maxsize=4096)(lambda j: ", ".join(json.loads(j))),
         "colours": STATUS_COLOURS,
         "statuses": [s.value for s in Status],
@@ -461,17 +471,17 @@ def create_app(
         status_code: int = 200,
     ) -> HTMLResponse:
         # One more than a page tells whether a next page exists.
-        proposals = monitor.intake.queue(
+        stories = monitor.intake.stories.page(
             commitment=commitment, limit=PAGE + 1, offset=(number - 1) * PAGE
         )
         return page(
             request,
             "queue.html",
             user,
-            proposals=proposals[:PAGE],
+            stories=stories[:PAGE],
             notice=notice,
             page_number=number,
-            more=len(proposals) > PAGE,
+            more=len(stories) > PAGE,
             commitment=commitment or "",
             today=monitor.clock.now().astimezone(zone).date().isoformat(),
             status_code=status_code,
@@ -489,13 +499,14 @@ def create_app(
         # Only known notices: the query string must not put words on the page.
         return queue_page(request, viewer, commitment, page, NOTICES.get(notice or ""))
 
-    @app.post("/queue/{proposal_id}", include_in_schema=False)
+    @app.post("/queue/{ref}", include_in_schema=False)
     def review(
         request: Request,
-        proposal_id: str,
+        ref: str,
         user: Viewer,
         action: Annotated[str, Form()],
         csrf: Annotated[str, Form()] = "",
+        commitment: Annotated[str, Form()] = "",
         status: Annotated[str, Form()] = "",
         rationale: Annotated[str, Form()] = "",
         effective: Annotated[str, Form()] = "",
@@ -510,10 +521,12 @@ def create_app(
         try:
             if action == "accept-status" and not status:
                 raise MonitorError("choose a status to accept and set it")
+            # ``ref``: a story (the form names the commitment) or a single proposal.
             monitor.intake.review(
-                proposal_id,
+                ref,
                 verb,
                 by=reviewer.name,
+                commitments=(commitment,) if commitment else (),
                 status=(status or None) if action == "accept-status" else None,
                 rationale=rationale,
                 effective_at=parse_moment(effective, zone) if effective else None,
@@ -600,11 +613,21 @@ def create_app(
         ]
 
     @app.get("/api/queue")
-    def api_queue(user: Viewer, commitment: str | None = None) -> list[dict[str, Any]]:
-        """Proposals waiting for review (monitor queue --json)."""
+    def api_queue(
+        user: Viewer,
+        commitment: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    ) -> list[dict[str, Any]]:
+        """Stories waiting for review, one per story with its members and, per commitment,
+        its proposals (monitor queue --json)."""
         require(user, "viewer")
-        proposals = api_call(lambda: monitor.intake.queue(commitment=commitment))
-        return [{**p.model_dump(), "matched_terms": json.loads(p.matched_terms)} for p in proposals]
+        rows = api_call(
+            lambda: monitor.intake.stories.page(
+                commitment=commitment, limit=limit, offset=(page - 1) * limit
+            )
+        )
+        return [story_json(row) for row in rows]
 
     @app.get("/api/commitments/{commitment_id}")
     def api_commitment(commitment_id: str, user: Viewer) -> dict[str, Any]:
@@ -678,18 +701,26 @@ def create_app(
             "recorded": [{"event_id": str(e.event_id), "event_type": e.event_type} for e in events]
         }
 
-    @app.post("/api/queue/{proposal_id}/{action}")
+    @app.post("/api/queue/{ref}/{action}")
     def api_review(
-        proposal_id: str, action: str, user: Scripted, payload: dict[str, Any] | None = None
+        ref: str, action: str, user: Scripted, payload: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """Accept, reject or snooze a proposal (bearer token only; no cookies, so no CSRF)."""
+        """Accept, reject or snooze a story (its id; ``commitment``: one id or a list, when
+        the story waits on several) or a proposal (bearer token only; no cookies, so no
+        CSRF)."""
         reviewer = require(user, "reviewer")
         body = payload or {}
+        chosen = body.get("commitment") or []
+        if isinstance(chosen, str):
+            chosen = [chosen]
+        if not isinstance(chosen, list) or not all(isinstance(c, str) for c in chosen):
+            raise HTTPException(400, "commitment: a commitment id, or a list of them")
         events = api_call(
             lambda: monitor.intake.review(
-                proposal_id,
+                ref,
                 action,
                 by=reviewer.name,
+                commitments=tuple(chosen),
                 status=str(body["status"]) if body.get("status") else None,
                 rationale=str(body.get("rationale", "")),
                 reason=body.get("reason", "other"),

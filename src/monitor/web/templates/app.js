@@ -1,8 +1,9 @@
 // Keyboard shortcuts for the review queue (progressive: every action is a plain form too).
-// j / k: next / previous proposal; a: accept; r: reject; s: snooze (focuses its date).
+// j / k: next / previous story; a: accept; r: reject; s: snooze (focuses its date): the
+// first commitment of the selected story.
 (function () {
   "use strict";
-  var rows = Array.prototype.slice.call(document.querySelectorAll("tr[data-proposal]"));
+  var rows = Array.prototype.slice.call(document.querySelectorAll("tr[data-story]"));
   if (!rows.length) { return; }
   var current = 0;
   function select(i) {

@@ -1,0 +1,368 @@
+"""The review queue by story, and one review decision for every member of a story.
+
+Reached as ``Monitor.intake.stories``. A story (see :mod:`monitor.stories`) is one row of the
+queue however many outlets told it; a decision on it (``monitor review STORY accept``)
+applies, per commitment, to the waiting proposals of all its members: accepting records
+one EvidenceAccepted (the best member's URL, every other member's in ``also_urls``) and
+closes the other members' proposals as duplicates of it. All of one decision is appended
+in one transaction, at the versions that were read: if anyone decided a member meanwhile,
+the decision is made again on what is there now (and the rules say who got there first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from monitor import review as review_rules
+from monitor.commitment import context_of
+from monitor.errors import CommandRejected, ConcurrencyError, MonitorError
+from monitor.events import (
+    REGISTRY,
+    DomainEvent,
+    EvidenceAccepted,
+    ProposalReopened,
+    commitment_stream,
+    describe_validation,
+    proposal_stream,
+    to_new_event,
+)
+from monitor.projections import queue as story_reads
+from monitor.projections.intake import ProposalView
+from monitor.projections.queue import StoryRow
+from monitor.projections.stories import StoryView
+from monitor.retry import RETRIES, back_off
+from monitor.store.hashing import format_timestamp
+from monitor.store.records import RecordedEvent, StreamAppend
+
+if TYPE_CHECKING:
+    from monitor.intake import Intake
+
+#: how many proposals a filtered queue reads before grouping them into stories
+FILTER_LIMIT = 10_000
+
+
+class StoryQueue:
+    """Stories waiting for review, and decisions on whole stories."""
+
+    def __init__(self, intake: Intake) -> None:
+        self.intake = intake
+        self.monitor = intake.monitor
+        self.store = intake.store
+
+    def page(
+        self,
+        *,
+        commitment: str | None = None,
+        min_score: float = 0.0,
+        source: str | None = None,
+        expression: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[StoryRow]:
+        """One page of the queue, a row per story, best first (by its best proposal).
+
+        With a filter (a commitment, a minimum score, a source or an expression as
+        ``monitor review --filter`` takes), a row lists only the proposals selected.
+        """
+        terms = [f"commitment={commitment}"] if commitment else []
+        terms += [f"source={source}"] if source else []
+        terms += [f"score>={min_score}"] if min_score else []
+        terms += expression.split() if expression else []
+        selected = (
+            self.intake.select_proposals(" ".join(terms), limit=FILTER_LIMIT) if terms else None
+        )
+        self.monitor.require_schema()
+        self.intake.projection.catch_up()
+        now = format_timestamp(self.monitor.clock.now())
+        with Session(self.monitor.engine) as session:
+            if selected is None:
+                ids = story_reads.waiting_story_ids(session, now, limit, offset)
+                return story_reads.story_rows(session, ids, now)
+            ids = story_reads.rank_proposals(selected)[offset : offset + limit]
+            return story_reads.story_rows(session, ids, now, selected)
+
+    def resolve(self, ref: str) -> StoryView | None:
+        """The story ``ref`` (a unique id prefix) names, or None when it names none."""
+        self.monitor.require_schema()
+        self.intake.projection.catch_up()
+        ref = ref.strip().lower()
+        if len(ref) < 6:
+            return None
+        with Session(self.monitor.engine) as session:
+            found = story_reads.find_stories(session, ref)
+            proposal = session.exec(
+                select(ProposalView.proposal_id)
+                .where(col(ProposalView.proposal_id).startswith(ref))
+                .limit(1)
+            ).first()
+        if found and proposal is not None:
+            raise CommandRejected(f"{ref!r} starts a story id and a proposal id: give more of it")
+        if len(found) > 1:
+            raise CommandRejected(f"{ref!r} matches several stories: give more of the id")
+        return found[0] if found else None
+
+    def review(
+        self,
+        story: StoryView,
+        action: str,
+        *,
+        by: str,
+        commitments: Sequence[str] = (),
+        status: str | None = None,
+        rationale: str = "",
+        effective_at: datetime | None = None,
+        reason: str = "",
+        note: str | None = None,
+        until: datetime | None = None,
+    ) -> list[RecordedEvent]:
+        """Accept, reject or snooze a whole story for one or more commitments."""
+        if action not in ("accept", "reject", "snooze"):
+            raise CommandRejected("action must be accept, reject or snooze")
+        if action == "snooze" and until is None:
+            raise CommandRejected("snooze needs --until DATE")
+        story_id = story.story_id
+        for attempt in range(RETRIES):
+            self.intake.projection.catch_up()
+            with Session(self.monitor.engine) as session:
+                proposals = story_reads.story_proposals(session, story_id)
+                members = story_reads.members_of(session, [story_id]).get(story_id, [])
+            chosen = _choose_commitments(story_id, proposals, commitments)
+            if status is not None and len(chosen) > 1:
+                raise CommandRejected(
+                    "--status sets one commitment's status: give one --commitment with it"
+                )
+            metadata = {"actor": by.strip() or "unknown", "story": story_id}
+            urls = [m.url for m in members if m.url]
+            appends: list[StreamAppend] = []
+            try:
+                for commitment_id in chosen:
+                    appends += self._decide(
+                        story_id,
+                        [p for p in proposals if p.commitment_id == commitment_id],
+                        commitment_id,
+                        action,
+                        metadata,
+                        urls=urls,
+                        by=by,
+                        status=status,
+                        rationale=rationale,
+                        effective_at=effective_at,
+                        reason=reason,
+                        note=note,
+                        until=until,
+                    )
+            except ValidationError as exc:
+                raise CommandRejected(f"refused: {describe_validation(exc)}") from exc
+            try:
+                results = self.store.append_batch(appends)
+            except ConcurrencyError:
+                back_off(attempt)  # decide again: the rules will say who got there first
+                continue
+            self.monitor.projection.catch_up()
+            self.intake.projection.catch_up()
+            return self.store.read_positions(p for r in results for p in r.positions)
+        raise MonitorError("the story kept changing while you reviewed it; try again")
+
+    def _decide(
+        self,
+        story_id: str,
+        proposals: list[ProposalView],
+        commitment_id: str,
+        action: str,
+        metadata: dict[str, Any],
+        *,
+        urls: list[str],
+        by: str,
+        status: str | None,
+        rationale: str,
+        effective_at: datetime | None,
+        reason: str,
+        note: str | None,
+        until: datetime | None,
+    ) -> list[StreamAppend]:
+        """The appends of one decision on one commitment's proposals in the story."""
+        states = {}
+        for p in sorted(proposals, key=lambda p: p.proposal_id):
+            pid = UUID(p.proposal_id)
+            states[pid] = review_rules.fold_proposal(
+                (REGISTRY.decode(e), context_of(e))
+                for e in self.store.read_stream(proposal_stream(pid))
+            )
+        listed = list(states.values())
+        now = self.monitor.clock.now()
+        on_commitment: list[DomainEvent] = []
+        commitment_version = 0
+        if action == "accept":
+            commitment = self.monitor.load(commitment_id)
+            commitment_version = commitment.version
+            decisions, on_commitment = review_rules.accept_story(
+                listed,
+                commitment,
+                story_id=story_id,
+                member_urls=urls,
+                reviewer=by,
+                now=now,
+                zone=self.monitor.settings.timezone,
+                status=status,
+                rationale=rationale,
+                effective_at=effective_at,
+            )
+            # What an undo of this evidence reopens: the members closed as its duplicates.
+            evidence = on_commitment[0]
+            assert isinstance(evidence, EvidenceAccepted)
+            metadata = {**metadata, "evidence": str(evidence.evidence_id)}
+        elif action == "reject":
+            decisions = review_rules.reject_story(
+                listed, commitment_id, reviewer=by, reason=reason, note=note
+            )
+        else:
+            assert until is not None
+            decisions = review_rules.snooze_story(
+                listed, commitment_id, reviewer=by, until=until, now=now
+            )
+        appends = [
+            StreamAppend(
+                proposal_stream(pid),
+                tuple(to_new_event(e, metadata) for e in events),
+                states[pid].version,
+            )
+            for pid, events in decisions.items()
+        ]
+        if on_commitment:
+            appends.append(
+                StreamAppend(
+                    commitment_stream(commitment_id),
+                    tuple(to_new_event(e, metadata) for e in on_commitment),
+                    commitment_version,
+                )
+            )
+        return appends
+
+    def reopen_duplicates(
+        self,
+        proposal_id: UUID,
+        evidence_id: UUID,
+        *,
+        rationale: str,
+        by: str,
+        metadata: dict[str, Any],
+    ) -> list[StreamAppend]:
+        """The appends that reopen the members of a story closed as duplicates when it was
+        accepted as ``evidence_id`` (through ``proposal_id``), if that is still in force."""
+        with Session(self.monitor.engine) as session:
+            accepted = session.get(ProposalView, str(proposal_id))
+            if accepted is None or accepted.story_id is None:
+                return []
+            closed = session.exec(
+                select(ProposalView).where(
+                    ProposalView.story_id == accepted.story_id,
+                    ProposalView.commitment_id == accepted.commitment_id,
+                    ProposalView.state == "rejected",
+                    ProposalView.reject_reason == "duplicate",
+                )
+            ).all()
+        appends = []
+        for view in sorted(closed, key=lambda v: v.proposal_id):
+            pid = UUID(view.proposal_id)
+            state = review_rules.fold_proposal(
+                (REGISTRY.decode(e), context_of(e))
+                for e in self.store.read_stream(proposal_stream(pid))
+            )
+            decision = (
+                self.store.read_event(state.decision_event_id)
+                if state.state == "rejected" and state.decision_event_id
+                else None
+            )
+            if decision is None or decision.metadata.get("evidence") != str(evidence_id):
+                continue
+            reopened = ProposalReopened(
+                proposal_id=pid,
+                commitment_id=view.commitment_id,
+                undone_event_id=decision.event_id,
+                rationale=rationale.strip(),
+                reviewer=by.strip(),
+            )
+            appends.append(
+                StreamAppend(
+                    proposal_stream(pid), (to_new_event(reopened, metadata),), state.version
+                )
+            )
+        return appends
+
+
+def _choose_commitments(
+    story_id: str, proposals: Sequence[ProposalView], given: Sequence[str]
+) -> list[str]:
+    """The commitments a decision on the story is about: those given, or the only one."""
+    short = story_id[:8]
+    proposed = sorted({p.commitment_id for p in proposals})
+    if given:
+        unknown = [c for c in given if c not in proposed]
+        if unknown:
+            raise CommandRejected(
+                f"story {short} has no proposal for {', '.join(unknown)}; "
+                f"it has: {', '.join(proposed) or 'none'}"
+            )
+        return list(dict.fromkeys(given))
+    waiting = sorted({p.commitment_id for p in proposals if p.state in ("pending", "snoozed")})
+    if len(waiting) == 1:
+        return waiting
+    if not waiting:
+        raise CommandRejected(f"nothing of story {short} waits for review: see `monitor queue`")
+    raise CommandRejected(
+        f"story {short} waits on {len(waiting)} commitments ({', '.join(waiting)}): "
+        "choose with --commitment ID (repeatable)"
+    )
+
+
+def story_json(row: StoryRow) -> dict[str, Any]:
+    """The JSON shape of one queue row (``monitor queue --json`` and ``/api/queue``)."""
+    return {
+        "story_id": row.story_id,
+        "title": row.title,
+        "first_published_at": row.first_at,
+        "score": row.score,
+        "outlets": row.outlets,
+        "members": [
+            {
+                "item_id": m.item_id,
+                "source": m.source,
+                "outlet": m.outlet,
+                "url": m.url,
+                "title": m.title,
+                "published_at": m.published_at,
+                "joined_by": m.joined_by,
+            }
+            for m in row.members
+        ],
+        "commitments": [
+            {
+                "commitment_id": c.commitment_id,
+                "score": c.score,
+                "proposal_id": c.best.proposal_id,
+                "matched_terms": c.matched_terms,
+                "explanation": c.explanation,
+                "proposals": [
+                    {
+                        "proposal_id": p.proposal_id,
+                        "item_id": p.item_id,
+                        "url": p.url,
+                        "title": p.title,
+                        "source": p.source,
+                        "score": p.score,
+                        "state": p.state,
+                        "published_at": p.published_at,
+                        "proposed_at": p.proposed_at,
+                    }
+                    for p in c.proposals
+                ],
+            }
+            for c in row.commitments
+        ],
+    }
