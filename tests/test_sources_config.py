@@ -6,14 +6,26 @@ from pathlib import Path
 
 import pytest
 
-from monitor import CatalogueError, CommandRejected, Monitor, MonitorError
+from monitor import CatalogueError, CommandRejected, Monitor, MonitorError, load_settings
+from monitor.catalogue import parse_catalogue
+from monitor.events import Concept, MatchRule, MatchRules
 from monitor.sources.config import format_interval, parse_interval, parse_opml, parse_sources
+from monitor.sources.queries import MAX_QUERY, Search, rule_query
 
 from .conftest import ROOT
 
 
+def shipped_rules() -> dict[str, MatchRules]:
+    catalogue = parse_catalogue(
+        (ROOT / "config" / "commitments.toml").read_text("utf-8"), "commitments.toml"
+    )
+    return {c.commitment_id: c.match for c in catalogue.commitments}
+
+
 def test_the_shipped_sources_file_is_valid_and_real() -> None:
-    sources = parse_sources((ROOT / "config" / "sources.toml").read_text("utf-8"), "sources.toml")
+    sources = parse_sources(
+        (ROOT / "config" / "sources.toml").read_text("utf-8"), "sources.toml", shipped_rules().get
+    )
     urls = {s.url for s in sources}
     assert "https://www.state.gov/rss-feed/press-releases/feed/" in urls
     assert "https://www.meti.go.jp/ml_index_release_atom.xml" in urls
@@ -25,6 +37,67 @@ def test_the_shipped_sources_file_is_valid_and_real() -> None:
     assert any(u.startswith("https://api.gdeltproject.org/") for u in searches)
     gdelt = [s for s in sources if "gdeltproject" in s.url]
     assert all(s.interval_seconds >= 3600 for s in gdelt)  # GDELT rate-limits hard
+
+
+def test_searches_are_built_from_the_rules() -> None:
+    rules = shipped_rules()
+    sources = {
+        s.name: s
+        for s in parse_sources(
+            (ROOT / "config" / "sources.toml").read_text("utf-8"), "sources.toml", rules.get
+        )
+    }
+    seafood = sources["gnews-ja-seafood"].url
+    assert seafood.startswith("https://news.google.com/rss/search?q=")
+    assert seafood.endswith("&hl=ja&gl=JP&ceid=JP:ja")
+    assert "%E6%B0%B4%E7%94%A3%E7%89%A9" in seafood  # 水産物, percent-encoded
+    gdelt = sources["gdelt-semiconductors"].url
+    assert gdelt.startswith("https://api.gdeltproject.org/api/v2/doc/doc?query=%28")
+    # without the rules, rule-built searches are checked for form and left out
+    bare = parse_sources((ROOT / "config" / "sources.toml").read_text("utf-8"), "sources.toml")
+    assert "gnews-ja-seafood" not in {s.name for s in bare}
+
+
+def test_a_query_is_the_rule_all_groups_present_and_bounded() -> None:
+    rules = MatchRules(
+        concepts={
+            "fish": Concept(en=("seafood", "fishery products"), ja=("水産物",)),
+            "ban": Concept(en=("import ban", *(f"ban variant {i}" for i in range(40)))),
+            "jp": Concept(en=("Japan",)),
+        },
+        rules=(MatchRule(name="r", all_of=("fish", "ban"), any_of=("jp",)),),
+    )
+    query = rule_query(rules, Search("google-news", "C"), "en")
+    assert query.startswith('seafood OR "fishery products" "import ban" OR ')
+    assert " Japan when:7d" in query
+    assert len(query) <= MAX_QUERY
+    assert rule_query(rules, Search("google-news", "C"), "ja").startswith("水産物 ")
+    gdelt = rule_query(rules, Search("gdelt", "C"), "en")
+    assert gdelt.startswith('(seafood OR "fishery products") ("import ban" OR ')
+    # a new variant in the rules is a new query
+    wider = rules.model_copy(
+        update={"concepts": {**rules.concepts, "jp": Concept(en=("Japan", "Tokyo"))}}
+    )
+    assert "Tokyo" in rule_query(wider, Search("google-news", "C"), "en")
+
+
+@pytest.mark.parametrize(
+    ("search", "problem"),
+    [
+        ('{ engine = "bing", commitment = "EPCC23-ORD-03" }', "one of google-news, gdelt"),
+        ('{ engine = "gdelt", commitment = "NOPE-1" }', "no commitment 'NOPE-1'"),
+        ('{ engine = "gdelt", commitment = "EPCC23-ORD-03", rule = "x" }', "no rule 'x'"),
+        ('{ engine = "gdelt", commitment = "EPCC23-ORD-03", colour = 1 }', "unknown field"),
+        ('{ commitment = "EPCC23-ORD-03" }', "engine and commitment"),
+    ],
+)
+def test_bad_searches_are_named(search: str, problem: str) -> None:
+    entry = f'[[source]]\nname = "s"\nsearch = {search}\nlanguage = "en"\n'
+    with pytest.raises(CatalogueError) as caught:
+        parse_sources(entry, "sources.toml", shipped_rules().get)
+    assert any(problem in p and "source #1 (s)" in p for p in caught.value.problems), (
+        caught.value.problems
+    )
 
 
 @pytest.mark.parametrize(
@@ -105,3 +178,31 @@ def test_sync_revises_and_removes_config_sources(monitor: Monitor) -> None:
     assert monitor.intake.sync_sources() == {"SourceRevised": ["a"], "SourceRemoved": ["b"]}
     [a] = monitor.intake.sources()
     assert (a.url, a.interval_seconds) == ("https://x.org/a2", 7200)
+
+
+def test_a_rule_change_revises_the_search_built_from_it(project: Path, clock) -> None:  # type: ignore[no-untyped-def]
+    (project / "config" / "sources.toml").write_text(
+        '[[source]]\nname = "ipef-search"\nlanguage = "en"\ninterval = "3h"\n'
+        'search = { engine = "google-news", commitment = "EPCC23-ORD-03", rule = "IPEF" }\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(project / "config" / "monitor.toml", env={})
+    with Monitor.open(settings, clock) as monitor:
+        monitor.init()
+        before = monitor.intake.source("ipef-search").url
+        assert "IPEF" in before
+        catalogue = project / "config" / "commitments.toml"
+        text = catalogue.read_text(encoding="utf-8")
+        marker = 'ipef = { en = ["IPEF", "Indo-Pacific Economic Framework"]'
+        assert marker in text
+        catalogue.write_text(
+            text.replace(
+                marker, 'ipef = { en = ["IPEF", "Indo-Pacific Economic Framework", "IPEF talks"]'
+            ),
+            encoding="utf-8",
+        )
+        monitor.sync()
+        assert monitor.intake.sync_sources() == {"SourceRevised": ["ipef-search"]}
+        after = monitor.intake.source("ipef-search").url
+        assert after != before
+        assert "IPEF+talks" in after

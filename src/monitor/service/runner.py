@@ -49,10 +49,15 @@ class ServiceRefused(MonitorError):
 def check_files(settings: Settings) -> None:
     """Parse the catalogue and the sources file, so a mistake stops start-up before a write."""
     catalogue = settings.catalogue
-    catalogue_rules.parse_catalogue(files.read_text(catalogue, "the catalogue"), catalogue.name)
+    parsed = catalogue_rules.parse_catalogue(
+        files.read_text(catalogue, "the catalogue"), catalogue.name
+    )
+    rules = {c.commitment_id: c.match for c in parsed.commitments}
     sources = settings.sources
     if sources.exists():  # optional: sources may all live in the database
-        source_config.parse_sources(files.read_text(sources, "the sources file"), sources.name)
+        source_config.parse_sources(
+            files.read_text(sources, "the sources file"), sources.name, rules.get
+        )
 
 
 class Service:

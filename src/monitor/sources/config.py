@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from xml.etree.ElementTree import Element, SubElement, tostring
@@ -20,13 +20,16 @@ from monitor.errors import CatalogueError, MonitorError
 from monitor.events import (
     DomainEvent,
     FieldChange,
+    MatchRules,
     SourceRegistered,
     SourceRemoved,
     SourceRevised,
 )
+from monitor.sources import queries
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
-ENTRY_KEYS = {"name", "url", "kind", "interval", "language", "note"}
+ENTRY_KEYS = {"name", "url", "kind", "interval", "language", "note", "search"}
+SEARCH_KEYS = {"engine", "commitment", "rule", "site", "window"}
 COMPARED = ("url", "kind", "interval_seconds", "language", "note")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 MIN_INTERVAL = 5 * 60
@@ -63,8 +66,17 @@ def format_interval(seconds: int) -> str:
     return f"{seconds}s"
 
 
-def parse_sources(text: str, filename: str) -> list[SourceRegistered]:
-    """Validate the whole sources file; raise listing every problem by entry and field."""
+def parse_sources(
+    text: str,
+    filename: str,
+    rules_of: Callable[[str], MatchRules | None] | None = None,
+) -> list[SourceRegistered]:
+    """Validate the whole sources file; raise listing every problem by entry and field.
+
+    An entry with ``search = { engine, commitment, rule? }`` instead of a ``url`` is a news
+    search built from that commitment's match rules (``rules_of`` gives them; without it,
+    such entries are checked for form only and left out).
+    """
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -95,7 +107,12 @@ def parse_sources(text: str, filename: str) -> list[SourceRegistered]:
         except ValueError as exc:
             problems.append(f"{label}: field 'interval': {exc}")
             continue
-        payload = {k: v for k, v in entry.items() if k in ENTRY_KEYS - {"interval"}}
+        payload = {k: v for k, v in entry.items() if k in ENTRY_KEYS - {"interval", "search"}}
+        if "search" in entry:
+            url = _search_url(entry, label, problems, rules_of)
+            if url is None:
+                continue
+            payload = {"kind": "news-search", **payload, "url": url}
         try:
             spec = SourceRegistered.model_validate(
                 {"kind": "feed", **payload, "interval_seconds": interval, "origin": "config"}
@@ -112,6 +129,49 @@ def parse_sources(text: str, filename: str) -> list[SourceRegistered]:
     if problems:
         raise CatalogueError(problems)
     return sources
+
+
+def _search_url(
+    entry: Mapping[str, Any],
+    label: str,
+    problems: list[str],
+    rules_of: Callable[[str], MatchRules | None] | None,
+) -> str | None:
+    spec = entry["search"]
+    if "url" in entry:
+        problems.append(f"{label}: give 'url' or 'search', not both")
+        return None
+    if not isinstance(spec, dict) or not {"engine", "commitment"} <= set(spec):
+        problems.append(f"{label}: field 'search': a table with engine and commitment")
+        return None
+    for key in sorted(set(spec) - SEARCH_KEYS):
+        problems.append(f"{label}: field 'search': unknown field {key!r}")
+    if entry.get("kind", "news-search") != "news-search":
+        problems.append(f"{label}: field 'kind': a search is kind = \"news-search\"")
+    search = queries.Search(
+        engine=str(spec["engine"]),
+        commitment=str(spec["commitment"]),
+        rule=str(spec["rule"]) if "rule" in spec else None,
+        site=str(spec["site"]) if "site" in spec else None,
+        window=str(spec.get("window", "7d")),
+    )
+    if search.engine not in queries.ENGINES:
+        problems.append(f"{label}: field 'search.engine': one of {', '.join(queries.ENGINES)}")
+        return None
+    if rules_of is None:
+        return None
+    rules = rules_of(search.commitment)
+    if rules is None:
+        problems.append(
+            f"{label}: field 'search.commitment': no commitment {search.commitment!r} "
+            "in the catalogue"
+        )
+        return None
+    try:
+        return queries.search_url(rules, search, str(entry.get("language", "en")))
+    except queries.QueryError as exc:
+        problems.append(f"{label}: field 'search': {exc}")
+        return None
 
 
 @dataclass(frozen=True, slots=True)
