@@ -827,3 +827,21 @@ def test_the_api_lists_stories_and_reviews_one(web: Any) -> None:
     )
     assert done.status_code == 200
     assert [r["event_type"] for r in done.json()["recorded"]] == ["EvidenceRejected"] * 3
+
+
+def test_a_story_rejected_for_three_outlets_teaches_once_and_undoing_takes_it_back(
+    monitor: Monitor,
+) -> None:
+    ids = seed_queue(monitor)
+    rule = ("EPCC23-SEMI-01", "chips-and-supply")
+    events = monitor.intake.review(
+        ids["kyodo"], "reject", by="bo", commitments=("EPCC23-SEMI-01",), reason="irrelevant"
+    )
+    assert len([e for e in events if e.event_type == "EvidenceRejected"]) == 3
+    assert monitor.intake.learning.records()[rule].rejected == 1
+    live = monitor.intake.learning.records()
+    monitor.intake.learning.rebuild()
+    assert monitor.intake.learning.records() == live
+    for event in events:
+        monitor.intake.undo(event.event_id, by="bo", rationale="wrong story")
+    assert monitor.intake.learning.records()[rule].rejected == 0

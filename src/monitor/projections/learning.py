@@ -26,6 +26,8 @@ class ProposalRuleView(SQLModel, table=True):
     rules: str
     #: "accepted", "rejected" (as irrelevant), or None: undecided or decided otherwise
     decision: str | None = Field(default=None, max_length=20)
+    #: the story the counted decision was made on (a story is counted once)
+    story_id: str | None = Field(default=None, max_length=36, index=True)
 
 
 class RuleReviewView(SQLModel, table=True):
@@ -52,7 +54,13 @@ class LearningProjection(Projection):
         self._read = (
             f"SELECT commitment_id, rules, decision FROM proposal_rule_view WHERE proposal_id = {m}"
         )
-        self._decide = f"UPDATE proposal_rule_view SET decision = {m} WHERE proposal_id = {m}"
+        self._decide = (
+            f"UPDATE proposal_rule_view SET decision = {m}, story_id = {m} WHERE proposal_id = {m}"
+        )
+        self._story_decided = (
+            "SELECT 1 FROM proposal_rule_view WHERE story_id = "
+            f"{m} AND commitment_id = {m} AND decision IS NOT NULL"
+        )
         self._count = (
             "INSERT INTO rule_review_view (commitment_id, rule, accepted, rejected) "
             f"VALUES ({m}, {m}, {m}, {m}) ON CONFLICT (commitment_id, rule) DO UPDATE SET "
@@ -77,10 +85,14 @@ class LearningProjection(Projection):
                 continue
             commitment, rules, decision = found[0], json.loads(found[1]), found[2]
             new: str | None
+            meta = row[7] if isinstance(row[7], dict) else json.loads(row[7] or "{}")
+            story = meta.get("story")
             if event_type == "ProposalAccepted":
                 new = "accepted"
             elif event_type == "EvidenceRejected":
                 new = "rejected" if data["reason"] in AGAINST_THE_RULE else None
+                if new and story and self._story_counted(cursor, story, commitment):
+                    new = None  # a story told by five outlets is one decision, not five
             else:  # reopened: the decision in force is taken back
                 new = None
             if new == decision:
@@ -95,10 +107,15 @@ class LearningProjection(Projection):
                         (new == "rejected") - (decision == "rejected"),
                     ),
                 )
-            cursor.execute(self._decide, (new, proposal))
+            cursor.execute(self._decide, (new, story if new else None, proposal))
+
+    def _story_counted(self, cursor: Any, story: str, commitment: str) -> bool:
+        cursor.execute(self._story_decided, (story, commitment))
+        return cursor.fetchone() is not None
 
     def records(self) -> dict[tuple[str, str], RuleRecord]:
-        """Every (commitment, rule) with its decisions so far."""
+        """Every (commitment, rule) with its decisions so far (the read model caught up)."""
+        self.catch_up()
         with self.store.read_transaction() as conn:
             rows = conn.execute(
                 text("SELECT commitment_id, rule, accepted, rejected FROM rule_review_view")
