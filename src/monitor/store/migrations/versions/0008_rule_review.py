@@ -5,7 +5,8 @@ Revises: 0007
 Create Date: 2026-12-03
 
 proposal_rule_view keeps, per proposal, the rules that fired on it and the decision in
-force (and the story it was made on: a story rejected for five outlets counts once); rule_review_view counts accepted and rejected proposals per (commitment, rule). The
+force (and the story it was made on: a story rejected for five outlets counts once);
+rule_review_view counts accepted and rejected proposals per (commitment, rule). The
 matcher reads the counts as weights. Filled by the "learning" projection from the journal:
 its checkpoint starts at 0, so the next catch-up folds every past decision.
 """
