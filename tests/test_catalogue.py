@@ -161,3 +161,57 @@ def test_catalogue_problems(mutation: object, message: str) -> None:
     with pytest.raises(CatalogueError) as caught:
         parse_catalogue(text, "config/commitments.toml")
     assert any(message in p for p in caught.value.problems), caught.value.problems
+
+
+RULE_OF_JUCIP = """[[commitment.match.rules]]
+name = "JUCIP"
+any_of = ["jucip"]
+weight = 0.8"""
+
+
+@pytest.mark.parametrize(
+    ("replacement", "field", "message"),
+    [
+        (
+            'any_of = ["jucipp"]',
+            "match.rules[0]' (JUCIP): field 'any_of'",
+            "unknown concept 'jucipp'",
+        ),
+        ("weight = 1.8", "match.rules.0.weight", "less than or equal to 1"),
+        ('within = 900\nnear = ["jucip", "jucip"]', "match.rules[0]' (JUCIP)", "'within'"),
+        ('near = ["jucip"]', "match.rules[0]' (JUCIP)", "at least two concepts"),
+        ("colour = 1", "match.rules.0.colour", "Extra inputs"),
+        ("any_of = []", "match.rules[0]' (JUCIP)", "give 'all_of' or 'any_of'"),
+    ],
+)
+def test_each_mistake_in_a_rule_is_named_by_commitment_and_field(
+    replacement: str, field: str, message: str
+) -> None:
+    text = CATALOGUE.read_text(encoding="utf-8")
+    assert RULE_OF_JUCIP in text
+    rule = RULE_OF_JUCIP.replace('any_of = ["jucip"]', replacement)
+    if replacement.startswith(("weight", "within", "near", "colour")):
+        rule = RULE_OF_JUCIP.replace("weight = 0.8", replacement)
+    with pytest.raises(CatalogueError) as caught:
+        parse_catalogue(text.replace(RULE_OF_JUCIP, rule), "config/commitments.toml")
+    assert any(
+        p.startswith("config/commitments.toml: commitment #19 (EPCC23-JUCIP-01): field")
+        and field in p
+        and message in p
+        for p in caught.value.problems
+    ), caught.value.problems
+
+
+def test_mistakes_in_the_shared_vocabulary_and_the_statement_veto_are_named() -> None:
+    text = CATALOGUE.read_text(encoding="utf-8")
+    broken = text.replace(
+        'none_of = ["security_2plus2"]', 'none_of = ["security_2plus3"]', 1
+    ).replace("[concepts]\n", '[concepts]\n"Bad Name" = { en = ["x"] }\nempty = { en = [] }\n', 1)
+    with pytest.raises(CatalogueError) as caught:
+        parse_catalogue(broken, "config/commitments.toml")
+    problems = caught.value.problems
+    assert any(
+        "[statement.match]: 'none_of': unknown concept 'security_2plus3'" in p for p in problems
+    )
+    assert any("[concepts] 'Bad Name': use lower-case letters" in p for p in problems)
+    assert any("[concepts] 'empty': give at least one variant" in p for p in problems)
