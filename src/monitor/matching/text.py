@@ -67,6 +67,15 @@ def _dictionary() -> Any:
 _local = threading.local()
 
 
+@cache
+def _surface() -> Any:
+    """``Morpheme.surface`` as a plain function (mapped over a text's words: no Python loop);
+    with the normalised projection it is the word's normalised form."""
+    from sudachipy import Morpheme
+
+    return Morpheme.surface
+
+
 def _tokenizer() -> Any:
     """This thread's tokenizer: SudachiPy refuses one tokenizer used by two threads at once
     (the web UI explains while the scheduler polls); the dictionary is shared."""
@@ -130,7 +139,7 @@ def tokenize(text: str) -> Tokens:
     else:
         morphemes = [m for piece in _pieces(text) for m in tokenizer.tokenize(piece)]
     # normalised forms may hold capitals ("NIST"): one fold for the whole text
-    joined = (SEP + SEP.join([m.surface() for m in morphemes]) + SEP).casefold()
+    joined = (SEP + SEP.join(map(_surface(), morphemes)) + SEP).casefold()
     return Tokens(joined, morphemes)
 
 
