@@ -8,9 +8,6 @@ and `monitor review STORY` from a real `monitor` process, and the web queue and 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -41,6 +38,7 @@ from monitor.web import create_app
 
 from .conftest import NOW
 from .feedserver import FeedServer
+from .test_cli import run as cli
 from .test_poll import LIMITS, item, rss, write_sources
 from .webserver import PASSWORD, LiveServer
 
@@ -470,22 +468,6 @@ def test_an_upgraded_database_groups_the_items_it_has(database_url: str, project
 
 
 # -- the queue and review -----------------------------------------------------------------
-
-
-def cli(project: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env["COLUMNS"] = "200"
-    proc = subprocess.run(
-        [sys.executable, "-m", "monitor", *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == code, (proc.stdout, proc.stderr)
-    return proc
 
 
 def seed_queue(monitor: Monitor) -> dict[str, str]:

@@ -682,12 +682,20 @@ def queue(
         _print_json([story_json(row) for row in rows])
         return
     table = Table(title=f"{len(rows)} story(ies) waiting", title_justify="left")
-    for name in ("story", "score", "commitments", "published", "title", "matched"):
-        table.add_column(name, no_wrap=name not in ("title", "commitments"), overflow="ellipsis")
+    # The title gets the room; the matched words only on a wide terminal (they are in
+    # `monitor match --explain` and --json).
+    wide = out.width >= 120
+    table.add_column("story", no_wrap=True, min_width=8)
+    table.add_column("score", no_wrap=True, min_width=5)
+    table.add_column("commitments", no_wrap=True, min_width=19)
+    table.add_column("published", no_wrap=True, min_width=10)
+    table.add_column("title", ratio=3, overflow="fold")
+    if wide:
+        table.add_column("matched", ratio=2, overflow="fold")
     for row in rows:
         others = row.outlets[1:]
         told = f"\n  also: {escape(', '.join(others))}" if others else ""
-        table.add_row(
+        cells = [
             row.story_id[:8],
             f"{row.score:.2f}",
             "\n".join(
@@ -697,8 +705,11 @@ def queue(
             ),
             local_date(_parse(row.first_at), zone),
             escape(row.title) + told,
-            escape(", ".join(dict.fromkeys(t for c in row.commitments for t in c.matched_terms))),
-        )
+        ]
+        if wide:
+            terms = dict.fromkeys(t for c in row.commitments for t in c.matched_terms)
+            cells.append(escape(", ".join(terms)))
+        table.add_row(*cells)
     out.print(table)
 
 

@@ -46,7 +46,7 @@ from monitor.matching import Match, MatchableItem, Matcher, RuleReport
 from monitor.matching.evaluation import Evaluation, evaluate, load_labelled
 from monitor.matching.learning import learned_factors
 from monitor.polling import Poller, PollReport, Recorded
-from monitor.projections.intake import IntakeProjection, ProposalView, SourceView
+from monitor.projections.intake import IntakeProjection, ItemView, ProposalView, SourceView
 from monitor.projections.learning import LearningProjection
 from monitor.retry import RETRIES, back_off
 from monitor.sources import config as source_config
@@ -288,8 +288,7 @@ class Intake:
         key = tuple((v.commitment_id, v.version) for v in views)
         if self._matcher is None or self._matcher[0] != key:
             self._matcher = (key, Matcher(self._registrations()))
-        self.learning.catch_up()
-        factors = learned_factors(self.learning.records())
+        factors = learned_factors(self.learning.records())  # the read model caught up
         compiled = self._matcher[1]
         return compiled if factors == compiled.learned else compiled.with_learned(factors)
 
@@ -351,14 +350,12 @@ class Intake:
         ref = ref.strip().lower()
         if len(ref) < 6:
             raise CommandRejected("give at least 6 characters of the item id")
-        with self.store.read_transaction() as conn:
-            found = [
-                row[0]
-                for row in conn.execute(
-                    text("SELECT item_id FROM item_view WHERE item_id LIKE :p LIMIT 2"),
-                    {"p": ref.replace("%", "").replace("_", "") + "%"},
-                )
-            ]
+        with Session(self.monitor.engine) as session:
+            found = session.exec(
+                select(ItemView.item_id)
+                .where(col(ItemView.item_id).startswith(ref, autoescape=True))
+                .limit(2)
+            ).all()
         if not found:
             raise NotFound(f"no item {ref!r}: item ids are in `monitor queue --json`")
         if len(found) > 1:

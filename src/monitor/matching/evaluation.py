@@ -63,7 +63,10 @@ def load_labelled(paths: Iterable[Path]) -> list[LabelledItem]:
         elif path.is_file():
             files.append(path)
         else:
-            raise MonitorError(f"no labelled set at {path}")
+            raise MonitorError(
+                f"no labelled set at {path}: give a .toml file of [[item]] tables or a folder"
+                " of them (see tests/data/matching)"
+            )
     if not files:
         raise MonitorError("no labelled set given (a .toml file or a folder of them)")
     items: list[LabelledItem] = []
@@ -174,18 +177,16 @@ class Evaluation:
 
 def evaluate(
     items: Sequence[LabelledItem],
-    matcher: Matcher | Callable[[LabelledItem], list[Match]],
+    matcher: Matcher,
     only: Callable[[LabelledItem], bool] | None = None,
 ) -> Evaluation:
     """Match every item and tally the proposals against the labels."""
-    run = matcher.match if isinstance(matcher, Matcher) else None
     result = Evaluation(items=0)
     for item in items:
         if only is not None and not only(item):
             continue
         result.items += 1
-        matches = run(item.matchable()) if run else matcher(item)  # type: ignore[operator]
-        _tally(result, item, matches)
+        _tally(result, item, matcher.match(item.matchable()))
     return result
 
 

@@ -249,10 +249,6 @@ class Matcher:
         clone.learned = dict(learned)
         return clone
 
-    def rule_names(self) -> dict[str, list[str]]:
-        """Each commitment's rule names, in order (for explanations and learning)."""
-        return {c.commitment_id: [r.name for r in c.rules] for c in self._commitments}
-
     # -- finding -------------------------------------------------------------------------
 
     def _find_english(self, found: _Found, part: _Field) -> None:
@@ -302,14 +298,6 @@ class Matcher:
             for concept in ids:
                 hits.setdefault(concept, []).append(hit)
 
-    def concepts_in(self, item: MatchableItem) -> dict[str, list[str]]:
-        """Every concept found in ``item``, with the words it was found on (for --explain)."""
-        found = self._found(item)
-        return {
-            self._table.names[c]: sorted({h.words for h in hits})
-            for c, hits in sorted(found.hits.items())
-        }
-
     def _found(self, item: MatchableItem) -> _Found:
         found = _Found()
         title, body = _Field(_TITLE, normalise(item.title)), _Field(_BODY, normalise(item.text))
@@ -345,7 +333,7 @@ class Matcher:
                         rule=rule.name,
                         weight=rule.weight,
                         learned=min(max(factor, LEARNED_BOUNDS[0]), LEARNED_BOUNDS[1]),
-                        fired=_fires(rule, found) is not None,
+                        fired=_fires(rule, found),
                         present=present,
                         missing=tuple(missing),
                         vetoed_by=tuple(sorted(names[c] for c in rule.none_of if c in found.hits)),
@@ -374,13 +362,7 @@ class Matcher:
             if item.published_at is not None and item.published_at < commitment.made_at:
                 continue
             # the concepts alone decide most rules: set operations, no call per rule
-            candidates = [
-                rule
-                for rule in commitment.rules
-                if rule.all_of <= present
-                and (not rule.any_of or not rule.any_of.isdisjoint(present))
-                and rule.none_of.isdisjoint(present)
-            ]
+            candidates = [rule for rule in commitment.rules if _admits(rule, present)]
             if not candidates:
                 continue
             match = self._score(commitment, found, candidates)
@@ -394,7 +376,7 @@ class Matcher:
     ) -> Match | None:
         fired: list[tuple[CompiledRule, float, list[_Hit]]] = []
         for rule in candidates:
-            hits = _fires(rule, found)
+            hits = _hits_if_near(rule, found)
             if hits is None:
                 continue
             factor = self.learned.get((commitment.commitment_id, rule.name), 1.0)
@@ -440,22 +422,29 @@ class Matcher:
         )
 
 
-def _fires(rule: CompiledRule, found: _Found) -> list[_Hit] | None:
-    """The hits that make ``rule`` fire, or None when it does not."""
+def _admits(rule: CompiledRule, present: frozenset[int]) -> bool:
+    """What the concepts found decide of a rule: all of, any of, none of."""
+    return (
+        rule.all_of <= present
+        and (not rule.any_of or not rule.any_of.isdisjoint(present))
+        and rule.none_of.isdisjoint(present)
+    )
+
+
+def _hits_if_near(rule: CompiledRule, found: _Found) -> list[_Hit] | None:
+    """For a rule its concepts admit: the hits that make it fire, or None when its concepts
+    do not stand close enough."""
     hits = found.hits
-    present = hits.keys()
-    if not rule.all_of <= present:
-        return None
-    if rule.any_of and rule.any_of.isdisjoint(present):
-        return None
-    if not rule.none_of.isdisjoint(present):
-        return None
     if rule.near and not _near(rule, hits):
         return None
     used: list[_Hit] = []
-    for concept in rule.positive & present:
+    for concept in rule.positive & hits.keys():
         used.extend(hits[concept])
     return used
+
+
+def _fires(rule: CompiledRule, found: _Found) -> bool:
+    return _admits(rule, frozenset(found.hits)) and _hits_if_near(rule, found) is not None
 
 
 def _near(rule: CompiledRule, hits: dict[int, list[_Hit]]) -> bool:
