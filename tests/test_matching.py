@@ -37,6 +37,12 @@ def test_normalisation_folds_width_case_quotes_and_dashes() -> None:
     assert normalise("経済版「2+2」") == normalise("経済版2+2")
     assert normalise("U.S. – Japan Technology Deal") == "u.s.-japan technology deal"
     assert normalise("a - b") == "a-b"
+    # whitespace of every kind is one space; spaced dashes join only words
+    assert normalise(" a\nb\u2028c\u00a0 d ") == "a b c d"
+    assert normalise("x - - y") == "x - - y"
+    assert normalise("costs - (10%)") == "costs - (10%)"
+    assert normalise("U.S. - Japan - EU") == "u.s.-japan-eu"
+    assert normalise("") == ""
 
 
 def test_lower_case_variants_match_their_inflections() -> None:
@@ -194,6 +200,23 @@ def test_proximity_in_words_and_in_sentences() -> None:
     assert scores(same, "x", "The U.S. alpha met the beta team.") > 0  # "U.S." ends no sentence
     assert scores(same, "x", "Alpha spoke. Then beta answered.") == 0
     assert scores(same, "x", "甲が来た。beta") == 0  # Japanese and Latin runs are apart
+
+
+def test_a_word_is_found_whole_wherever_it_stands() -> None:
+    """A one-word variant is found at the text's ends, beside punctuation or another hit,
+    and never inside a longer word (the search with the word's boundaries)."""
+    un = Concept(en=("UN",))
+    m = one(MatchRule(name="r", any_of=("un",)), un=un)
+    for text in ("UN", "UN agencies", "the UN", "(UN)", "UN-led", "UN/OECD", "UN, EU", "UN UN"):
+        assert scores(m, "x", text) > 0, text
+    for text in ("under", "united", "fun", "Unless", "un1", "2un"):
+        assert scores(m, "x", text) == 0, text
+    # the words of the explanation are the item's, at the place found
+    [match] = m.match(MatchableItem("x", "Talks at the (UN) today", AFTER))
+    assert match.terms == ("un",)
+    both = one(MatchRule(name="r", all_of=("a", "b"), near=("a", "b"), within=1), a=A, b=B)
+    assert scores(both, "x", "alpha, beta") > 0
+    assert scores(both, "x", "alphabet beta") == 0
 
 
 def test_weights_title_and_company() -> None:

@@ -1069,7 +1069,7 @@ def _explain(ref: str, commitment: str | None, as_json: bool) -> None:
                     {
                         "commitment_id": m.commitment_id,
                         "score": m.score,
-                        "explanation": [dataclasses.asdict(r) for r in m.explanation],
+                        "explanation": [r._asdict() for r in m.explanation],
                     }
                     for m in result.matches
                 ],

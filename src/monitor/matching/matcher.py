@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, NamedTuple
 
-import ahocorasick
+from ahocorasick_rs import AhoCorasick, Implementation
 
 from monitor.events import CommitmentRegistered, MatchReason
 from monitor.matching.rules import (
@@ -55,11 +55,18 @@ MAX_WORDS = 200
 _ABBREVIATION = 3  # a word of at most this many letters before a full stop: "U.S.", "Inc."
 _SENTENCE_END = re.compile(r"[.!?;](?= )")
 _LATIN = re.compile(r"[a-z]")
+#: an English key that is one word of letters and digits
+_WORD_KEY = re.compile(r"[a-z0-9]+")
+#: ASCII bytes: letters and digits kept, everything else a space ("?" stands for non-ASCII)
+_ONLY_WORDS = bytes(c if chr(c).isalnum() else 0x20 for c in range(128)).ljust(256, b" ")
 
 
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """One part of a match's score (the event's :class:`MatchReason`, before validation)."""
+class Reason(NamedTuple):
+    """One part of a match's score (the event's :class:`MatchReason`, before validation).
+
+    A named tuple: several are made for every match, and it is the cheapest immutable
+    record to build.
+    """
 
     kind: Literal["rule", "title", "learned"]
     name: str
@@ -166,14 +173,66 @@ class _Hit(NamedTuple):
         return tokens.written(tokens.token_at(self.start), tokens.token_at(self.end - 1))
 
 
+class _Keys:
+    """Variant keys, each with the concepts it stands for, found in a text in one call.
+
+    Aho-Corasick (the Rust crate, as a DFA): every occurrence of every key, overlapping ones
+    included, as (key index, start, stop) in characters. ``pad`` is put on both sides of
+    each key as it is looked for.
+    """
+
+    __slots__ = ("_automaton", "keys")
+
+    def __init__(self, keys: Mapping[str, set[int]], pad: str = "") -> None:
+        #: (key, concept ids), in the automaton's order
+        self.keys = [(key, tuple(sorted(ids))) for key, ids in keys.items()]
+        self._automaton = (
+            # a DFA: more memory (a few MB for the catalogue) for about 3x the scan speed
+            AhoCorasick(
+                [pad + key + pad for key, _ in self.keys], implementation=Implementation.DFA
+            )
+            if keys
+            else None
+        )
+
+    def __bool__(self) -> bool:
+        return self._automaton is not None
+
+    def find(self, text: str) -> list[tuple[int, int, int]]:
+        if self._automaton is None:
+            return []
+        return self._automaton.find_matches_as_indexes(text, overlapping=True)
+
+
+#: builds a _Hit without the Python-level ``__new__`` of a named tuple (one per occurrence)
+_new_hit = tuple.__new__
+
+
 @dataclass(slots=True)
 class _Found:
     hits: dict[int, list[_Hit]] = field(default_factory=dict)
     #: a Japanese variant's normalised tokens -> the words as written where first found
     _written: dict[str, str] = field(default_factory=dict)
+    #: concept -> (its distinct words in the item, those of them in the title)
+    _concept_words: dict[int, tuple[frozenset[str], frozenset[str]]] = field(default_factory=dict)
 
     def add(self, concept: int, hit: _Hit) -> None:
         self.hits.setdefault(concept, []).append(hit)
+
+    def concept_words(self, concept: int) -> tuple[frozenset[str], frozenset[str]]:
+        """The item's distinct words for ``concept``, and those in the title: worked out
+        once per concept however many rules name it."""
+        known = self._concept_words.get(concept)
+        if known is None:
+            everywhere: set[str] = set()
+            in_title: set[str] = set()
+            for hit in self.hits[concept]:
+                words = self.words(hit)
+                everywhere.add(words)
+                if hit.field.kind == _TITLE:
+                    in_title.add(words)
+            known = self._concept_words[concept] = (frozenset(everywhere), frozenset(in_title))
+        return known
 
     def words(self, hit: _Hit) -> str:
         """``hit.words``; for Japanese, worked out once per distinct word (日本 ten times in a
@@ -185,7 +244,14 @@ class _Found:
         key = tokens.joined[hit.start : hit.end]
         found = self._written.get(key)
         if found is None:
-            found = self._written[key] = hit.words[:MAX_WORDS]
+            # mostly the text wrote the words as their normalised forms: one substring
+            # search, and the analyser is asked where the words stand only when it did not
+            plain = key.replace(SEP, "")
+            if tokens.text is not None and plain in tokens.text:
+                found = plain[:MAX_WORDS]
+            else:
+                found = hit.words[:MAX_WORDS]
+            self._written[key] = found
         return found
 
 
@@ -215,8 +281,6 @@ class Matcher:
         self.version = f"{ALGORITHM_VERSION}.{digest[:12]}"
         #: factor per (commitment, rule name) learned from review decisions
         self.learned = dict(learned or {})
-        self._english = ahocorasick.Automaton()
-        self._japanese = ahocorasick.Automaton()
         english: dict[str, set[int]] = {}
         japanese: dict[str, set[int]] = {}
         for concept_id, concept in enumerate(self._table.variants):
@@ -229,22 +293,31 @@ class Matcher:
                     english.setdefault(normalise(variant), set()).add(concept_id)
                 elif (key := japanese_key(variant)) != SEP:
                     japanese.setdefault(key, set()).add(concept_id)
-        for automaton, keys in ((self._english, english), (self._japanese, japanese)):
-            for key, ids in keys.items():
-                automaton.add_word(key, (key, tuple(sorted(ids))))
-            if keys:
-                automaton.make_automaton()
-        self._has_english = bool(english)
-        self._has_japanese = bool(japanese)
-        self._every_key_latin = all(_LATIN.search(key) for key in english)
+        # A single word of letters and digits is looked for with its word boundaries as part
+        # of the key, in a copy of the text where every other character is a space: only
+        # whole words are found ("un" not in "under", "nist" not in "minister"), where a
+        # search for the bare word yields every occurrence inside a longer one to be
+        # checked and dropped. Keys with spaces or punctuation are checked one by one.
+        words = {k: english.pop(k) for k in list(english) if _WORD_KEY.fullmatch(k)}
+        self._english = _Keys(english)
+        self._words = _Keys(words, pad=" ")
+        self._japanese = _Keys(japanese)
+        self._every_key_latin = all(_LATIN.search(key) for key in (*english, *words))
+        self._triggers = _triggers(self._commitments)
 
     def with_learned(self, learned: Mapping[tuple[str, str], float]) -> Matcher:
         """The same rules with other learned factors (compiled parts shared)."""
         clone = object.__new__(Matcher)
-        for name in ("_table", "_commitments", "version", "_english", "_japanese"):
+        for name in (
+            "_table",
+            "_commitments",
+            "version",
+            "_english",
+            "_words",
+            "_japanese",
+            "_triggers",
+        ):
             setattr(clone, name, getattr(self, name))
-        clone._has_english = self._has_english
-        clone._has_japanese = self._has_japanese
         clone._every_key_latin = self._every_key_latin
         clone.learned = dict(learned)
         return clone
@@ -253,20 +326,40 @@ class Matcher:
 
     def _find_english(self, found: _Found, part: _Field) -> None:
         english = part.english
-        if not self._has_english or not english:
+        if not english:
             return
         if self._every_key_latin and not _LATIN.search(english):
-            return  # no Latin letter, so no variant can be there (Japanese text, often)
+            return  # no Latin letter, so no key can be there (Japanese text, often)
         hits = found.hits
-        for end, (key, ids) in self._english.iter(english):
-            start = end - len(key) + 1
+        if self._words:
+            # one character for one: offsets stay those of the text (shifted by the pad)
+            bounded = english.encode("ascii", "replace").translate(_ONLY_WORDS).decode("ascii")
+            keys = self._words.keys
+            for index, start, _ in self._words.find(" " + bounded + " "):
+                key, ids = keys[index]
+                hit = _new_hit(_Hit, (part, False, start, start + len(key) - 1))
+                for concept in ids:
+                    listed = hits.get(concept)
+                    if listed is None:
+                        hits[concept] = [hit]
+                    else:
+                        listed.append(hit)
+        if not self._english:
+            return
+        keys = self._english.keys
+        for index, start, stop in self._english.find(english):
+            key, ids = keys[index]
             if _is_wordlike(key[0]) and start > 0 and _is_wordlike(english[start - 1]):
                 continue
-            if _is_wordlike(key[-1]) and end + 1 < len(english) and _is_wordlike(english[end + 1]):
+            if _is_wordlike(key[-1]) and stop < len(english) and _is_wordlike(english[stop]):
                 continue
-            hit = _Hit(part, False, start, end)
+            hit = _new_hit(_Hit, (part, False, start, stop - 1))
             for concept in ids:
-                hits.setdefault(concept, []).append(hit)
+                listed = hits.get(concept)
+                if listed is None:
+                    hits[concept] = [hit]
+                else:
+                    listed.append(hit)
 
     def _find_japanese(self, found: _Found, title: _Field, body: _Field) -> None:
         """Japanese variants in the title and the body, tokenised together when both hold
@@ -292,18 +385,23 @@ class Matcher:
         """Hits before ``boundary`` of the joined tokens belong to ``first``, the rest to
         ``second``."""
         hits = found.hits
-        for end, (key, ids) in self._japanese.iter(tokens.joined):
-            start = end - len(key) + 1
-            hit = _Hit(first if start < boundary else second, True, start + 1, end)
+        keys = self._japanese.keys
+        for index, start, stop in self._japanese.find(tokens.joined):
+            ids = keys[index][1]
+            hit = _new_hit(_Hit, (first if start < boundary else second, True, start + 1, stop - 1))
             for concept in ids:
-                hits.setdefault(concept, []).append(hit)
+                listed = hits.get(concept)
+                if listed is None:
+                    hits[concept] = [hit]
+                else:
+                    listed.append(hit)
 
     def _found(self, item: MatchableItem) -> _Found:
         found = _Found()
         title, body = _Field(_TITLE, normalise(item.title)), _Field(_BODY, normalise(item.text))
         self._find_english(found, title)
         self._find_english(found, body)
-        if self._has_japanese:
+        if self._japanese:
             self._find_japanese(found, title, body)
         return found
 
@@ -357,13 +455,22 @@ class Matcher:
         if not found.hits:
             return []
         present = frozenset(found.hits)
+        # only rules whose trigger concept is there can fire: a look-up, not a test per rule
+        triggered: set[tuple[int, int]] = set()
+        triggers = self._triggers
+        for concept in present:
+            rules = triggers.get(concept)
+            if rules is not None:
+                triggered.update(rules)
+        by_commitment: dict[int, list[CompiledRule]] = {}
+        for c, r in sorted(triggered):
+            rule = self._commitments[c].rules[r]
+            if _admits(rule, present):
+                by_commitment.setdefault(c, []).append(rule)
         matches = []
-        for commitment in self._commitments:
+        for c, candidates in by_commitment.items():
+            commitment = self._commitments[c]
             if item.published_at is not None and item.published_at < commitment.made_at:
-                continue
-            # the concepts alone decide most rules: set operations, no call per rule
-            candidates = [rule for rule in commitment.rules if _admits(rule, present)]
-            if not candidates:
                 continue
             match = self._score(commitment, found, candidates)
             if match is not None:
@@ -374,28 +481,36 @@ class Matcher:
     def _score(
         self, commitment: CompiledCommitment, found: _Found, candidates: list[CompiledRule]
     ) -> Match | None:
-        fired: list[tuple[CompiledRule, float, list[_Hit]]] = []
+        fired: list[tuple[CompiledRule, float, frozenset[int]]] = []
+        hits = found.hits
         for rule in candidates:
-            hits = _hits_if_near(rule, found)
-            if hits is None:
+            if rule.near and not _near(rule, hits):
                 continue
             factor = self.learned.get((commitment.commitment_id, rule.name), 1.0)
             factor = min(max(factor, LEARNED_BOUNDS[0]), LEARNED_BOUNDS[1])
-            fired.append((rule, min(rule.weight * factor, 1.0), hits))
+            fired.append((rule, min(rule.weight * factor, 1.0), rule.positive & hits.keys()))
         if not fired:
             return None
         fired.sort(key=lambda f: (-f[1], f[0].name))
         score = fired[0][1] + EXTRA_RULE * (len(fired) - 1)
-        in_title = any(h.field.kind == _TITLE for _, _, hits in fired for h in hits)
-        if score + (TITLE_BONUS if in_title else 0.0) < MIN_SCORE - 1e-9:
+        if score + TITLE_BONUS < MIN_SCORE - 1e-9:
             return None  # decided before the words are read: most items end here
+        in_title = any(
+            h.field.kind == _TITLE for _, _, concepts in fired for c in concepts for h in hits[c]
+        )
+        if score + (TITLE_BONUS if in_title else 0.0) < MIN_SCORE - 1e-9:
+            return None
         reasons: list[Reason] = []
         words: set[str] = set()
         title_words: set[str] = set()
-        for rule, weight, hits in fired:
-            rule_words = tuple(sorted({found.words(h) for h in hits}))
+        for rule, weight, concepts in fired:
+            seen: set[str] = set()
+            for concept in concepts:
+                all_words, in_the_title = found.concept_words(concept)
+                seen |= all_words
+                title_words |= in_the_title
+            rule_words = tuple(sorted(seen))
             words.update(rule_words)
-            title_words.update(found.words(h) for h in hits if h.field.kind == _TITLE)
             reasons.append(Reason(kind="rule", name=rule.name, words=rule_words, weight=weight))
             factor = weight / rule.weight
             if abs(factor - 1.0) > 1e-6:
@@ -431,20 +546,30 @@ def _admits(rule: CompiledRule, present: frozenset[int]) -> bool:
     )
 
 
-def _hits_if_near(rule: CompiledRule, found: _Found) -> list[_Hit] | None:
-    """For a rule its concepts admit: the hits that make it fire, or None when its concepts
-    do not stand close enough."""
-    hits = found.hits
-    if rule.near and not _near(rule, hits):
-        return None
-    used: list[_Hit] = []
-    for concept in rule.positive & hits.keys():
-        used.extend(hits[concept])
-    return used
-
-
 def _fires(rule: CompiledRule, found: _Found) -> bool:
-    return _admits(rule, frozenset(found.hits)) and _hits_if_near(rule, found) is not None
+    return _admits(rule, frozenset(found.hits)) and (not rule.near or _near(rule, found.hits))
+
+
+def _triggers(commitments: list[CompiledCommitment]) -> dict[int, tuple[tuple[int, int], ...]]:
+    """Concept -> the (commitment, rule) positions it triggers.
+
+    A rule can fire only if each of its all-of concepts is there, or one of its any-of: it
+    is filed under the all-of concept fewest rules name (so the item's commonest words, such
+    as Japan, wake few rules), or under each any-of concept when it has no all-of.
+    """
+    uses: dict[int, int] = {}
+    for commitment in commitments:
+        for rule in commitment.rules:
+            for concept in rule.positive:
+                uses[concept] = uses.get(concept, 0) + 1
+    index: dict[int, list[tuple[int, int]]] = {}
+    for c, commitment in enumerate(commitments):
+        for r, rule in enumerate(commitment.rules):
+            required = rule.all_of | frozenset(rule.near)
+            keys = [min(required, key=lambda k: (uses[k], k))] if required else rule.any_of
+            for key in keys:
+                index.setdefault(key, []).append((c, r))
+    return {concept: tuple(rules) for concept, rules in index.items()}
 
 
 def _near(rule: CompiledRule, hits: dict[int, list[_Hit]]) -> bool:

@@ -20,7 +20,7 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
-from itertools import product
+from itertools import pairwise, product
 from typing import Any
 
 import snowballstemmer
@@ -28,9 +28,9 @@ import snowballstemmer
 # Quotation marks carry no meaning for matching, and publishers vary them: the State
 # Department writes Economic “2+2”, Japanese press 経済版「2+2」. Dashes of every kind are a
 # hyphen; "U.S. – Japan" is written "U.S.-Japan" too. One table does both.
-_FOLD = str.maketrans(
-    {**dict.fromkeys("\"'“”„‟‘’‚‛「」『』«»‹›〝〞"), **dict.fromkeys("‐‑‒–—―−", "-")}
-)
+# Two regular expressions rather than str.translate: about 3x faster on Japanese text.
+_QUOTES = re.compile("[\"'“”„‟‘’‚‛「」『』«»‹›〝〞]")
+_DASHES = re.compile("[‐‑‒–—―−]")
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]")
 #: joins Japanese tokens: a character no text or variant holds after normalising
 SEP = "\x1f"
@@ -39,21 +39,39 @@ _CHUNK = 4000
 _SENTENCE_END = re.compile(r"(?<=[。！？!?\n])")
 
 
-_SPACED_HYPHEN = re.compile(r"(?<=[\w.]) - (?=\w)")
-
-
 def normalise(text: str) -> str:
-    """NFKC, case folding, no quotation marks, one kind of dash, single spaces.
+    """NFKC, case folding, no quotation marks, one kind of dash, single spaces, and a hyphen
+    between two words without the spaces around it ("U.S. - Japan" is "u.s.-japan").
 
-    This is how terms and texts compare.
+    This is how terms and texts compare. Each step is a pass in C over the text; the spaces
+    are rebuilt only when the text has other whitespace or two spaces in a row (a feed's
+    text, as the parser gives it, mostly has not).
     """
-    joined = " ".join(unicodedata.normalize("NFKC", text).casefold().translate(_FOLD).split())
-    return _SPACED_HYPHEN.sub("-", joined) if " - " in joined else joined
+    folded = _DASHES.sub("-", _QUOTES.sub("", unicodedata.normalize("NFKC", text).casefold()))
+    # not printable: some whitespace other than the space (line breaks, tabs, separators)
+    if "  " in folded or not folded.isprintable() or folded[:1] == " " or folded[-1:] == " ":
+        folded = " ".join(folded.split())
+    return _join_spaced_hyphens(folded) if " - " in folded else folded
+
+
+def _word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"  # what \w of a regular expression matches
+
+
+def _join_spaced_hyphens(text: str) -> str:
+    """Each " - " between a word (or a full stop) and a word becomes "-"."""
+    pieces = text.split(" - ")
+    out = [pieces[0]]
+    for before, after in pairwise(pieces):
+        joins = before and after and (_word_char(before[-1]) or before[-1] == ".")
+        out.append("-" if joins and _word_char(after[0]) else " - ")
+        out.append(after)
+    return "".join(out)
 
 
 def has_japanese(text: str) -> bool:
     """Whether ``text`` holds kana or kanji (only such text is worth tokenising)."""
-    return _JAPANESE.search(text) is not None
+    return not text.isascii() and _JAPANESE.search(text) is not None  # isascii: O(1)
 
 
 @cache
@@ -100,6 +118,8 @@ class Tokens:
 
     joined: str
     morphemes: Sequence[Any]
+    #: the text the morphemes' offsets refer to (None: the morphemes of several pieces)
+    text: str | None = None
 
     def token_at(self, offset: int) -> int:
         """The index of the token at ``offset`` of ``joined``."""
@@ -107,6 +127,8 @@ class Tokens:
 
     def written(self, first: int, last: int) -> str:
         """Tokens ``first`` to ``last`` as the text wrote them."""
+        if self.text is not None:  # two calls, however many tokens
+            return self.text[self.morphemes[first].begin() : self.morphemes[last].end()]
         return "".join(self.morphemes[i].raw_surface() for i in range(first, last + 1))
 
 
@@ -134,13 +156,15 @@ def tokenize(text: str) -> Tokens:
     """Japanese ``text`` (already normalised by :func:`normalise`) as :class:`Tokens`."""
     tokenizer = _tokenizer()
     morphemes: Sequence[Any]
+    whole: str | None = None
     if len(text) <= _CHUNK:
         morphemes = tokenizer.tokenize(text)  # a MorphemeList: indexable, kept for written()
+        whole = text
     else:
         morphemes = [m for piece in _pieces(text) for m in tokenizer.tokenize(piece)]
     # normalised forms may hold capitals ("NIST"): one fold for the whole text
     joined = (SEP + SEP.join(map(_surface(), morphemes)) + SEP).casefold()
-    return Tokens(joined, morphemes)
+    return Tokens(joined, morphemes, whole)
 
 
 def japanese_key(variant: str) -> str:
