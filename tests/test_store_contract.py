@@ -134,6 +134,25 @@ def test_partial_repeat_is_refused(store: SqlEventStore) -> None:
     assert store.last_position() == 1
 
 
+def test_recent_events_filter_by_actor_in_the_database(store: SqlEventStore) -> None:
+    # 600 events by "busy", then 3 by "rare" interleaved early: a filter applied after a
+    # capped read would miss the rare ones
+    def by(actor: str, n: int) -> NewEvent:
+        event = note(n)
+        return NewEvent(event.event_id, event.event_type, 1, event.data, {"actor": actor})
+
+    store.append("s-1", [by("rare", 0), by('o\'brien "x"', 1), by("rare", 2)], 0)
+    store.append("s-2", [by("busy", n) for n in range(600)], 0)
+    rare = store.read_recent(100, actor="rare")
+    assert [e.data["text"] for e in rare] == ["note 2", "note 0"]
+    assert [e.metadata["actor"] for e in store.read_recent(5, actor='o\'brien "x"')] == [
+        'o\'brien "x"'
+    ]
+    assert len(store.read_recent(100, actor="busy")) == 100
+    assert store.read_recent(100, actor="nobody") == []
+    assert [e.position for e in store.read_recent(1, actor="rare", before=3)] == [1]
+
+
 def test_global_read_from_a_position_is_ordered(store: SqlEventStore) -> None:
     for i in range(30):
         store.append(f"s-{i % 4}", [note(i)], store.stream_version(f"s-{i % 4}"))

@@ -396,8 +396,10 @@ class SqlEventStore:
         before: int | None = None,
         event_type: str | None = None,
         stream_prefix: str | None = None,
+        actor: str | None = None,
     ) -> list[RecordedEvent]:
-        """The newest events first (for the audit log), optionally filtered."""
+        """The newest events first (for the audit log), optionally filtered; every filter is
+        applied by the database, so ``limit`` events that match come back if there are."""
         clauses, params = [], {"limit": limit}
         if before is not None:
             clauses.append("position < :before")
@@ -410,6 +412,13 @@ class SqlEventStore:
             clauses.append("substr(stream_id, 1, :prefix_length) = :prefix")
             params["prefix_length"] = len(stream_prefix)
             params["prefix"] = stream_prefix  # type: ignore[assignment]
+        if actor:
+            # metadata is canonical JSON text: read its "actor" key in the database
+            if self.engine.dialect.name == "postgresql":
+                clauses.append("(CAST(metadata AS jsonb) ->> 'actor') = :actor")
+            else:
+                clauses.append("json_extract(metadata, '$.actor') = :actor")
+            params["actor"] = actor  # type: ignore[assignment]
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         with self.read_transaction() as conn:
             rows = conn.execute(

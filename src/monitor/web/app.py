@@ -549,13 +549,12 @@ def create_app(
         """Every event, newest first, filtered by type, stream prefix or actor."""
         viewer = require(user, "viewer")
         events = monitor.store.read_recent(
-            500 if actor else 100,
+            100,
             before=before,
             event_type=type or None,
             stream_prefix=stream or None,
+            actor=actor or None,
         )
-        if actor:
-            events = [e for e in events if e.metadata.get("actor") == actor][:100]
         return page(
             request,
             "audit.html",
