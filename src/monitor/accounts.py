@@ -20,9 +20,10 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import text
 
 from monitor.errors import CommandRejected, NotFound
-from monitor.events import UserChanged, to_new_event, user_stream
+from monitor.events import UserChanged, user_stream
 from monitor.ids import uuid7
 from monitor.store.hashing import format_timestamp
+from monitor.writes import VERSION_ONLY
 
 if TYPE_CHECKING:
     from monitor.core import Monitor
@@ -59,11 +60,8 @@ class Accounts:
 
     def _journal(self, name: str, change: str, role: str | None, by: str) -> None:
         event = UserChanged(name=name, change=change, role=role, by=by or "cli")
-        stream = user_stream(name)
-        self.monitor.store.append(
-            stream,
-            [to_new_event(event, {"actor": by or "cli"})],
-            self.monitor.store.stream_version(stream),
+        self.monitor.writer.execute(
+            user_stream(name), VERSION_ONLY, lambda _: [event], {"actor": by or "cli"}, what=name
         )
 
     def add(self, name: str, role: str, password: str, *, by: str = "cli") -> Account:

@@ -15,28 +15,28 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 from uuid import UUID
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from monitor import logs
 from monitor.clock import Clock, ScaledClock
-from monitor.core import History, Monitor, SyncReport, dumps, show_record
 from monitor.dates import local, local_date, parse_moment
 from monitor.errors import CatalogueError, ConfigError, MonitorError
-from monitor.events import Status
-from monitor.intake import REMATCH_SAMPLE
-from monitor.projections import CommitmentView, SourceView
-from monitor.settings import describe, load_settings
-from monitor.sources.config import format_interval
-from monitor.sources.intake import SourcePlan
-from monitor.story_queue import story_json
+from monitor.status import Status
 from monitor.version import __version__
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from monitor.core import History, Monitor, SyncReport
+    from monitor.projections import CommitmentView, SourceView
+    from monitor.sources.intake import SourcePlan
+
+# Every import that loads the database, the models or the terminal library waits for the
+# command that needs it: `monitor --version` and `--help` load none of them (see
+# bench/startup.py).
 
 app = typer.Typer(
     help="Track whether governments keep the commitments they sign.",
@@ -62,8 +62,32 @@ digest_app = typer.Typer(
 )
 app.add_typer(digest_app, name="digest")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class _LazyConsole:
+    """A rich Console made on first use (rich costs about as much to import as Typer)."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr, highlight=False, soft_wrap=True)
+        return getattr(self._console, name)
+
+
+out = cast("Console", _LazyConsole(stderr=False))
+err = cast("Console", _LazyConsole(stderr=True))
+
+
+def escape(text: str) -> str:
+    """``text`` with rich markup escaped (rich imported on first use)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 ByOpt = Annotated[str, typer.Option("--by", help="Who does this (recorded in the journal).")]
@@ -79,7 +103,7 @@ _state = _State()
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"monitor {__version__}")
+        sys.stdout.write(f"monitor {__version__}\n")
         raise typer.Exit()
 
 
@@ -104,12 +128,17 @@ def _main(
 
 @contextmanager
 def _monitor() -> Iterator[Monitor]:
+    from monitor.core import Monitor
+    from monitor.settings import load_settings
+
     settings = load_settings(_state.config)
     with Monitor.open(settings) as monitor:
         yield monitor
 
 
 def _progress(label: str) -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn(label),
         BarColumn(),
@@ -122,6 +151,8 @@ def _progress(label: str) -> Progress:
 
 
 def _print_json(value: Any) -> None:
+    from monitor.core import dumps
+
     sys.stdout.write(dumps(value) + "\n")
 
 
@@ -148,6 +179,8 @@ def _sync_json(report: SyncReport) -> dict[str, Any]:
 @app.command()
 def init(as_json: JsonOpt = False) -> None:
     """Create or upgrade the database, then load the catalogue and sources (safe to rerun)."""
+    from monitor.settings import describe
+
     with _monitor() as monitor:
         before, after = monitor.migrate()
         report = monitor.sync()
@@ -210,6 +243,8 @@ def sync(
 @app.command("config")
 def show_config(as_json: JsonOpt = False) -> None:
     """Show the settings in effect (file, environment and defaults combined)."""
+    from monitor.settings import describe, load_settings
+
     settings = load_settings(_state.config)
     values = describe(settings)
     if as_json:
@@ -237,6 +272,8 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """List the commitments with their current status."""
+    from rich.table import Table
+
     with _monitor() as monitor:
         views = monitor.list_commitments(status, topic, retired)
         zone = monitor.settings.timezone
@@ -276,6 +313,10 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Source words, provenance, parties, evidence and the dated timeline of one commitment."""
+    from rich.table import Table
+
+    from monitor.core import show_record
+
     with _monitor() as monitor:
         state, timeline = monitor.show(commitment_id)
         zone = monitor.settings.timezone
@@ -333,6 +374,8 @@ def history(
     as_json: JsonOpt = False,
 ) -> None:
     """The status of a commitment as of a date, by either clock."""
+    from rich.table import Table
+
     with _monitor() as monitor:
         zone = monitor.settings.timezone
         moment = parse_moment(as_of, zone, end_of_day=True)
@@ -392,6 +435,8 @@ def _history_json(result: History) -> dict[str, Any]:
 @app.command()
 def counts(as_json: JsonOpt = False) -> None:
     """How many commitments stand at each status, overall and per topic."""
+    from rich.table import Table
+
     with _monitor() as monitor:
         result = monitor.counts()
     if as_json:
@@ -544,6 +589,8 @@ def sources_list(
     removed: Annotated[bool, typer.Option("--removed", help="Include removed sources.")] = False,
 ) -> None:
     """Sources and their health: last success, last error, next check, backoff, items."""
+    from rich.table import Table
+
     if ctx.invoked_subcommand is not None:
         return
     with _monitor() as monitor:
@@ -585,6 +632,8 @@ def sources_add(
     by: ByOpt = "cli",
 ) -> None:
     """Add a source by hand (kept in the database; sources.toml is not changed)."""
+    from monitor.sources.config import format_interval
+
     with _monitor() as monitor:
         view = monitor.intake.add_source(url, name, interval=interval, kind=kind, by=by)
     out.print(f"added {view.name}: {view.url} every {format_interval(view.interval_seconds)}")
@@ -668,6 +717,10 @@ def queue(
     """Stories waiting for review, best first: one row per story (however many outlets told
     it), with its other sources and each commitment proposed for it. Review a row with
     `monitor review STORY accept|reject|snooze [--commitment ID]`."""
+    from rich.table import Table
+
+    from monitor.story_queue import story_json
+
     with _monitor() as monitor:
         rows = monitor.intake.stories.page(
             commitment=commitment,
@@ -894,6 +947,8 @@ def web(
     """Serve the web UI and the JSON API (log in with an account from `monitor user add`)."""
     import uvicorn
 
+    from monitor.core import Monitor
+    from monitor.settings import load_settings
     from monitor.web import create_app
     from monitor.web.security import secret_key
 
@@ -929,7 +984,9 @@ def serve(
     SQLite a second one refuses to start; on PostgreSQL the others stand by and take over
     when the leader goes away. See docs/service.md.
     """
+    from monitor import logs
     from monitor.service.runner import serve as run_service
+    from monitor.settings import load_settings
 
     settings = load_settings(config or _state.config)
     logs.configure(settings.service.log_level, settings.service.log_format)
@@ -1007,6 +1064,8 @@ def rematch(as_json: JsonOpt = False) -> None:
 
 
 def _rematch(*, dry_run: bool, as_json: bool) -> None:
+    from monitor.intake import REMATCH_SAMPLE
+
     with _monitor() as monitor, _progress("matching") as progress:
         result = monitor.intake.rematch(
             dry_run=dry_run, progress=_count_progress(progress, "items")
@@ -1114,6 +1173,8 @@ def _explain(ref: str, commitment: str | None, as_json: bool) -> None:
 
 
 def _evaluate(paths: list[Path], as_json: bool) -> None:
+    from rich.table import Table
+
     with _monitor() as monitor:
         result = monitor.intake.evaluate(paths)
     if as_json:
@@ -1242,6 +1303,8 @@ def _not_due(reason: str, day: Any, next_due: str) -> str:
 @digest_app.command("status")
 def digest_status(as_json: JsonOpt = False) -> None:
     """Per recipient: last digest sent, next one due (in their zone), last error."""
+    from rich.table import Table
+
     with _monitor() as monitor:
         rows = monitor.digests.status(monitor.clock.now())
     if as_json:

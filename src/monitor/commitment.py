@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from functools import cache
 from uuid import UUID, uuid4
 
 from pydantic import HttpUrl, TypeAdapter, ValidationError
@@ -219,7 +220,12 @@ def _require_active(state: CommitmentState) -> CommitmentRegistered:
     return state.registration
 
 
-_HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+@cache
+def _http_url() -> TypeAdapter[HttpUrl]:
+    """The URL validator, built on first use (a command that only reads never needs it)."""
+    return TypeAdapter(HttpUrl)
+
+
 # The earliest time zone on Earth: a date has begun there before anywhere else.
 _EARLIEST_ZONE = timezone(timedelta(hours=14))
 
@@ -227,7 +233,7 @@ _EARLIEST_ZONE = timezone(timedelta(hours=14))
 def _valid_url(url: str) -> bool:
     """Whether ``url`` is an http(s) URL that the evidence event will accept."""
     try:
-        _HTTP_URL.validate_python(url)
+        _http_url().validate_python(url)
     except (ValidationError, ValueError):
         return False
     return True

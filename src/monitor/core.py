@@ -1,9 +1,9 @@
 """The one facade: every command and query the CLI, web UI and scheduler use.
 
-Commands follow one loop: load the commitment's events, let the pure rules decide, append
-at the version that was read. A :class:`ConcurrencyError` means someone else wrote first:
-reload and decide again (the rules may now say no). Queries read the projections, which are
-brought up to date first.
+A command on a commitment goes through the one write path (:mod:`monitor.writes`): bring
+the commitment's state up to date, let the pure rules decide, append at the version that
+was read, and on a ConcurrencyError (someone else wrote first) decide again. Queries read
+the projections, which are brought up to date first.
 """
 
 from __future__ import annotations
@@ -12,22 +12,19 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from pydantic import ValidationError
 from sqlalchemy import Engine, func, text
 from sqlmodel import Session, col, select
 
-from monitor import catalogue as catalogue_rules
 from monitor import commitment as rules
 from monitor import files, overview
-from monitor.accounts import Accounts
 from monitor.clock import Clock, SystemClock
 from monitor.commitment import CommitmentState, context_of
-from monitor.digest.config import Recipient
-from monitor.digest.sending import DigestResult, Digests
 from monitor.errors import (
     CommandRejected,
     ConcurrencyError,
@@ -47,8 +44,6 @@ from monitor.events import (
     describe_validation,
     to_new_event,
 )
-from monitor.intake import Intake
-from monitor.journal import export_journal, import_journal, verify_rows
 from monitor.projections import (
     CommitmentProjection,
     CommitmentTopicView,
@@ -61,6 +56,20 @@ from monitor.store import migrate
 from monitor.store.database import make_engine
 from monitor.store.records import RecordedEvent, StreamAppend, VerifyReport
 from monitor.store.sql import SqlEventStore
+from monitor.writes import Aggregate, Writer
+
+#: how a commitment's stream folds, for the write path
+COMMITMENT: Aggregate[CommitmentState] = Aggregate(
+    empty=lambda stream: CommitmentState(stream.removeprefix("commitment-")),
+    apply=lambda state, event: rules.apply(state, REGISTRY.decode(event), context_of(event)),
+    version=lambda state: state.version,
+)
+
+if TYPE_CHECKING:
+    from monitor.accounts import Accounts
+    from monitor.digest.config import Recipient
+    from monitor.digest.sending import DigestResult, Digests
+    from monitor.intake import Intake
 
 Progress = Callable[[int, int], None]
 
@@ -100,13 +109,33 @@ class Monitor:
         self.engine = engine
         self.store = SqlEventStore(engine, self.clock)
         self.projection = CommitmentProjection(self.store)
-        self.intake = Intake(self)
-        self.accounts = Accounts(self)
-        self.digests = Digests(self)
+        #: the one write path (load, decide, append at the version read, retry, catch up)
+        self.writer = Writer(self.store, after=self.projection.catch_up)
         self._schema_checked = False
         self._overview_cache: (
             tuple[Any, dict[str, dict[str, int]], list[overview.ChartPoint]] | None
         ) = None
+
+    # The parts below are built on first use: a command that lists commitments loads neither
+    # the matcher and the fetcher (intake) nor the mail and template stack (digests).
+
+    @cached_property
+    def intake(self) -> Intake:
+        from monitor.intake import Intake
+
+        return Intake(self)
+
+    @cached_property
+    def accounts(self) -> Accounts:
+        from monitor.accounts import Accounts
+
+        return Accounts(self)
+
+    @cached_property
+    def digests(self) -> Digests:
+        from monitor.digest.sending import Digests
+
+        return Digests(self)
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None) -> Monitor:
@@ -163,6 +192,8 @@ class Monitor:
         """Bring recorded history in line with the catalogue file, all or nothing."""
         source = path or self.settings.catalogue
         body = files.read_text(source, "the catalogue")
+        from monitor import catalogue as catalogue_rules
+
         parsed = catalogue_rules.parse_catalogue(body, _display_path(source))
         for _attempt in range(RETRIES):
             states = self._all_states()
@@ -205,29 +236,19 @@ class Monitor:
         actor: str,
     ) -> list[RecordedEvent]:
         self.require_schema()
-        for _attempt in range(RETRIES):
-            state = self.load(commitment_id)
+
+        def decide_if_known(state: CommitmentState) -> list[DomainEvent]:
             if not state.exists:
                 raise NotFound(f"unknown commitment {commitment_id!r}: see `monitor list`")
-            try:
-                events = decide(state)
-            except ValidationError as exc:
-                raise CommandRejected(_validation_message(exc)) from exc
-            if not events:
-                return []  # nothing left to do (another writer did it first)
-            metadata = self._meta(actor)
-            try:
-                result = self.store.append(
-                    commitment_stream(commitment_id),
-                    [to_new_event(e, metadata) for e in events],
-                    state.version,
-                )
-            except ConcurrencyError:
-                back_off(_attempt)  # someone else wrote first: decide again on what is there now
-                continue
-            self.projection.catch_up()
-            return self.store.read_positions(result.positions)
-        raise MonitorError(f"{commitment_id} kept changing while you edited it; try again")
+            return decide(state)
+
+        return self.writer.execute(
+            commitment_stream(commitment_id),
+            COMMITMENT,
+            decide_if_known,
+            self._meta(actor),
+            what=commitment_id,
+        )
 
     def set_status(
         self,
@@ -493,6 +514,8 @@ class Monitor:
     def verify(self, progress: Callable[[int], None] | None = None) -> VerifyReport:
         """Check the hash chain and invariants end to end."""
         self.require_schema()
+        from monitor.journal import verify_rows
+
         report = verify_rows(self.store.iter_rows(), REGISTRY, progress)
         checkpoint = max(self.projection.checkpoint(), self.intake.projection.checkpoint())
         if checkpoint > report.last_position:
@@ -512,6 +535,8 @@ class Monitor:
         self.require_schema()
         destination = target if target is not None else self.settings.base_dir / "events"
         try:
+            from monitor.journal import export_journal
+
             return export_journal(self.store, destination, progress)
         except OSError as exc:
             raise MonitorError(
@@ -523,7 +548,10 @@ class Monitor:
     ) -> VerifyReport:
         """Load an exported journal into an empty store, then build the projections."""
         self.migrate()
+        from monitor.journal import import_journal
+
         report = import_journal(self.store, path, REGISTRY, progress)
+        self.writer.forget()  # the journal is new: no cached state stands for it
         self.projection.rebuild()
         self.intake.projection.rebuild()
         self.intake.learning.rebuild()

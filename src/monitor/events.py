@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import date
-from enum import StrEnum
 from importlib import resources
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
@@ -28,21 +27,8 @@ from pydantic import (
 
 from monitor.errors import UnknownEventType
 from monitor.ids import uuid7
+from monitor.status import Status as Status  # re-exported: events name their statuses
 from monitor.store.records import NewEvent, RecordedEvent
-
-
-class Status(StrEnum):
-    """Where a commitment stands (after PolitiFact and the G7 Research Group)."""
-
-    NOT_YET_ASSESSED = "not_yet_assessed"
-    IN_PROGRESS = "in_progress"
-    STALLED = "stalled"
-    FULFILLED = "fulfilled"
-    PARTIALLY_FULFILLED = "partially_fulfilled"
-    NOT_FULFILLED = "not_fulfilled"
-    SUPERSEDED = "superseded"
-    WITHDRAWN = "withdrawn"
-
 
 Provenance = Literal["verbatim", "fragment", "readout", "retro", "analysis", "official"]
 NonEmpty = Field(min_length=1)
@@ -69,7 +55,7 @@ def _refuse_nul(value: Any) -> None:
 class DomainEvent(BaseModel):
     """Base of every event payload."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     event_type: ClassVar[str]
     schema_version: ClassVar[int] = 1
 
@@ -84,7 +70,7 @@ class DomainEvent(BaseModel):
 class AmbiguousTerm(BaseModel):
     """A term that counts only when one of ``requires_any`` occurs in the same item."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     term: str = NonEmpty
     requires_any: tuple[str, ...] = Field(min_length=1)
 
@@ -92,7 +78,7 @@ class AmbiguousTerm(BaseModel):
 class Concept(BaseModel):
     """One idea and the ways it is written: any variant found means the concept is there."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     en: tuple[str, ...] = ()
     ja: tuple[str, ...] = ()
 
@@ -109,7 +95,7 @@ class MatchRule(BaseModel):
     words of each other (or in one sentence). ``weight`` is what the rule alone is worth.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     name: str = NonEmpty
     all_of: tuple[str, ...] = ()
     any_of: tuple[str, ...] = ()
@@ -126,7 +112,7 @@ class MatchRules(BaseModel):
     first form, still read for commitments recorded before it.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     terms_en: tuple[str, ...] = ()
     terms_ja: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -160,7 +146,7 @@ class CommitmentRegistered(DomainEvent):
 class FieldChange(BaseModel):
     """One field's value before and after a revision."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     old: Any
     new: Any
 
@@ -390,7 +376,7 @@ class ItemAlsoSeen(DomainEvent):
 class MatchReason(BaseModel):
     """One part of a proposal's score: a rule that fired, or a weight learned from review."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
     kind: Literal["rule", "title", "learned"]
     name: str = Field(min_length=1, max_length=200)
     #: the words of the item that made it fire, as written there

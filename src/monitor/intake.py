@@ -50,9 +50,9 @@ from monitor.projections.intake import IntakeProjection, ItemView, ProposalView,
 from monitor.projections.learning import LearningProjection
 from monitor.retry import RETRIES, back_off
 from monitor.sources import config as source_config
-from monitor.sources.fetch import FetchLimits
 from monitor.sources.identity import derived_id
 from monitor.sources.intake import proposal_for
+from monitor.sources.limits import FetchLimits
 from monitor.store.hashing import format_timestamp, parse_timestamp
 from monitor.store.records import RecordedEvent, StreamAppend
 from monitor.story_queue import StoryQueue

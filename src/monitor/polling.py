@@ -29,7 +29,7 @@ from monitor.clock import Clock
 from monitor.errors import ConcurrencyError, EventIdConflict
 from monitor.matching import Matcher
 from monitor.projections.intake import IntakeProjection, SourceView
-from monitor.sources.fetch import Fetcher, FetchLimits, FetchResult, Validators
+from monitor.sources.fetch import Fetcher, FetchResult, Validators
 from monitor.sources.intake import (
     KnownItem,
     KnownKey,
@@ -40,6 +40,7 @@ from monitor.sources.intake import (
     plan_check,
     prepare_items,
 )
+from monitor.sources.limits import FetchLimits
 from monitor.sources.parse import ParsedFeed, parse_feed
 from monitor.store.sql import SqlEventStore
 

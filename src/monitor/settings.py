@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from monitor.digest.config import PASSWORD_ENV, DigestSettings, describe_digest, parse_digest
 from monitor.errors import ConfigError
-from monitor.sources.fetch import MIB, FetchLimits
+from monitor.sources.limits import MIB, FetchLimits
 from monitor.store.database import SYNCHRONOUS, sqlite_url
 
 

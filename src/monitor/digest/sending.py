@@ -61,6 +61,7 @@ from monitor.events import (
     to_new_event,
 )
 from monitor.retry import RETRIES, back_off
+from monitor.writes import VERSION_ONLY
 
 if TYPE_CHECKING:
     from monitor.core import Monitor
@@ -447,16 +448,14 @@ class Digests:
 
     def _record(self, address: str, event: DomainEvent) -> None:
         """Append an outcome at whatever version the stream has reached by now."""
-        stream = digest_stream(address)
-        new = to_new_event(event, self._meta())
-        for attempt in range(RETRIES):
-            try:
-                self.store.append(stream, [new], self.store.stream_version(stream))
-            except ConcurrencyError:
-                back_off(attempt)
-                continue
-            return
-        raise MonitorError(f"could not record the digest outcome for {address}; it may resend")
+        try:
+            self.monitor.writer.execute(
+                digest_stream(address), VERSION_ONLY, lambda _: [event], self._meta()
+            )
+        except MonitorError as exc:
+            raise MonitorError(
+                f"could not record the digest outcome for {address}; it may resend"
+            ) from exc
 
     def _meta(self) -> dict[str, object]:
         # Which process claimed: two schedulers racing show up in the journal.
