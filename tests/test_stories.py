@@ -803,7 +803,9 @@ def test_the_api_lists_stories_and_reviews_one(web: Any) -> None:
     unclear = client.post(url, headers=reviewer, json={"reason": "other"})
     assert unclear.status_code == 400
     assert "choose with --commitment" in unclear.json()["error"]
-    assert client.post(url, headers=reviewer, json={"commitment": 5}).status_code == 400
+    odd = client.post(url, headers=reviewer, json={"commitment": 5})
+    assert odd.status_code == 422  # a bad body: the field is named
+    assert all(p.startswith("commitment") for p in odd.json()["problems"])
     done = client.post(
         url, headers=reviewer, json={"reason": "irrelevant", "commitment": ["EPCC23-SEMI-01"]}
     )

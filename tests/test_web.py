@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import html
+import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
+from typing import get_args
 
 import httpx
 import pytest
 
 from monitor import Monitor
+from monitor.review import REJECT_REASONS
 from monitor.web import create_app
+from monitor.web.bodies import Reason
 
 from .feedserver import FeedServer
 from .webserver import PASSWORD, LiveServer, seed_review_site
@@ -317,8 +324,23 @@ def test_json_api_mirrors_the_cli(site) -> None:  # type: ignore[no-untyped-def]
     refused = client.post(
         "/api/commitments/EPCC23-SEMI-03/status", headers=write, json={"status": "fulfilled"}
     )
-    assert refused.status_code == 400
-    assert "rationale is required" in refused.json()["error"]
+    assert refused.status_code == 422  # the body, checked before any command runs
+    assert refused.json()["problems"] == ["rationale: Field required"]
+    refused = client.post(
+        "/api/commitments/EPCC23-SEMI-03/status",
+        headers=write,
+        json={**body, "status": "done", "colour": "red"},
+    )
+    assert refused.status_code == 422
+    assert [p.split(":")[0] for p in refused.json()["problems"]] == ["status", "colour"]
+    # the domain's own refusals stay 400 with its message
+    no_evidence = client.post(
+        "/api/commitments/EPCC23-SEMI-03/status",
+        headers=write,
+        json={"status": "fulfilled", "rationale": "done", "effective": "2026-01-06"},
+    )
+    assert no_evidence.status_code == 400
+    assert "evidence is required" in no_evidence.json()["error"]
     assert (
         client.post(
             "/api/commitments/EPCC23-SEMI-03/notes", headers=write, json={"text": "watch Natcast"}
@@ -335,6 +357,64 @@ def test_json_api_mirrors_the_cli(site) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/api/counts", headers=read).json()["status"]["in_progress"] == 1
     assert client.get("/api/sources", headers=read).json()[0]["items_seen"] == 2
     assert client.get("/api/commitments/NOPE-1", headers=read).status_code == 404
+
+
+def test_the_api_documents_its_bodies(site) -> None:  # type: ignore[no-untyped-def]
+    _, client = site
+    schemas = client.get("/api/openapi.json").json()["components"]["schemas"]
+    status = schemas["StatusBody"]
+    assert set(status["required"]) == {"status", "rationale"}
+    assert {"status", "rationale", "effective", "evidence"} <= set(status["properties"])
+    assert "description" in status["properties"]["effective"]
+    assert schemas["ReviewBody"]["properties"]["reason"]["default"] == "other"
+    assert schemas["NoteBody"]["required"] == ["text"]
+    assert get_args(Reason) == REJECT_REASONS  # the API names the reasons review knows
+
+
+def test_the_cli_and_the_api_print_one_shape(site, project) -> None:  # type: ignore[no-untyped-def]
+    monitor, client = site
+    read = {"Authorization": f"Bearer {monitor.accounts.create_token('vera', 'r')}"}
+    monitor.set_status(
+        "EPCC23-SEMI-03", "in_progress", rationale="roadmap", by="rita",
+        effective_at=monitor.clock.now(), evidence=["https://example.org/roadmap"],
+    )  # fmt: skip
+    config = str(project / "config" / "monitor.toml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+
+    def cli(*args: str) -> object:
+        done = subprocess.run(
+            [sys.executable, "-m", "monitor", "--config", config, *args, "--json"],
+            env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return json.loads(done.stdout)
+
+    def api(path: str, **params: str) -> object:
+        answer = client.get(path, headers=read, params=params)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    assert cli("list") == api("/api/commitments")
+    assert cli("show", "EPCC23-SEMI-03") == api("/api/commitments/EPCC23-SEMI-03")
+    for as_of in ("2025-01-01", "2026-12-31"):
+        assert cli("history", "EPCC23-SEMI-03", "--as-of", as_of) == api(
+            "/api/commitments/EPCC23-SEMI-03/history", as_of=as_of
+        )
+    assert cli("counts") == api("/api/counts")
+    assert cli("sources") == api("/api/sources")
+    assert cli("queue") == api("/api/queue")
+    # what a command recorded: the same shape from both
+    write = {"Authorization": f"Bearer {monitor.accounts.create_token('rita', 'w')}"}
+    by_cli = cli("note", "add", "EPCC23-SEMI-03", "from the shell", "--by", "rita")
+    by_api = client.post(
+        "/api/commitments/EPCC23-SEMI-03/notes", headers=write, json={"text": "from a script"}
+    ).json()
+    assert isinstance(by_cli, dict)
+    [from_cli], [from_api] = by_cli["recorded"], by_api["recorded"]
+    assert from_cli.keys() == from_api.keys()
+    assert (from_cli["data"]["text"], from_api["data"]["text"]) == (
+        "from the shell",
+        "from a script",
+    )
 
 
 def test_hostile_requests_get_clean_answers(site) -> None:  # type: ignore[no-untyped-def]
@@ -357,7 +437,8 @@ def test_hostile_requests_get_clean_answers(site) -> None:  # type: ignore[no-un
     token = {"Authorization": f"Bearer {monitor.accounts.create_token('rita', 'x')}"}
     pid = monitor.intake.queue()[0].proposal_id
     odd = client.post(f"/api/queue/{pid}/snooze", headers=token, json={"until": 5})
-    assert odd.status_code == 400
+    assert odd.status_code == 422  # a bad body: the field is named
+    assert odd.json()["problems"] == ["until: Input should be a valid string"]
     missing = client.get("/no-such-page")
     assert missing.status_code == 404
     assert "content-security-policy" in missing.headers

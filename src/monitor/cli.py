@@ -23,6 +23,7 @@ import typer
 from monitor.clock import Clock, ScaledClock
 from monitor.dates import local, local_date, parse_moment
 from monitor.errors import CatalogueError, ConfigError, MonitorError
+from monitor.shapes import commitment_json, history_json, recorded_json, source_json
 from monitor.status import Status
 from monitor.version import __version__
 
@@ -30,8 +31,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
-    from monitor.core import History, Monitor, SyncReport
-    from monitor.projections import CommitmentView, SourceView
+    from monitor.core import Monitor, SyncReport
     from monitor.sources.intake import SourcePlan
 
 # Every import that loads the database, the models or the terminal library waits for the
@@ -257,13 +257,6 @@ def show_config(as_json: JsonOpt = False) -> None:
 # -- queries ----------------------------------------------------------------------------------
 
 
-def _view_json(view: CommitmentView) -> dict[str, Any]:
-    data = view.model_dump()
-    data["topics"] = json.loads(view.topics)
-    data["parties"] = json.loads(view.parties)
-    return data
-
-
 @app.command("list")
 def list_(
     status: Annotated[str | None, typer.Option(help=STATUS_HELP)] = None,
@@ -278,7 +271,7 @@ def list_(
         views = monitor.list_commitments(status, topic, retired)
         zone = monitor.settings.timezone
     if as_json:
-        _print_json([_view_json(v) for v in views])
+        _print_json([commitment_json(v) for v in views])
         return
     table = Table(title=f"{len(views)} commitment(s)", title_justify="left")
     # Rich shrinks short columns before a long one: give the title what is left over, and
@@ -381,7 +374,7 @@ def history(
         moment = parse_moment(as_of, zone, end_of_day=True)
         result = monitor.history(commitment_id, moment, "recorded" if recorded else "effective")
     if as_json:
-        _print_json(_history_json(result))
+        _print_json(history_json(result))
         return
     clock = "as recorded by" if recorded else "in effect on"
     a = result.assessment
@@ -400,36 +393,6 @@ def history(
             shown += " (after)"
         table.add_row(str(event.position), local(event.recorded_at, zone), event.event_type, shown)
     out.print(table)
-
-
-def _history_json(result: History) -> dict[str, Any]:
-    a = result.assessment
-    return {
-        "commitment_id": result.commitment_id,
-        "as_of": result.as_of.isoformat(),
-        "clock": result.clock,
-        "status": result.status.value,
-        "assessment": None
-        if a is None
-        else {
-            "assessment_id": str(a.assessment_id),
-            "status": a.status.value,
-            "effective_at": a.effective_at.isoformat(),
-            "assessor": a.assessor,
-            "rationale": a.rationale,
-            "recorded_at": a.recorded_at.isoformat(),
-        },
-        "events": [
-            {
-                "position": e.position,
-                "event_type": e.event_type,
-                "event_id": str(e.event_id),
-                "recorded_at": e.recorded_at.isoformat(),
-                "data": e.data,
-            }
-            for e, _ in result.events
-        ],
-    }
 
 
 @app.command()
@@ -458,17 +421,7 @@ def counts(as_json: JsonOpt = False) -> None:
 
 def _recorded(events: list[Any], as_json: bool, zone: Any) -> None:
     if as_json:
-        _print_json(
-            [
-                {
-                    "position": e.position,
-                    "event_id": str(e.event_id),
-                    "event_type": e.event_type,
-                    "data": e.data,
-                }
-                for e in events
-            ]
-        )
+        _print_json(recorded_json(events))
         return
     for e in events:
         out.print(f"recorded {e.event_type} {e.event_id} at {local(e.recorded_at, zone)}")
@@ -578,10 +531,6 @@ def evidence_retract(
 # -- sources, polls, queue -------------------------------------------------------------------
 
 
-def _source_json(view: SourceView) -> dict[str, Any]:
-    return view.model_dump()
-
-
 @sources_app.callback(invoke_without_command=True)
 def sources_list(
     ctx: typer.Context,
@@ -597,7 +546,7 @@ def sources_list(
         views = monitor.intake.sources(include_removed=removed)
         zone = monitor.settings.timezone
     if as_json:
-        _print_json([_source_json(v) for v in views])
+        _print_json([source_json(v) for v in views])
         return
     table = Table(title=f"{len(views)} source(s)", title_justify="left")
     for name in ("name", "health", "last success", "next check", "items", "prop.", "error"):

@@ -18,6 +18,7 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 
 import fastapi_offline
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     FileResponse,
     HTMLResponse,
@@ -37,8 +38,10 @@ from monitor.errors import MonitorError, NotFound
 from monitor.events import REGISTRY, Status
 from monitor.review import REJECT_REASONS
 from monitor.service.health import Health
+from monitor.shapes import commitment_json, history_json, recorded_json, source_json
 from monitor.store.hashing import parse_timestamp
 from monitor.story_queue import story_json
+from monitor.web.bodies import NoteBody, ReviewBody, StatusBody
 from monitor.web.security import CSP, SecurityHeaders, check_csrf, csrf_token, require
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -290,6 +293,21 @@ def create_app(
             "error.html",
             {"message": exc.detail, "user": None},
             status_code=exc.status_code,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        # A bad body, query or path: 422 naming each field (an API client can fix it)
+        problems = [
+            ".".join(str(p) for p in e["loc"] if p != "body") + f": {e['msg']}"
+            for e in exc.errors()
+        ]
+        if request.url.path.startswith("/api/"):
+            return JSONResponse(
+                {"error": "; ".join(problems), "problems": problems}, status_code=422
+            )
+        return templates.TemplateResponse(
+            request, "error.html", {"message": "; ".join(problems), "user": None}, status_code=422
         )
 
     @app.exception_handler(Exception)
@@ -606,10 +624,7 @@ def create_app(
         """The catalogue with current status (monitor list --json)."""
         require(user, "viewer")
         views = api_call(lambda: monitor.list_commitments(status, topic))
-        return [
-            {**v.model_dump(), "topics": json.loads(v.topics), "parties": json.loads(v.parties)}
-            for v in views
-        ]
+        return [commitment_json(v) for v in views]
 
     @app.get("/api/queue")
     def api_queue(
@@ -648,12 +663,7 @@ def create_app(
                 "recorded" if recorded else "effective",
             )
         )
-        return {
-            "commitment_id": commitment_id,
-            "as_of": result.as_of.isoformat(),
-            "clock": result.clock,
-            "status": result.status.value,
-        }
+        return history_json(result)
 
     @app.get("/api/counts")
     def api_counts(user: Viewer) -> dict[str, dict[str, int]]:
@@ -666,68 +676,55 @@ def create_app(
     def api_sources(user: Viewer) -> list[dict[str, Any]]:
         """Sources with their health (monitor sources --json)."""
         require(user, "viewer")
-        return [v.model_dump() for v in monitor.intake.sources()]
+        return [source_json(v) for v in monitor.intake.sources()]
 
     @app.post("/api/commitments/{commitment_id}/notes")
-    def api_note(commitment_id: str, user: Scripted, payload: dict[str, Any]) -> dict[str, Any]:
+    def api_note(commitment_id: str, user: Scripted, payload: NoteBody) -> dict[str, Any]:
         """Add a note (monitor note add)."""
         author = require(user, "reviewer")
-        events = api_call(
-            lambda: monitor.add_note(commitment_id, str(payload.get("text", "")), by=author.name)
-        )
-        return {
-            "recorded": [{"event_id": str(e.event_id), "event_type": e.event_type} for e in events]
-        }
+        events = api_call(lambda: monitor.add_note(commitment_id, payload.text, by=author.name))
+        return recorded_json(events)
 
     @app.post("/api/commitments/{commitment_id}/status")
-    def api_status(commitment_id: str, user: Scripted, payload: dict[str, Any]) -> dict[str, Any]:
+    def api_status(commitment_id: str, user: Scripted, payload: StatusBody) -> dict[str, Any]:
         """Assess a status with rationale, evidence and effective date (monitor status set)."""
         assessor = require(user, "reviewer")
-        effective = payload.get("effective")
+        effective = payload.effective
         events = api_call(
             lambda: monitor.set_status(
                 commitment_id,
-                str(payload.get("status", "")),
-                rationale=str(payload.get("rationale", "")),
+                payload.status.value,
+                rationale=payload.rationale,
                 by=assessor.name,
-                effective_at=parse_moment(str(effective), zone)
-                if effective
-                else monitor.clock.now(),
-                evidence=[str(e) for e in payload.get("evidence", [])],
+                effective_at=parse_moment(effective, zone) if effective else monitor.clock.now(),
+                evidence=payload.evidence,
             )
         )
-        return {
-            "recorded": [{"event_id": str(e.event_id), "event_type": e.event_type} for e in events]
-        }
+        return recorded_json(events)
 
     @app.post("/api/queue/{ref}/{action}")
     def api_review(
-        ref: str, action: str, user: Scripted, payload: dict[str, Any] | None = None
+        ref: str, action: str, user: Scripted, payload: ReviewBody | None = None
     ) -> dict[str, Any]:
         """Accept, reject or snooze a story (its id; ``commitment``: one id or a list, when
         the story waits on several) or a proposal (bearer token only; no cookies, so no
         CSRF)."""
         reviewer = require(user, "reviewer")
-        body = payload or {}
-        chosen = body.get("commitment") or []
-        if isinstance(chosen, str):
-            chosen = [chosen]
-        if not isinstance(chosen, list) or not all(isinstance(c, str) for c in chosen):
-            raise HTTPException(400, "commitment: a commitment id, or a list of them")
+        body = payload or ReviewBody()
+        chosen = [body.commitment] if isinstance(body.commitment, str) else body.commitment or []
+        until = body.until
         events = api_call(
             lambda: monitor.intake.review(
                 ref,
                 action,
                 by=reviewer.name,
                 commitments=tuple(chosen),
-                status=str(body["status"]) if body.get("status") else None,
-                rationale=str(body.get("rationale", "")),
-                reason=body.get("reason", "other"),
-                until=parse_moment(str(body["until"]), zone) if body.get("until") else None,
+                status=body.status.value if body.status else None,
+                rationale=body.rationale,
+                reason=body.reason,
+                until=parse_moment(until, zone) if until else None,
             )
         )
-        return {
-            "recorded": [{"event_id": str(e.event_id), "event_type": e.event_type} for e in events]
-        }
+        return recorded_json(events)
 
     return app

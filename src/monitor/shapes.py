@@ -1,0 +1,79 @@
+"""The JSON shape of each result, one function per result: the command line's ``--json``
+and the web API's ``/api/...`` both print these, so a script reads the same fields from
+either (tests/test_shapes.py holds them equal).
+
+Shapes of results made elsewhere and shared the same way: ``monitor.core.show_record``
+(``show``) and ``monitor.story_queue.story_json`` (``queue``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from monitor.core import History
+    from monitor.projections import CommitmentView, SourceView
+    from monitor.store.records import RecordedEvent
+
+
+def commitment_json(view: CommitmentView) -> dict[str, Any]:
+    """One row of ``list``: the commitment's read model with its lists decoded."""
+    data = view.model_dump()
+    data["topics"] = json.loads(view.topics)
+    data["parties"] = json.loads(view.parties)
+    return data
+
+
+def source_json(view: SourceView) -> dict[str, Any]:
+    """One row of ``sources``: a source with its health."""
+    return view.model_dump()
+
+
+def history_json(result: History) -> dict[str, Any]:
+    """``history``: the status as of a moment, by effective or recorded time, with the
+    assessment in force and the events that led there."""
+    a = result.assessment
+    return {
+        "commitment_id": result.commitment_id,
+        "as_of": result.as_of.isoformat(),
+        "clock": result.clock,
+        "status": result.status.value,
+        "assessment": None
+        if a is None
+        else {
+            "assessment_id": str(a.assessment_id),
+            "status": a.status.value,
+            "effective_at": a.effective_at.isoformat(),
+            "assessor": a.assessor,
+            "rationale": a.rationale,
+            "recorded_at": a.recorded_at.isoformat(),
+        },
+        "events": [
+            {
+                "position": e.position,
+                "event_type": e.event_type,
+                "event_id": str(e.event_id),
+                "recorded_at": e.recorded_at.isoformat(),
+                "data": e.data,
+            }
+            for e, _ in result.events
+        ],
+    }
+
+
+def recorded_json(events: Iterable[RecordedEvent]) -> dict[str, Any]:
+    """What a command recorded (``status set``, ``note add``, ``review`` ...)."""
+    return {
+        "recorded": [
+            {
+                "position": e.position,
+                "event_id": str(e.event_id),
+                "event_type": e.event_type,
+                "recorded_at": e.recorded_at.isoformat(),
+                "data": e.data,
+            }
+            for e in events
+        ]
+    }
