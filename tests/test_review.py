@@ -7,10 +7,15 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from uuid import UUID
 
 import pytest
 
 from monitor import CommandRejected, FixedClock, Monitor, load_settings
+from monitor import review as review_rules
+from monitor.events import DomainEvent, commitment_stream, proposal_stream
+from monitor.writes import COMMITMENT, PROPOSAL
 
 from .conftest import NOW
 from .feedserver import FeedServer
@@ -111,6 +116,37 @@ def test_two_reviewers_on_one_proposal(reviewed, project: Path) -> None:  # type
     loser = next(n for n in outcomes if n != winner)
     assert outcomes[loser].startswith(f"{winner} already accepted this proposal")
     assert len(monitor.load("EPCC23-SEMI-01").evidence) == 1  # nothing overwritten or doubled
+
+
+def test_a_review_racing_another_host_is_decided_again(reviewed, project: Path) -> None:  # type: ignore[no-untyped-def]
+    """A real conflict on the two-stream write (proposal and commitment): another Monitor
+    (as another host) accepts between this one's decision and its append; this one decides
+    again on what is there now and the rules refuse a second accept."""
+    monitor, _clock = reviewed
+    pid = proposal(monitor, "EPCC23-SEMI-01")
+    settings = load_settings(project / "config" / "monitor.toml", env={})
+    streams = [
+        (proposal_stream(UUID(pid)), PROPOSAL),
+        (commitment_stream("EPCC23-SEMI-01"), COMMITMENT),
+    ]
+    decisions: list[str] = []
+    with Monitor.open(settings, FixedClock(NOW)) as elsewhere:
+
+        def decide(states: list[Any]) -> list[list[DomainEvent]]:
+            state, commitment = states
+            decisions.append(state.state)
+            if len(decisions) == 1:
+                elsewhere.intake.review(pid, "accept", by="ben")  # first, for real
+            on_proposal, on_commitment = review_rules.accept(
+                state, commitment, reviewer="ana", now=NOW, zone=UTC
+            )
+            return [on_proposal, on_commitment]
+
+        with pytest.raises(CommandRejected, match="ben already accepted this proposal"):
+            monitor.writer.execute_many(streams, decide, {"actor": "ana"}, what="proposal")
+    assert decisions == ["pending", "accepted"]
+    assert monitor.writer.conflicts == 1
+    assert len(monitor.load("EPCC23-SEMI-01").evidence) == 1
 
 
 def test_bulk_selection_by_filter(reviewed) -> None:  # type: ignore[no-untyped-def]

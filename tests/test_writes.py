@@ -16,8 +16,8 @@ import pytest
 
 from monitor import Monitor, MonitorError, load_settings
 from monitor.commitment import CommitmentState, add_note
-from monitor.core import COMMITMENT
 from monitor.events import DomainEvent, commitment_stream
+from monitor.writes import COMMITMENT
 
 from .conftest import NOW
 

@@ -56,14 +56,7 @@ from monitor.store import migrate
 from monitor.store.database import make_engine
 from monitor.store.records import RecordedEvent, StreamAppend, VerifyReport
 from monitor.store.sql import SqlEventStore
-from monitor.writes import Aggregate, Writer
-
-#: how a commitment's stream folds, for the write path
-COMMITMENT: Aggregate[CommitmentState] = Aggregate(
-    empty=lambda stream: CommitmentState(stream.removeprefix("commitment-")),
-    apply=lambda state, event: rules.apply(state, REGISTRY.decode(event), context_of(event)),
-    version=lambda state: state.version,
-)
+from monitor.writes import COMMITMENT, Writer
 
 if TYPE_CHECKING:
     from monitor.accounts import Accounts

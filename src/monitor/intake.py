@@ -56,6 +56,7 @@ from monitor.sources.limits import FetchLimits
 from monitor.store.hashing import format_timestamp, parse_timestamp
 from monitor.store.records import RecordedEvent, StreamAppend
 from monitor.story_queue import StoryQueue
+from monitor.writes import COMMITMENT, PROPOSAL
 
 if TYPE_CHECKING:
     from monitor.core import Monitor
@@ -464,65 +465,42 @@ class Intake:
                 f"not {', '.join(commitments)}"
             )
         proposal_id = UUID(view.proposal_id)
-        stream = proposal_stream(proposal_id)
-        cstream = commitment_stream(view.commitment_id)
-        for attempt in range(RETRIES):
-            state = review_rules.fold_proposal(
-                (REGISTRY.decode(e), context_of(e)) for e in self.store.read_stream(stream)
-            )
-            commitment = self.monitor.load(view.commitment_id)
+        if action not in ("accept", "reject", "snooze"):
+            raise CommandRejected("action must be accept, reject or snooze")
+        if action == "snooze" and until is None:
+            raise CommandRejected("snooze needs --until DATE")
+
+        def decide(states: list[Any]) -> list[list[DomainEvent]]:
+            state, commitment = states
             now = self.monitor.clock.now()
-            metadata = {"actor": by.strip() or "unknown"}
-            try:
-                if action == "accept":
-                    on_proposal, on_commitment = review_rules.accept(
-                        state,
-                        commitment,
-                        reviewer=by,
-                        now=now,
-                        zone=self.monitor.settings.timezone,
-                        status=status,
-                        rationale=rationale,
-                        effective_at=effective_at,
-                    )
-                elif action == "reject":
-                    on_proposal, on_commitment = (
-                        review_rules.reject(state, reviewer=by, reason=reason, note=note),
-                        [],
-                    )
-                elif action == "snooze":
-                    if until is None:
-                        raise CommandRejected("snooze needs --until DATE")
-                    on_proposal, on_commitment = (
-                        review_rules.snooze(state, reviewer=by, until=until, now=now),
-                        [],
-                    )
-                else:
-                    raise CommandRejected("action must be accept, reject or snooze")
-            except ValidationError as exc:
-                raise CommandRejected(f"refused: {describe_validation(exc)}") from exc
-            appends = [
-                StreamAppend(
-                    stream, tuple(to_new_event(e, metadata) for e in on_proposal), state.version
+            if action == "accept":
+                on_proposal, on_commitment = review_rules.accept(
+                    state,
+                    commitment,
+                    reviewer=by,
+                    now=now,
+                    zone=self.monitor.settings.timezone,
+                    status=status,
+                    rationale=rationale,
+                    effective_at=effective_at,
                 )
-            ]
-            if on_commitment:
-                appends.append(
-                    StreamAppend(
-                        cstream,
-                        tuple(to_new_event(e, metadata) for e in on_commitment),
-                        commitment.version,
-                    )
-                )
-            try:
-                results = self.store.append_batch(appends)
-            except ConcurrencyError:
-                back_off(attempt)  # decide again: the rules will say who got there first
-                continue
-            self.monitor.projection.catch_up()
-            self.projection.catch_up()
-            return self.store.read_positions(p for r in results for p in r.positions)
-        raise MonitorError("the proposal kept changing while you reviewed it; try again")
+                return [on_proposal, on_commitment]
+            if action == "reject":
+                return [review_rules.reject(state, reviewer=by, reason=reason, note=note), []]
+            assert until is not None
+            return [review_rules.snooze(state, reviewer=by, until=until, now=now), []]
+
+        recorded = self.monitor.writer.execute_many(
+            [
+                (proposal_stream(proposal_id), PROPOSAL),
+                (commitment_stream(view.commitment_id), COMMITMENT),
+            ],
+            decide,
+            {"actor": by.strip() or "unknown"},
+            what=f"proposal {view.proposal_id[:8]}",
+        )
+        self.projection.catch_up()
+        return recorded
 
     def undo(self, event_id: UUID, *, by: str, rationale: str) -> list[RecordedEvent]:
         """Undo a review decision or an accepted evidence with compensating events.

@@ -49,23 +49,29 @@ def fold_proposal(events: Iterable[tuple[DomainEvent, EventContext]]) -> Proposa
     """The state after a proposal stream's events."""
     state = ProposalState()
     for event, ctx in events:
-        state.version += 1
-        if isinstance(event, EvidenceProposed):
-            state.proposal = event
-        elif isinstance(event, ProposalReopened):
-            state.state, state.reviewer, state.snoozed_until = "pending", None, None
-            state.reviewed_at = None
-            state.decision_event_id = None
-        elif isinstance(event, ProposalAccepted | EvidenceRejected | ProposalSnoozed):
-            state.reviewer = event.reviewer
-            state.reviewed_at = ctx.recorded_at
-            state.decision_event_id = ctx.event_id
-            if isinstance(event, ProposalAccepted):
-                state.state, state.evidence_id = "accepted", event.evidence_id
-            elif isinstance(event, EvidenceRejected):
-                state.state = "rejected"
-            else:
-                state.state, state.snoozed_until = "snoozed", event.until
+        apply_proposal(state, event, ctx)
+    return state
+
+
+def apply_proposal(state: ProposalState, event: DomainEvent, ctx: EventContext) -> ProposalState:
+    """Fold one event into a proposal's state (mutates and returns ``state``)."""
+    state.version += 1
+    if isinstance(event, EvidenceProposed):
+        state.proposal = event
+    elif isinstance(event, ProposalReopened):
+        state.state, state.reviewer, state.snoozed_until = "pending", None, None
+        state.reviewed_at = None
+        state.decision_event_id = None
+    elif isinstance(event, ProposalAccepted | EvidenceRejected | ProposalSnoozed):
+        state.reviewer = event.reviewer
+        state.reviewed_at = ctx.recorded_at
+        state.decision_event_id = ctx.event_id
+        if isinstance(event, ProposalAccepted):
+            state.state, state.evidence_id = "accepted", event.evidence_id
+        elif isinstance(event, EvidenceRejected):
+            state.state = "rejected"
+        else:
+            state.state, state.snoozed_until = "snoozed", event.until
     return state
 
 

@@ -23,15 +23,19 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
 from pydantic import ValidationError
 
+from monitor import commitment as commitment_rules
+from monitor.commitment import CommitmentState, context_of
 from monitor.errors import CommandRejected, ConcurrencyError, MonitorError
-from monitor.events import DomainEvent, describe_validation, to_new_event
+from monitor.events import REGISTRY, DomainEvent, describe_validation, to_new_event
 from monitor.retry import RETRIES, back_off
-from monitor.store.records import RecordedEvent
+from monitor.review import ProposalState, apply_proposal
+from monitor.store.records import RecordedEvent, StreamAppend
 from monitor.store.sql import SqlEventStore
 
 S = TypeVar("S")
@@ -60,6 +64,23 @@ VERSION_ONLY: Aggregate[int] = Aggregate(
     empty=lambda stream: 0,
     apply=lambda version, event: event.stream_version,
     version=lambda version: version,
+)
+
+
+#: how a commitment's stream folds
+COMMITMENT: Aggregate[CommitmentState] = Aggregate(
+    empty=lambda stream: CommitmentState(stream.removeprefix("commitment-")),
+    apply=lambda state, event: commitment_rules.apply(
+        state, REGISTRY.decode(event), context_of(event)
+    ),
+    version=lambda state: state.version,
+)
+
+#: how a proposal's stream folds
+PROPOSAL: Aggregate[ProposalState] = Aggregate(
+    empty=lambda stream: ProposalState(),
+    apply=lambda state, event: apply_proposal(state, REGISTRY.decode(event), context_of(event)),
+    version=lambda state: state.version,
 )
 
 
@@ -104,6 +125,70 @@ class Writer:
         """Drop every cached state (after the journal was replaced by an import)."""
         with self._cache_lock:
             self._states.clear()
+
+    def execute_many(
+        self,
+        streams: list[tuple[str, Aggregate[Any]]],
+        decide: Callable[[list[Any]], list[list[DomainEvent]]],
+        metadata: dict[str, Any],
+        *,
+        what: str,
+    ) -> list[RecordedEvent]:
+        """:meth:`execute` for a decision on several streams at once (a review writes to the
+        proposal and to its commitment): ``decide`` gets their states in order and gives
+        each stream's new events; all are appended in one transaction, each at the version
+        read, or none is."""
+        stripes = sorted({hash(stream) % STRIPES for stream, _ in streams})
+        with ExitStack() as held:
+            for stripe in stripes:  # always in the same order: no deadlock
+                held.enter_context(self._locks[stripe])
+            states = [self.state(stream, aggregate) for stream, aggregate in streams]
+            for attempt in range(self.retries):
+                try:
+                    decided = decide(states)
+                except ValidationError as exc:
+                    self._keep_all(streams, states)
+                    raise CommandRejected(f"refused: {describe_validation(exc)}") from exc
+                except BaseException:
+                    self._keep_all(streams, states)
+                    raise
+                appends = [
+                    StreamAppend(
+                        stream,
+                        tuple(to_new_event(e, metadata) for e in events),
+                        aggregate.version(state),
+                    )
+                    for (stream, aggregate), state, events in zip(
+                        streams, states, decided, strict=True
+                    )
+                    if events
+                ]
+                if not appends:
+                    self._keep_all(streams, states)
+                    return []
+                try:
+                    results = self.store.append_batch(appends)
+                except ConcurrencyError:
+                    self.conflicts += 1
+                    if attempt + 1 == self.retries:
+                        break
+                    back_off(attempt)
+                    states = [self.state(stream, aggregate) for stream, aggregate in streams]
+                    continue
+                recorded = self.store.read_positions(p for r in results for p in r.positions)
+                index = {stream: i for i, (stream, _) in enumerate(streams)}
+                for event in recorded:
+                    i = index[event.stream_id]
+                    states[i] = streams[i][1].apply(states[i], event)
+                self._keep_all(streams, states)
+                if self.after is not None:
+                    self.after()
+                return recorded
+        raise MonitorError(f"{what} kept changing while you edited it; try again")
+
+    def _keep_all(self, streams: list[tuple[str, Aggregate[Any]]], states: list[Any]) -> None:
+        for (stream, _), state in zip(streams, states, strict=True):
+            self._keep(stream, state)
 
     def execute(
         self,
