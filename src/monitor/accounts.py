@@ -26,7 +26,7 @@ from monitor.store.hashing import format_timestamp
 from monitor.writes import VERSION_ONLY
 
 if TYPE_CHECKING:
-    from monitor.core import Monitor
+    from monitor.application.context import Context
 
 ROLES = ("viewer", "reviewer", "admin")
 SCOPES = ("api", "feed")
@@ -52,21 +52,25 @@ class Account:
 
 
 class Accounts:
-    """Users and tokens of one store; reached as ``Monitor.accounts``."""
+    """Users and tokens of one store; reached as ``Monitor.accounts``.
 
-    def __init__(self, monitor: Monitor, hasher: PasswordHasher | None = None) -> None:
-        self.monitor = monitor
+    It works with a small context (settings, clock, database, journal, write path), not
+    the whole Monitor.
+    """
+
+    def __init__(self, context: Context, hasher: PasswordHasher | None = None) -> None:
+        self.context = context
         self.hasher = hasher or PasswordHasher()
 
     def _journal(self, name: str, change: str, role: str | None, by: str) -> None:
         event = UserChanged(name=name, change=change, role=role, by=by or "cli")
-        self.monitor.writer.execute(
+        self.context.writer.execute(
             user_stream(name), VERSION_ONLY, lambda _: [event], {"actor": by or "cli"}, what=name
         )
 
     def add(self, name: str, role: str, password: str, *, by: str = "cli") -> Account:
         """Create a user; the password is hashed with Argon2id."""
-        self.monitor.require_schema()
+        self.context.require_schema()
         problems = []
         if not NAME.match(name):
             problems.append("name: use lowercase letters, digits, '.', '_' or '-'")
@@ -78,8 +82,8 @@ class Accounts:
             raise CommandRejected("user refused: " + "; ".join(problems))
         if self.find(name) is not None:
             raise CommandRejected(f"a user named {name!r} exists already")
-        now = format_timestamp(self.monitor.clock.now())
-        with self.monitor.engine.begin() as conn:
+        now = format_timestamp(self.context.clock.now())
+        with self.context.engine.begin() as conn:
             conn.execute(
                 text(
                     "INSERT INTO accounts (name, role, password_hash, disabled, created_at) "
@@ -91,7 +95,7 @@ class Accounts:
         return Account(name, role, False, now)
 
     def find(self, name: str) -> Account | None:
-        with self.monitor.engine.connect() as conn:
+        with self.context.engine.connect() as conn:
             row = conn.execute(
                 text("SELECT name, role, disabled, created_at FROM accounts WHERE name = :n"),
                 {"n": name},
@@ -99,8 +103,8 @@ class Accounts:
         return Account(row[0], row[1], bool(row[2]), row[3]) if row else None
 
     def list(self) -> list[Account]:
-        self.monitor.require_schema()
-        with self.monitor.engine.connect() as conn:
+        self.context.require_schema()
+        with self.context.engine.connect() as conn:
             rows = conn.execute(
                 text("SELECT name, role, disabled, created_at FROM accounts ORDER BY name")
             ).all()
@@ -108,7 +112,7 @@ class Accounts:
 
     def for_session(self, name: str, epoch: int) -> Account | None:
         """The live account a session cookie names, if the cookie is of its current epoch."""
-        with self.monitor.engine.connect() as conn:
+        with self.context.engine.connect() as conn:
             row = conn.execute(
                 text(
                     "SELECT name, role, disabled, created_at FROM accounts "
@@ -120,7 +124,7 @@ class Accounts:
 
     def session_epoch(self, name: str) -> int | None:
         """The epoch a session of ``name`` must carry (None: no such user)."""
-        with self.monitor.engine.connect() as conn:
+        with self.context.engine.connect() as conn:
             epoch = conn.execute(
                 text("SELECT session_epoch FROM accounts WHERE name = :n"), {"n": name}
             ).scalar()
@@ -128,7 +132,7 @@ class Accounts:
 
     def end_sessions(self, name: str) -> None:
         """Invalidate every session cookie of ``name`` (log out everywhere)."""
-        with self.monitor.engine.begin() as conn:
+        with self.context.engine.begin() as conn:
             conn.execute(
                 text("UPDATE accounts SET session_epoch = session_epoch + 1 WHERE name = :n"),
                 {"n": name},
@@ -138,7 +142,7 @@ class Accounts:
         """Lock a user out (sessions and tokens stop working); history keeps the name."""
         if self.find(name) is None:
             raise NotFound(f"no user {name!r}: see `monitor user list`")
-        with self.monitor.engine.begin() as conn:
+        with self.context.engine.begin() as conn:
             conn.execute(
                 text("UPDATE accounts SET disabled = :d WHERE name = :n"), {"d": True, "n": name}
             )
@@ -147,7 +151,7 @@ class Accounts:
 
     def authenticate(self, name: str, password: str) -> Account | None:
         """The account if the password is right and the account enabled, else None."""
-        with self.monitor.engine.connect() as conn:
+        with self.context.engine.connect() as conn:
             row = conn.execute(
                 text("SELECT password_hash FROM accounts WHERE name = :n"), {"n": name}
             ).first()
@@ -173,7 +177,7 @@ class Accounts:
         if self.find(name) is None:
             raise NotFound(f"no user {name!r}: see `monitor user list`")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        with self.monitor.engine.begin() as conn:
+        with self.context.engine.begin() as conn:
             conn.execute(
                 text(
                     "INSERT INTO api_tokens (token_id, name, token_hash, label, scope, "
@@ -185,7 +189,7 @@ class Accounts:
                     "h": _digest(token),
                     "l": label.strip() or "token",
                     "s": scope,
-                    "c": format_timestamp(self.monitor.clock.now()),
+                    "c": format_timestamp(self.context.clock.now()),
                 },
             )
         self._journal(name, "token created", None, by)
@@ -193,7 +197,7 @@ class Accounts:
 
     def for_token(self, token: str, scope: str = "api") -> Account | None:
         """The account a live token of ``scope`` belongs to, if the account is live too."""
-        with self.monitor.engine.connect() as conn:
+        with self.context.engine.connect() as conn:
             row = conn.execute(
                 text(
                     "SELECT name FROM api_tokens WHERE token_hash = :h AND scope = :s "

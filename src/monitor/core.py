@@ -1,100 +1,48 @@
-"""The one facade: every command and query the CLI, web UI and scheduler use.
+"""The composition root: builds each capability with what it needs, and nothing else.
 
-A command on a commitment goes through the one write path (:mod:`monitor.writes`): bring
-the commitment's state up to date, let the pure rules decide, append at the version that
-was read, and on a ConcurrencyError (someone else wrote first) decide again. Queries read
-the projections, which are brought up to date first.
+``Monitor`` owns the database engine and the journal's store, and hands each capability a
+small context (:mod:`monitor.application.context`) and the peers it names:
+:class:`~monitor.application.commitments.Commitments` (the catalogue, commands and queries
+on commitments), :class:`~monitor.application.journal.Journal` (schema, verify, export,
+import, rebuild), :class:`~monitor.intake.Intake` (sources, polling, review),
+:class:`~monitor.accounts.Accounts` and :class:`~monitor.digest.sending.Digests`. The
+methods it offers are theirs, bound here so that the command line, the web UI and the
+scheduler call one core (docs/architecture.md). It has no logic of its own.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
 
-from pydantic import ValidationError
-from sqlalchemy import Engine, func, text
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine
 
-from monitor import commitment as rules
-from monitor import files, overview
+from monitor.application.commitments import Commitments, History, SyncReport
+from monitor.application.context import AppContext
+from monitor.application.journal import Journal
 from monitor.clock import Clock, SystemClock
-from monitor.commitment import CommitmentState, context_of
-from monitor.errors import (
-    CommandRejected,
-    ConcurrencyError,
-    MonitorError,
-    NotFound,
-    StoreNotInitialised,
-)
-from monitor.events import (
-    REGISTRY,
-    CommitmentRegistered,
-    CommitmentReinstated,
-    CommitmentRetired,
-    CommitmentRevised,
-    DomainEvent,
-    Status,
-    commitment_stream,
-    describe_validation,
-    to_new_event,
-)
-from monitor.projections import (
-    CommitmentProjection,
-    CommitmentTopicView,
-    CommitmentView,
-    TimelineView,
-)
-from monitor.retry import RETRIES, back_off
+from monitor.projections.commitments import CommitmentProjection
 from monitor.settings import Settings
-from monitor.store import migrate
+from monitor.shapes import show_record
 from monitor.store.database import make_engine
-from monitor.store.records import RecordedEvent, StreamAppend, VerifyReport
 from monitor.store.sql import SqlEventStore
-from monitor.writes import COMMITMENT, Writer
+from monitor.writes import Writer
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from monitor.accounts import Accounts
     from monitor.digest.config import Recipient
     from monitor.digest.sending import DigestResult, Digests
     from monitor.intake import Intake
+    from monitor.projections.runner import Projection
 
-Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True, slots=True)
-class SyncReport:
-    """What ``sync`` recorded, per kind of change."""
-
-    registered: list[str] = field(default_factory=list)
-    revised: dict[str, list[str]] = field(default_factory=dict)
-    retired: list[str] = field(default_factory=list)
-    reinstated: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.registered or self.revised or self.retired or self.reinstated)
-
-
-@dataclass(frozen=True, slots=True)
-class History:
-    """A commitment's state as of a moment, by either clock, with the events folded."""
-
-    commitment_id: str
-    as_of: datetime
-    clock: str
-    status: Status
-    assessment: rules.Assessment | None
-    events: list[tuple[RecordedEvent, DomainEvent]]
+__all__ = ["History", "Monitor", "SyncReport", "dumps", "show_record"]
 
 
 class Monitor:
-    """The application core. Build one per process with :meth:`open`; it owns the engine."""
+    """Build one per process with :meth:`open`; it owns the engine."""
 
     def __init__(self, settings: Settings, engine: Engine, clock: Clock | None = None) -> None:
         self.settings = settings
@@ -104,13 +52,50 @@ class Monitor:
         self.projection = CommitmentProjection(self.store)
         #: the one write path (load, decide, append at the version read, retry, catch up)
         self.writer = Writer(self.store, after=self.projection.catch_up)
-        self._schema_checked = False
-        self._overview_cache: (
-            tuple[Any, dict[str, dict[str, int]], list[overview.ChartPoint]] | None
-        ) = None
+        self.journal = Journal(
+            settings,
+            engine,
+            self.store,
+            self.writer,
+            read_models=self._read_models,
+            followed=self._followed_read_models,
+        )
+        #: what each capability is given: settings, clock, database, journal, write path
+        self.context = AppContext(
+            settings, self.clock, engine, self.store, self.writer, self.journal.require_schema
+        )
+        self.commitments = Commitments(
+            self.context, self.projection, waiting=lambda: self.intake.projection.catch_up()
+        )
+        # the capabilities' operations, offered here (bound methods: typed, no logic)
+        journal, commitments = self.journal, self.commitments
+        self.migrate = journal.migrate
+        self.require_schema = journal.require_schema
+        self.verify = journal.verify
+        self.export = journal.export
+        self.import_journal = journal.import_journal
+        self.rebuild = journal.rebuild
+        self.last_position = journal.last_position
+        self.projection_lag = journal.projection_lag
+        self.database_summary = journal.database_summary
+        self.sync = commitments.sync
+        self.load = commitments.load
+        self.set_status = commitments.set_status
+        self.correct_assessment = commitments.correct_assessment
+        self.withdraw_assessment = commitments.withdraw_assessment
+        self.add_note = commitments.add_note
+        self.check_deadlines = commitments.check_deadlines
+        self.retract_evidence = commitments.retract_evidence
+        self.list_commitments = commitments.list_commitments
+        self.counts = commitments.counts
+        self.status_over_time = commitments.status_over_time
+        self.overview = commitments.overview
+        self.timeline = commitments.timeline
+        self.show = commitments.show
+        self.history = commitments.history
 
-    # The parts below are built on first use: a command that lists commitments loads neither
-    # the matcher and the fetcher (intake) nor the mail and template stack (digests).
+    # The capabilities below are built on first use: a command that lists commitments loads
+    # neither the matcher and the fetcher (intake) nor the mail and template stack (digests).
 
     @cached_property
     def intake(self) -> Intake:
@@ -122,13 +107,26 @@ class Monitor:
     def accounts(self) -> Accounts:
         from monitor.accounts import Accounts
 
-        return Accounts(self)
+        return Accounts(self.context)
 
     @cached_property
     def digests(self) -> Digests:
+        from monitor.digest.contents import Reads
         from monitor.digest.sending import Digests
 
-        return Digests(self)
+        reads = Reads(
+            self.context,
+            self.commitments,
+            waiting=lambda: self.intake.projection.catch_up(),
+            sources=lambda: self.intake.sources(),
+        )
+        return Digests(self.context, reads)
+
+    def _read_models(self) -> list[Projection]:
+        return [self.projection, self.intake.projection, self.intake.learning]
+
+    def _followed_read_models(self) -> list[Projection]:
+        return [self.projection, self.intake.projection]
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None) -> Monitor:
@@ -145,33 +143,6 @@ class Monitor:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- schema -------------------------------------------------------------------------
-
-    def migrate(self) -> tuple[str | None, str]:
-        """Create or upgrade the schema; returns (revision before, revision after)."""
-        before = migrate.current_revision(self.engine)
-        migrate.upgrade(self.engine)
-        self._schema_checked = False
-        return before, migrate.head_revision()
-
-    def require_schema(self) -> None:
-        """Refuse to work on a database that is missing or behind this code's schema.
-
-        Checked once per Monitor: schemas only move forward, through `monitor init`, and a
-        newer schema than this code's is refused by the migration itself.
-        """
-        if self._schema_checked:
-            return
-        current = migrate.current_revision(self.engine)
-        if current is None:
-            raise StoreNotInitialised("the database has no monitor schema yet: run `monitor init`")
-        if current != migrate.head_revision():
-            raise StoreNotInitialised(
-                f"the database schema is at revision {current}, this monitor needs "
-                f"{migrate.head_revision()}: run `monitor init` to upgrade"
-            )
-        self._schema_checked = True
-
     def init(self, reason: str | None = None) -> SyncReport:
         """Create/upgrade the database, load the catalogue and the sources file."""
         self.migrate()
@@ -179,473 +150,13 @@ class Monitor:
         self.intake.sync_sources()
         return report
 
-    # -- catalogue ----------------------------------------------------------------------
-
-    def sync(self, reason: str | None = None, path: Path | None = None) -> SyncReport:
-        """Bring recorded history in line with the catalogue file, all or nothing."""
-        source = path or self.settings.catalogue
-        body = files.read_text(source, "the catalogue")
-        from monitor import catalogue as catalogue_rules
-
-        parsed = catalogue_rules.parse_catalogue(body, _display_path(source))
-        for _attempt in range(RETRIES):
-            states = self._all_states()
-            plan = catalogue_rules.plan_sync(parsed, states, reason)
-            appends = [
-                StreamAppend(
-                    commitment_stream(cid),
-                    tuple(to_new_event(e, self._meta("catalogue-sync")) for e in events),
-                    states[cid].version if cid in states else 0,
-                )
-                for cid, events in plan.items()
-            ]
-            try:
-                self.store.append_batch(appends)
-            except ConcurrencyError:
-                back_off(_attempt)
-                continue
-            self.projection.catch_up()
-            return _sync_report(plan)
-        raise MonitorError("the catalogue kept changing under sync; try again")
-
-    def _all_states(self) -> dict[str, CommitmentState]:
-        self.require_schema()
-        self.projection.catch_up()
-        with Session(self.engine) as session:
-            ids = session.exec(select(CommitmentView.commitment_id)).all()
-        return {cid: self.load(cid) for cid in ids}
-
-    # -- commands -----------------------------------------------------------------------
-
-    def load(self, commitment_id: str) -> CommitmentState:
-        """Fold one commitment's stream (an unknown id gives an empty state)."""
-        events = self.store.read_stream(commitment_stream(commitment_id))
-        return rules.fold(commitment_id, ((REGISTRY.decode(e), context_of(e)) for e in events))
-
-    def _execute(
-        self,
-        commitment_id: str,
-        decide: Callable[[CommitmentState], list[DomainEvent]],
-        actor: str,
-    ) -> list[RecordedEvent]:
-        self.require_schema()
-
-        def decide_if_known(state: CommitmentState) -> list[DomainEvent]:
-            if not state.exists:
-                raise NotFound(f"unknown commitment {commitment_id!r}: see `monitor list`")
-            return decide(state)
-
-        return self.writer.execute(
-            commitment_stream(commitment_id),
-            COMMITMENT,
-            decide_if_known,
-            self._meta(actor),
-            what=commitment_id,
-        )
-
-    def set_status(
-        self,
-        commitment_id: str,
-        status: str,
-        *,
-        rationale: str,
-        by: str,
-        effective_at: datetime,
-        evidence: Sequence[str] = (),
-        note: str | None = None,
-    ) -> list[RecordedEvent]:
-        """Assess a status; ``evidence`` holds URLs or ids of accepted evidence."""
-        urls, ids = _split_evidence(evidence)
-        return self._execute(
-            commitment_id,
-            lambda state: rules.assess_status(
-                state,
-                status=status,
-                rationale=rationale,
-                assessor=by,
-                effective_at=effective_at,
-                now=self.clock.now(),
-                zone=self.settings.timezone,
-                evidence_urls=urls,
-                evidence_ids=ids,
-                note=note,
-            ),
-            by,
-        )
-
-    def correct_assessment(
-        self,
-        commitment_id: str,
-        assessment_id: UUID,
-        status: str,
-        *,
-        rationale: str,
-        reason: str,
-        by: str,
-        effective_at: datetime,
-    ) -> list[RecordedEvent]:
-        """Correct an earlier assessment with a new event."""
-        return self._execute(
-            commitment_id,
-            lambda state: rules.correct_assessment(
-                state,
-                assessment_id=assessment_id,
-                status=status,
-                rationale=rationale,
-                effective_at=effective_at,
-                corrected_by=by,
-                reason=reason,
-                now=self.clock.now(),
-                zone=self.settings.timezone,
-            ),
-            by,
-        )
-
-    def withdraw_assessment(
-        self, commitment_id: str, assessment_id: UUID, *, reason: str, by: str
-    ) -> list[RecordedEvent]:
-        """Take an assessment out of the status history (a new event; nothing is deleted)."""
-        return self._execute(
-            commitment_id,
-            lambda state: rules.withdraw_assessment(
-                state, assessment_id=assessment_id, reason=reason, by=by
-            ),
-            by,
-        )
-
-    def add_note(self, commitment_id: str, text_: str, *, by: str) -> list[RecordedEvent]:
-        """Attach a note to a commitment."""
-        return self._execute(
-            commitment_id, lambda state: rules.add_note(state, text=text_, author=by), by
-        )
-
-    def check_deadlines(self) -> list[RecordedEvent]:
-        """Record DeadlinePassed for every active commitment whose deadline day is over.
-
-        The daily job of `monitor serve`; safe to run often and from several processes at
-        once (each deadline is recorded once: a second writer finds it already there).
-        """
-        self.require_schema()
-        self.projection.catch_up()
-        with Session(self.engine) as session:
-            ids = session.exec(
-                select(CommitmentView.commitment_id).where(
-                    col(CommitmentView.deadline).is_not(None),
-                    CommitmentView.retired == False,  # noqa: E712
-                )
-            ).all()
-        now, zone = self.clock.now(), self.settings.timezone
-        recorded: list[RecordedEvent] = []
-        for commitment_id in ids:
-            if rules.check_deadline(self.load(commitment_id), now, zone):
-                recorded += self._execute(
-                    commitment_id,
-                    lambda state: rules.check_deadline(state, now, zone),
-                    "monitor",
-                )
-        return recorded
-
-    def retract_evidence(
-        self, commitment_id: str, evidence_id: UUID, *, reason: str, by: str
-    ) -> list[RecordedEvent]:
-        """Withdraw accepted evidence."""
-        return self._execute(
-            commitment_id,
-            lambda state: rules.retract_evidence(
-                state, evidence_id=evidence_id, reason=reason, by=by
-            ),
-            by,
-        )
-
-    def _meta(self, actor: str) -> dict[str, Any]:
-        return {"actor": actor.strip() or "unknown"}
-
-    # -- queries ------------------------------------------------------------------------
-
-    def list_commitments(
-        self, status: str | None = None, topic: str | None = None, include_retired: bool = False
-    ) -> list[CommitmentView]:
-        """The catalogue with current status, filtered."""
-        self.require_schema()
-        if status is not None and status not in {s.value for s in Status}:
-            raise CommandRejected(
-                f"unknown status {status!r} (one of: {', '.join(s.value for s in Status)})"
-            )
-        self.projection.catch_up()
-        query = select(CommitmentView).order_by(col(CommitmentView.commitment_id))
-        if status:
-            query = query.where(CommitmentView.status == status)
-        if topic:
-            query = query.where(
-                col(CommitmentView.commitment_id).in_(
-                    select(CommitmentTopicView.commitment_id).where(
-                        func.lower(CommitmentTopicView.topic) == topic.lower()
-                    )
-                )
-            )
-        if not include_retired:
-            query = query.where(CommitmentView.retired == False)  # noqa: E712
-        with Session(self.engine) as session:
-            return list(session.exec(query).all())
-
-    def counts(self) -> dict[str, dict[str, int]]:
-        """Active commitments by status, and by topic and status."""
-        self.require_schema()
-        self.projection.catch_up()
-        with Session(self.engine) as session:
-            return overview.count_by_status(session)
-
-    def status_over_time(self, months: int = 24) -> list[overview.ChartPoint]:
-        """Active commitments by status at each month's end (effective time), oldest first.
-
-        Read from the assessments read model: no commitment's stream is folded per request.
-        """
-        self.require_schema()
-        self.projection.catch_up()
-        with Session(self.engine) as session:
-            made, assessed = overview.chart_inputs(session)
-        zone = self.settings.timezone
-        today = self.clock.now().astimezone(zone).date()
-        return overview.statuses_over_time(made, assessed, today, zone, months)
-
-    def overview(self, page: int = 1, per_page: int = 50) -> overview.Overview:
-        """The dashboard: totals and the chart for all commitments, one page of rows.
-
-        One catch-up per read model and one snapshot for every figure.
-        """
-        if page < 1 or per_page < 1:
-            raise CommandRejected("page and rows per page start at 1")
-        self.require_schema()
-        self.projection.catch_up()
-        self.intake.projection.catch_up()
-        zone = self.settings.timezone
-        now = self.clock.now()
-        today = now.astimezone(zone).date()
-        with Session(self.engine) as session:
-            # Counts and chart change only when a commitment's stream does (or the day
-            # does): every such event raises that commitment's version, so the sum of
-            # versions names the state they were computed from.
-            key = (overview.commitments_fingerprint(session), today)
-            cached = self._overview_cache
-            if cached is not None and cached[0] == key:
-                counts, chart = cached[1], cached[2]
-            else:
-                counts = overview.count_by_status(session)
-                made, assessed = overview.chart_inputs(session)
-                chart = overview.statuses_over_time(made, assessed, today, zone)
-                self._overview_cache = (key, counts, chart)
-            rows, more = overview.page_of_commitments(session, page, per_page)
-            reviewed = overview.last_reviewed(session, [r.commitment_id for r in rows])
-            waiting = overview.waiting_count(session, now)
-        return overview.Overview(
-            total=sum(counts["status"].values()),
-            counts=counts,
-            chart=chart,
-            rows=rows,
-            reviewed=reviewed,
-            waiting=waiting,
-            page=page,
-            more=more,
-        )
-
-    def timeline(self, commitment_id: str) -> list[TimelineView]:
-        """The commitment's recorded events in order, as one-line summaries."""
-        self.require_schema()
-        self.projection.catch_up()
-        with Session(self.engine) as session:
-            return list(
-                session.exec(
-                    select(TimelineView)
-                    .where(TimelineView.commitment_id == commitment_id)
-                    .order_by(col(TimelineView.position))
-                ).all()
-            )
-
-    def show(self, commitment_id: str) -> tuple[CommitmentState, list[TimelineView]]:
-        """Everything about one commitment: its folded state and its timeline."""
-        self.require_schema()
-        state = self.load(commitment_id)
-        if not state.exists:
-            raise NotFound(f"unknown commitment {commitment_id!r}: see `monitor list`")
-        return state, self.timeline(commitment_id)
-
-    def history(self, commitment_id: str, as_of: datetime, clock: str = "effective") -> History:
-        """The status as of ``as_of``: by when things happened, or by what we had recorded."""
-        self.require_schema()
-        if clock not in ("effective", "recorded"):
-            raise CommandRejected("clock must be 'effective' or 'recorded'")
-        events = self.store.read_stream(commitment_stream(commitment_id))
-        if not events:
-            raise NotFound(f"unknown commitment {commitment_id!r}: see `monitor list`")
-        decoded = [(e, REGISTRY.decode(e)) for e in events]
-        if clock == "recorded":
-            # What we showed then: only what had been recorded by that moment.
-            decoded = [(e, d) for e, d in decoded if e.recorded_at <= as_of]
-        state = rules.fold(commitment_id, ((d, context_of(e)) for e, d in decoded))
-        assessment = state.latest_assessment(as_of)
-        status = assessment.status if assessment else Status.NOT_YET_ASSESSED
-        return History(commitment_id, as_of, clock, status, assessment, decoded)
-
-    # -- digests ------------------------------------------------------------------------
-
     def send_due_digests(self, now: datetime) -> list[DigestResult]:
-        """Send every digest due at ``now``: the scheduler's entry point (one per tick).
-
-        A recipient is due once their local send time of the day has passed and that local
-        day has no digest claimed; after downtime one catch-up covers the whole gap. Each
-        digest is claimed (an event at an expected version) before it is sent, so two
-        processes calling this at once never both send it.
-        """
+        """Send every digest due at ``now``: the scheduler's entry point (one per tick)."""
         return self.digests.send_due(now)
 
     def next_digest_due(self, recipient: Recipient | str, now: datetime) -> datetime:
         """When ``recipient``'s next digest is due, in UTC (``<= now`` means now)."""
         return self.digests.next_due(recipient, now)
-
-    # -- journal ------------------------------------------------------------------------
-
-    def verify(self, progress: Callable[[int], None] | None = None) -> VerifyReport:
-        """Check the hash chain and invariants end to end."""
-        self.require_schema()
-        from monitor.journal import verify_rows
-
-        report = verify_rows(self.store.iter_rows(), REGISTRY, progress)
-        checkpoint = max(self.projection.checkpoint(), self.intake.projection.checkpoint())
-        if checkpoint > report.last_position:
-            report.problems.append(
-                f"the projections have seen events up to position {checkpoint} but the journal "
-                f"ends at {report.last_position}: events were removed from the end"
-            )
-        return report
-
-    def export(
-        self, target: Path | None = None, progress: Callable[[int], None] | None = None
-    ) -> tuple[Path, int, str]:
-        """Write the journal as JSON Lines; returns (file, events, last hash).
-
-        The default target is ``events/journal.jsonl`` in the project folder.
-        """
-        self.require_schema()
-        destination = target if target is not None else self.settings.base_dir / "events"
-        try:
-            from monitor.journal import export_journal
-
-            return export_journal(self.store, destination, progress)
-        except OSError as exc:
-            raise MonitorError(
-                f"cannot write the journal to {destination}: {exc.strerror or exc}"
-            ) from exc
-
-    def import_journal(
-        self, path: Path, progress: Callable[[int], None] | None = None
-    ) -> VerifyReport:
-        """Load an exported journal into an empty store, then build the projections."""
-        self.migrate()
-        from monitor.journal import import_journal
-
-        report = import_journal(self.store, path, REGISTRY, progress)
-        self.writer.forget()  # the journal is new: no cached state stands for it
-        self.projection.rebuild()
-        self.intake.projection.rebuild()
-        self.intake.learning.rebuild()
-        return report
-
-    def rebuild(self, progress: Progress | None = None) -> int:
-        """Drop every read model and fold every event again."""
-        self.require_schema()
-        count = self.projection.rebuild(progress)
-        self.intake.projection.rebuild(progress)
-        self.intake.learning.rebuild(progress)
-        return count
-
-    def last_position(self) -> int:
-        return self.store.last_position()
-
-    def projection_lag(self) -> int:
-        """Events recorded but not yet in every read model (0 when all caught up)."""
-        head = self.store.last_position()
-        behind = [head - p.checkpoint() for p in (self.projection, self.intake.projection)]
-        return max(0, *behind)
-
-    def database_summary(self) -> dict[str, Any]:
-        """Counts for `monitor init` and status displays."""
-        with self.engine.connect() as conn:
-            events = conn.execute(text("SELECT COUNT(*) FROM events")).scalar_one()
-        return {"events": int(events), "last_position": self.store.last_position()}
-
-
-def show_record(state: CommitmentState, timeline: Sequence[TimelineView]) -> dict[str, Any]:
-    """One commitment as JSON-ready data (`monitor show --json` and the JSON API)."""
-    registration = state.registration
-    assert registration is not None
-    latest = state.latest_assessment()
-    return {
-        "registration": registration.model_dump(mode="json"),
-        "status": state.status().value,
-        "status_effective_at": latest.effective_at.isoformat() if latest else None,
-        "retired": state.retired,
-        "evidence": [
-            {
-                "evidence_id": str(e.evidence_id),
-                "url": e.url,
-                "title": e.title,
-                "accepted_by": e.accepted_by,
-                "retracted": e.retracted,
-                "also_urls": list(e.also_urls),
-            }
-            for e in state.evidence.values()
-        ],
-        "assessments": [
-            {
-                "assessment_id": str(a.assessment_id),
-                "status": a.status.value,
-                "effective_at": a.effective_at.isoformat(),
-                "assessor": a.assessor,
-                "rationale": a.rationale,
-                "corrected": a.corrected,
-                "evidence_ids": [str(i) for i in a.evidence_ids],
-            }
-            for a in state.assessments.values()
-        ],
-        "timeline": [t.model_dump() for t in timeline],
-    }
-
-
-def _validation_message(exc: ValidationError) -> str:
-    return f"refused: {describe_validation(exc)}"
-
-
-def _split_evidence(evidence: Sequence[str]) -> tuple[list[str], list[UUID]]:
-    urls: list[str] = []
-    ids: list[UUID] = []
-    for item in evidence:
-        try:
-            ids.append(UUID(item))
-        except ValueError:
-            urls.append(item)
-    return urls, ids
-
-
-def _sync_report(plan: dict[str, list[DomainEvent]]) -> SyncReport:
-    report = SyncReport()
-    for cid, events in sorted(plan.items()):
-        for event in events:
-            if isinstance(event, CommitmentRegistered):
-                report.registered.append(cid)
-            elif isinstance(event, CommitmentRevised):
-                report.revised[cid] = sorted(event.changes)
-            elif isinstance(event, CommitmentRetired):
-                report.retired.append(cid)
-            elif isinstance(event, CommitmentReinstated):
-                report.reinstated.append(cid)
-    return report
-
-
-def _display_path(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def dumps(value: Any) -> str:

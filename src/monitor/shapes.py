@@ -2,19 +2,20 @@
 and the web API's ``/api/...`` both print these, so a script reads the same fields from
 either (tests/test_shapes.py holds them equal).
 
-Shapes of results made elsewhere and shared the same way: ``monitor.core.show_record``
-(``show``) and ``monitor.story_queue.story_json`` (``queue``).
+The queue's shape is made beside its read model and shared the same way:
+``monitor.story_queue.story_json``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from monitor.core import History
-    from monitor.projections import CommitmentView, SourceView
+    from monitor.application.commitments import History
+    from monitor.commitment import CommitmentState
+    from monitor.projections import CommitmentView, SourceView, TimelineView
     from monitor.store.records import RecordedEvent
 
 
@@ -76,4 +77,41 @@ def recorded_json(events: Iterable[RecordedEvent]) -> dict[str, Any]:
             }
             for e in events
         ]
+    }
+
+
+def show_record(state: CommitmentState, timeline: Sequence[TimelineView]) -> dict[str, Any]:
+    """One commitment as JSON-ready data (`monitor show --json` and the JSON API)."""
+    registration = state.registration
+    assert registration is not None
+    latest = state.latest_assessment()
+    return {
+        "registration": registration.model_dump(mode="json"),
+        "status": state.status().value,
+        "status_effective_at": latest.effective_at.isoformat() if latest else None,
+        "retired": state.retired,
+        "evidence": [
+            {
+                "evidence_id": str(e.evidence_id),
+                "url": e.url,
+                "title": e.title,
+                "accepted_by": e.accepted_by,
+                "retracted": e.retracted,
+                "also_urls": list(e.also_urls),
+            }
+            for e in state.evidence.values()
+        ],
+        "assessments": [
+            {
+                "assessment_id": str(a.assessment_id),
+                "status": a.status.value,
+                "effective_at": a.effective_at.isoformat(),
+                "assessor": a.assessor,
+                "rationale": a.rationale,
+                "corrected": a.corrected,
+                "evidence_ids": [str(i) for i in a.evidence_ids],
+            }
+            for a in state.assessments.values()
+        ],
+        "timeline": [t.model_dump() for t in timeline],
     }

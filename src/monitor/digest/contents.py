@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 from uuid import UUID
 
@@ -33,7 +33,31 @@ from monitor.projections import CommitmentView, ProposalView
 from monitor.store.hashing import format_timestamp, parse_timestamp
 
 if TYPE_CHECKING:
-    from monitor.core import Monitor
+    from monitor.application.context import Context
+    from monitor.projections import SourceView
+
+
+class CommitmentReads(Protocol):
+    """What a digest reads of the commitments (the commitments capability)."""
+
+    def list_commitments(
+        self, status: str | None = None, topic: str | None = None, include_retired: bool = False
+    ) -> list[CommitmentView]: ...
+
+    def load(self, commitment_id: str) -> CommitmentState: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Reads:
+    """Everything a digest's contents are read from: the context and the peers it names."""
+
+    context: Context
+    commitments: CommitmentReads
+    #: bring the review queue's read model up to date
+    waiting: Callable[[], object]
+    #: the sources with their health
+    sources: Callable[[], list[SourceView]]
+
 
 #: statuses that need no more evidence
 CLOSED = {
@@ -245,7 +269,7 @@ class Window:
 
 
 def gather(
-    monitor: Monitor,
+    reads: Reads,
     recipient: Recipient,
     window: Window,
     *,
@@ -255,13 +279,13 @@ def gather(
     catch_up: bool = False,
 ) -> Contents:
     """Read what the digest of ``local_day`` for ``recipient`` reports."""
-    digest = monitor.settings.digest
+    digest = reads.context.settings.digest
     links = _Links(digest)
-    views = {v.commitment_id: v for v in monitor.list_commitments()}
+    views = {v.commitment_id: v for v in reads.commitments.list_commitments()}
     followed = {
         cid: v for cid, v in views.items() if scope_matches(recipient, cid, json.loads(v.topics))
     }
-    states = {cid: monitor.load(cid) for cid in followed}
+    states = {cid: reads.commitments.load(cid) for cid in followed}
     contents = Contents(
         recipient=recipient,
         local_day=local_day,
@@ -271,7 +295,9 @@ def gather(
         queue_link=links.queue(None),
         stale_days=digest.stale_days,
     )
-    events = monitor.store.read_window(window.after_position, window.until_position, WINDOW_TYPES)
+    events = reads.context.store.read_window(
+        window.after_position, window.until_position, WINDOW_TYPES
+    )
     for event in events:
         cid = str(event.data.get("commitment_id", ""))
         if cid not in followed:
@@ -296,9 +322,9 @@ def gather(
             contents.changes.append(
                 _change(event.event_type, event.data, title, states[cid], links)
             )
-    _waiting(monitor, contents, set(followed), links)
+    _waiting(reads, contents, set(followed), links)
     _standing(contents, followed, states, now, digest, links)
-    contents.failing_sources = _failing_sources(monitor, now)
+    contents.failing_sources = _failing_sources(reads, now)
     contents.undelivered = [_undelivered(c) for c in undelivered]
     contents.bound()
     return contents
@@ -358,14 +384,14 @@ def _change(
     )
 
 
-def _waiting(monitor: Monitor, contents: Contents, followed: set[str], links: _Links) -> None:
-    monitor.intake.projection.catch_up()
-    now = format_timestamp(monitor.clock.now())
+def _waiting(reads: Reads, contents: Contents, followed: set[str], links: _Links) -> None:
+    reads.waiting()
+    now = format_timestamp(reads.context.clock.now())
     waiting = (col(ProposalView.state) == "pending") | (
         (col(ProposalView.state) == "snoozed") & (col(ProposalView.snoozed_until) <= now)
     )
     scope = col(ProposalView.commitment_id).in_(sorted(followed))
-    with Session(monitor.engine) as session:
+    with Session(reads.context.engine) as session:
         contents.waiting_count = int(session.exec(select(func.count()).where(waiting, scope)).one())
         top = session.exec(
             select(ProposalView)
@@ -421,9 +447,9 @@ def _standing(
     contents.deadlines.sort(key=lambda d: (d.deadline, d.commitment_id))
 
 
-def _failing_sources(monitor: Monitor, now: datetime) -> list[FailingSource]:
+def _failing_sources(reads: Reads, now: datetime) -> list[FailingSource]:
     failing = []
-    for view in monitor.intake.sources():
+    for view in reads.sources():
         if not view.failing_since:
             continue
         since = parse_timestamp(view.failing_since)

@@ -26,7 +26,7 @@ from uuid import UUID
 
 from monitor.commitment import context_of
 from monitor.digest.config import Recipient
-from monitor.digest.contents import Contents, Window, gather
+from monitor.digest.contents import Contents, Reads, Window, gather
 from monitor.digest.mail import (
     DeliveryError,
     OutboxTransport,
@@ -64,7 +64,7 @@ from monitor.retry import RETRIES, back_off
 from monitor.writes import VERSION_ONLY
 
 if TYPE_CHECKING:
-    from monitor.core import Monitor
+    from monitor.application.context import Context
 
 log = logging.getLogger("monitor.digest")
 
@@ -131,16 +131,19 @@ class Preview:
 
 
 class Digests:
-    """Digests for every configured recipient: built by :class:`~monitor.core.Monitor`.
+    """Digests for every configured recipient, given a context and what their contents are
+    read from (:class:`~monitor.digest.contents.Reads`).
 
     ``sleep`` (between quick retries), ``quick_retries``, ``lease`` and ``ssl_context``
     (trust for the SMTP server's certificate) can be replaced, for tests and odd servers.
     """
 
-    def __init__(self, monitor: Monitor) -> None:
-        self.monitor = monitor
-        self.settings = monitor.settings.digest
-        self.store = monitor.store
+    def __init__(self, context: Context, reads: Reads) -> None:
+        self.context = context
+        #: what the digests' contents are read from (the commitments, the queue, sources)
+        self.reads = reads
+        self.settings = context.settings.digest
+        self.store = context.store
         self.sleep: Callable[[float], None] = time.sleep
         self.quick_retries: Sequence[float] = QUICK_RETRIES
         self.lease = claim_lease(self.settings.smtp.timeout, self.quick_retries)
@@ -166,12 +169,12 @@ class Digests:
     def next_due(self, recipient: str | Recipient, now: datetime) -> datetime:
         """When the recipient's next digest is due (UTC; at or before ``now``: due now)."""
         found = self.recipient(recipient)
-        self.monitor.require_schema()
+        self.context.require_schema()
         return next_due(found, self.log(found.address), now, lease=self.lease)
 
     def status(self, now: datetime) -> list[RecipientStatus]:
         """Every recipient: last sent, next due, in progress, last error."""
-        self.monitor.require_schema()
+        self.context.require_schema()
         return [self._status(r, now) for r in self.recipients]
 
     def _status(self, recipient: Recipient, now: datetime) -> RecipientStatus:
@@ -198,7 +201,7 @@ class Digests:
     def preview(self, address: str, now: datetime, since: datetime | None = None) -> Preview:
         """Today's digest for ``address`` as it would read now; nothing is recorded."""
         recipient = self.recipient(address)
-        self.monitor.require_schema()
+        self.context.require_schema()
         digests = self.log(recipient.address)
         start = digests.window_start()
         if since is not None:
@@ -210,7 +213,7 @@ class Digests:
             window = Window(self.store.position_at(first), self.store.last_position(), first, now)
         day = local_day(recipient, now)
         contents = gather(
-            self.monitor,
+            self.reads,
             recipient,
             window,
             local_day=day,
@@ -240,7 +243,7 @@ class Digests:
         time has come. After downtime, one digest covers the whole gap. Safe to call from
         several processes at once: the claim decides who sends. ``only``: one recipient.
         """
-        self.monitor.require_schema()
+        self.context.require_schema()
         targets = [self.recipient(only)] if only else list(self.recipients)
         return [self._send_isolated(r, now) for r in targets]
 
@@ -259,7 +262,7 @@ class Digests:
         Still at most once per recipient and local day: a digest already sent (or skipped)
         today is not sent again; one that failed today is tried again.
         """
-        self.monitor.require_schema()
+        self.context.require_schema()
         targets = [self.recipient(to)] if to else list(self.recipients)
         return [self._send(r, now, manual=True) for r in targets]
 
@@ -295,7 +298,7 @@ class Digests:
         # and a `digest send` works through its recipients one after another (each may take
         # minutes against a dead server); a claim dated at the start would look abandoned to
         # another process while this one is still sending it.
-        claimed_at = max(now, self.monitor.clock.now())
+        claimed_at = max(now, self.context.clock.now())
         if plan.repeats is not None:
             # Same message again: same Message-ID, same window, so the same contents.
             earlier = plan.repeats.event
@@ -336,7 +339,7 @@ class Digests:
         )
         try:
             contents = gather(
-                self.monitor,
+                self.reads,
                 recipient,
                 Window(
                     claim.after_position,
@@ -351,7 +354,7 @@ class Digests:
             )
             if contents.quiet and self.settings.when_empty == "skip":
                 self._record(
-                    recipient.address, DigestSkipped(**base, skipped_at=self.monitor.clock.now())
+                    recipient.address, DigestSkipped(**base, skipped_at=self.context.clock.now())
                 )
                 log.info("digest for %s on %s: nothing new, skipped", recipient.address, day)
                 return replace(result, outcome="skipped")
@@ -384,7 +387,7 @@ class Digests:
                 DigestSent(
                     **base,
                     message_id=claim.message_id,
-                    sent_at=self.monitor.clock.now(),
+                    sent_at=self.context.clock.now(),
                     transport="smtp" if transport.kind == "smtp" else "outbox",
                     destination=delivery.destination[-500:],
                     attempts=delivery.attempts,
@@ -403,7 +406,7 @@ class Digests:
         error: DeliveryError,
         attempts: int,
     ) -> DigestResult:
-        now = self.monitor.clock.now()
+        now = self.context.clock.now()
         retry_at = None if error.permanent else now + retry_delay(digests, claim.local_day)
         self._record(
             recipient.address, self._failure(base, claim, str(error), error, attempts, retry_at)
@@ -437,7 +440,7 @@ class Digests:
             {
                 **base,
                 "message_id": claim.message_id,
-                "failed_at": self.monitor.clock.now(),
+                "failed_at": self.context.clock.now(),
                 "permanent": error is None or error.permanent,
                 "error": text[:500] or "failed",
                 "smtp_code": error.code if error is not None else None,
@@ -449,7 +452,7 @@ class Digests:
     def _record(self, address: str, event: DomainEvent) -> None:
         """Append an outcome at whatever version the stream has reached by now."""
         try:
-            self.monitor.writer.execute(
+            self.context.writer.execute(
                 digest_stream(address), VERSION_ONLY, lambda _: [event], self._meta()
             )
         except MonitorError as exc:

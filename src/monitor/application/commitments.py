@@ -1,0 +1,433 @@
+"""The commitments capability: the catalogue's sync, every command on a commitment (through
+the one write path, :mod:`monitor.writes`) and the queries on the commitments' read model.
+
+It is given a small context (settings, clock, database, journal, write path), the
+commitments' read model, and one peer: ``waiting``, which brings the review queue's read
+model up to date for the dashboard's count of waiting proposals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from monitor import commitment as rules
+from monitor import files, overview
+from monitor.commitment import CommitmentState, context_of
+from monitor.errors import CommandRejected, ConcurrencyError, MonitorError, NotFound
+from monitor.events import (
+    REGISTRY,
+    CommitmentRegistered,
+    CommitmentReinstated,
+    CommitmentRetired,
+    CommitmentRevised,
+    DomainEvent,
+    Status,
+    commitment_stream,
+    to_new_event,
+)
+from monitor.projections.commitments import (
+    CommitmentProjection,
+    CommitmentTopicView,
+    CommitmentView,
+    TimelineView,
+)
+from monitor.retry import RETRIES, back_off
+from monitor.store.records import RecordedEvent, StreamAppend
+from monitor.writes import COMMITMENT
+
+if TYPE_CHECKING:
+    from monitor.application.context import Context
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """What ``sync`` recorded, per kind of change."""
+
+    registered: list[str] = field(default_factory=list)
+    revised: dict[str, list[str]] = field(default_factory=dict)
+    retired: list[str] = field(default_factory=list)
+    reinstated: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.registered or self.revised or self.retired or self.reinstated)
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """A commitment's state as of a moment, by either clock, with the events folded."""
+
+    commitment_id: str
+    as_of: datetime
+    clock: str
+    status: Status
+    assessment: rules.Assessment | None
+    events: list[tuple[RecordedEvent, DomainEvent]]
+
+
+class Commitments:
+    """Commands and queries on commitments (reached as ``Monitor.commitments``)."""
+
+    def __init__(
+        self,
+        context: Context,
+        projection: CommitmentProjection,
+        *,
+        waiting: Callable[[], object] = lambda: None,
+    ) -> None:
+        self.context = context
+        self.settings = context.settings
+        self.clock = context.clock
+        self.engine = context.engine
+        self.store = context.store
+        self.writer = context.writer
+        self.projection = projection
+        self.waiting = waiting
+        self._overview_cache: (
+            tuple[Any, dict[str, dict[str, int]], list[overview.ChartPoint]] | None
+        ) = None
+
+    def require_schema(self) -> None:
+        self.context.require_schema()
+
+    def sync(self, reason: str | None = None, path: Path | None = None) -> SyncReport:
+        """Bring recorded history in line with the catalogue file, all or nothing."""
+        source = path or self.settings.catalogue
+        body = files.read_text(source, "the catalogue")
+        from monitor import catalogue as catalogue_rules
+
+        parsed = catalogue_rules.parse_catalogue(body, _display_path(source))
+        for _attempt in range(RETRIES):
+            states = self._all_states()
+            plan = catalogue_rules.plan_sync(parsed, states, reason)
+            appends = [
+                StreamAppend(
+                    commitment_stream(cid),
+                    tuple(to_new_event(e, self._meta("catalogue-sync")) for e in events),
+                    states[cid].version if cid in states else 0,
+                )
+                for cid, events in plan.items()
+            ]
+            try:
+                self.store.append_batch(appends)
+            except ConcurrencyError:
+                back_off(_attempt)
+                continue
+            self.projection.catch_up()
+            return _sync_report(plan)
+        raise MonitorError("the catalogue kept changing under sync; try again")
+
+    def _all_states(self) -> dict[str, CommitmentState]:
+        self.require_schema()
+        self.projection.catch_up()
+        with Session(self.engine) as session:
+            ids = session.exec(select(CommitmentView.commitment_id)).all()
+        return {cid: self.load(cid) for cid in ids}
+
+    def load(self, commitment_id: str) -> CommitmentState:
+        """Fold one commitment's stream (an unknown id gives an empty state)."""
+        events = self.store.read_stream(commitment_stream(commitment_id))
+        return rules.fold(commitment_id, ((REGISTRY.decode(e), context_of(e)) for e in events))
+
+    def _execute(
+        self,
+        commitment_id: str,
+        decide: Callable[[CommitmentState], list[DomainEvent]],
+        actor: str,
+    ) -> list[RecordedEvent]:
+        self.require_schema()
+
+        def decide_if_known(state: CommitmentState) -> list[DomainEvent]:
+            if not state.exists:
+                raise NotFound(f"unknown commitment {commitment_id!r}: see `monitor list`")
+            return decide(state)
+
+        return self.writer.execute(
+            commitment_stream(commitment_id),
+            COMMITMENT,
+            decide_if_known,
+            self._meta(actor),
+            what=commitment_id,
+        )
+
+    def set_status(
+        self,
+        commitment_id: str,
+        status: str,
+        *,
+        rationale: str,
+        by: str,
+        effective_at: datetime,
+        evidence: Sequence[str] = (),
+        note: str | None = None,
+    ) -> list[RecordedEvent]:
+        """Assess a status; ``evidence`` holds URLs or ids of accepted evidence."""
+        urls, ids = _split_evidence(evidence)
+        return self._execute(
+            commitment_id,
+            lambda state: rules.assess_status(
+                state,
+                status=status,
+                rationale=rationale,
+                assessor=by,
+                effective_at=effective_at,
+                now=self.clock.now(),
+                zone=self.settings.timezone,
+                evidence_urls=urls,
+                evidence_ids=ids,
+                note=note,
+            ),
+            by,
+        )
+
+    def correct_assessment(
+        self,
+        commitment_id: str,
+        assessment_id: UUID,
+        status: str,
+        *,
+        rationale: str,
+        reason: str,
+        by: str,
+        effective_at: datetime,
+    ) -> list[RecordedEvent]:
+        """Correct an earlier assessment with a new event."""
+        return self._execute(
+            commitment_id,
+            lambda state: rules.correct_assessment(
+                state,
+                assessment_id=assessment_id,
+                status=status,
+                rationale=rationale,
+                effective_at=effective_at,
+                corrected_by=by,
+                reason=reason,
+                now=self.clock.now(),
+                zone=self.settings.timezone,
+            ),
+            by,
+        )
+
+    def withdraw_assessment(
+        self, commitment_id: str, assessment_id: UUID, *, reason: str, by: str
+    ) -> list[RecordedEvent]:
+        """Take an assessment out of the status history (a new event; nothing is deleted)."""
+        return self._execute(
+            commitment_id,
+            lambda state: rules.withdraw_assessment(
+                state, assessment_id=assessment_id, reason=reason, by=by
+            ),
+            by,
+        )
+
+    def add_note(self, commitment_id: str, text_: str, *, by: str) -> list[RecordedEvent]:
+        """Attach a note to a commitment."""
+        return self._execute(
+            commitment_id, lambda state: rules.add_note(state, text=text_, author=by), by
+        )
+
+    def check_deadlines(self) -> list[RecordedEvent]:
+        """Record DeadlinePassed for every active commitment whose deadline day is over.
+
+        The daily job of `monitor serve`; safe to run often and from several processes at
+        once (each deadline is recorded once: a second writer finds it already there).
+        """
+        self.require_schema()
+        self.projection.catch_up()
+        with Session(self.engine) as session:
+            ids = session.exec(
+                select(CommitmentView.commitment_id).where(
+                    col(CommitmentView.deadline).is_not(None),
+                    CommitmentView.retired == False,  # noqa: E712
+                )
+            ).all()
+        now, zone = self.clock.now(), self.settings.timezone
+        recorded: list[RecordedEvent] = []
+        for commitment_id in ids:
+            if rules.check_deadline(self.load(commitment_id), now, zone):
+                recorded += self._execute(
+                    commitment_id,
+                    lambda state: rules.check_deadline(state, now, zone),
+                    "monitor",
+                )
+        return recorded
+
+    def retract_evidence(
+        self, commitment_id: str, evidence_id: UUID, *, reason: str, by: str
+    ) -> list[RecordedEvent]:
+        """Withdraw accepted evidence."""
+        return self._execute(
+            commitment_id,
+            lambda state: rules.retract_evidence(
+                state, evidence_id=evidence_id, reason=reason, by=by
+            ),
+            by,
+        )
+
+    def _meta(self, actor: str) -> dict[str, Any]:
+        return {"actor": actor.strip() or "unknown"}
+
+    def list_commitments(
+        self, status: str | None = None, topic: str | None = None, include_retired: bool = False
+    ) -> list[CommitmentView]:
+        """The catalogue with current status, filtered."""
+        self.require_schema()
+        if status is not None and status not in {s.value for s in Status}:
+            raise CommandRejected(
+                f"unknown status {status!r} (one of: {', '.join(s.value for s in Status)})"
+            )
+        self.projection.catch_up()
+        query = select(CommitmentView).order_by(col(CommitmentView.commitment_id))
+        if status:
+            query = query.where(CommitmentView.status == status)
+        if topic:
+            query = query.where(
+                col(CommitmentView.commitment_id).in_(
+                    select(CommitmentTopicView.commitment_id).where(
+                        func.lower(CommitmentTopicView.topic) == topic.lower()
+                    )
+                )
+            )
+        if not include_retired:
+            query = query.where(CommitmentView.retired == False)  # noqa: E712
+        with Session(self.engine) as session:
+            return list(session.exec(query).all())
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Active commitments by status, and by topic and status."""
+        self.require_schema()
+        self.projection.catch_up()
+        with Session(self.engine) as session:
+            return overview.count_by_status(session)
+
+    def status_over_time(self, months: int = 24) -> list[overview.ChartPoint]:
+        """Active commitments by status at each month's end (effective time), oldest first.
+
+        Read from the assessments read model: no commitment's stream is folded per request.
+        """
+        self.require_schema()
+        self.projection.catch_up()
+        with Session(self.engine) as session:
+            made, assessed = overview.chart_inputs(session)
+        zone = self.settings.timezone
+        today = self.clock.now().astimezone(zone).date()
+        return overview.statuses_over_time(made, assessed, today, zone, months)
+
+    def overview(self, page: int = 1, per_page: int = 50) -> overview.Overview:
+        """The dashboard: totals and the chart for all commitments, one page of rows.
+
+        One catch-up per read model and one snapshot for every figure.
+        """
+        if page < 1 or per_page < 1:
+            raise CommandRejected("page and rows per page start at 1")
+        self.require_schema()
+        self.projection.catch_up()
+        self.waiting()
+        zone = self.settings.timezone
+        now = self.clock.now()
+        today = now.astimezone(zone).date()
+        with Session(self.engine) as session:
+            # Counts and chart change only when a commitment's stream does (or the day
+            # does): every such event raises that commitment's version, so the sum of
+            # versions names the state they were computed from.
+            key = (overview.commitments_fingerprint(session), today)
+            cached = self._overview_cache
+            if cached is not None and cached[0] == key:
+                counts, chart = cached[1], cached[2]
+            else:
+                counts = overview.count_by_status(session)
+                made, assessed = overview.chart_inputs(session)
+                chart = overview.statuses_over_time(made, assessed, today, zone)
+                self._overview_cache = (key, counts, chart)
+            rows, more = overview.page_of_commitments(session, page, per_page)
+            reviewed = overview.last_reviewed(session, [r.commitment_id for r in rows])
+            waiting = overview.waiting_count(session, now)
+        return overview.Overview(
+            total=sum(counts["status"].values()),
+            counts=counts,
+            chart=chart,
+            rows=rows,
+            reviewed=reviewed,
+            waiting=waiting,
+            page=page,
+            more=more,
+        )
+
+    def timeline(self, commitment_id: str) -> list[TimelineView]:
+        """The commitment's recorded events in order, as one-line summaries."""
+        self.require_schema()
+        self.projection.catch_up()
+        with Session(self.engine) as session:
+            return list(
+                session.exec(
+                    select(TimelineView)
+                    .where(TimelineView.commitment_id == commitment_id)
+                    .order_by(col(TimelineView.position))
+                ).all()
+            )
+
+    def show(self, commitment_id: str) -> tuple[CommitmentState, list[TimelineView]]:
+        """Everything about one commitment: its folded state and its timeline."""
+        self.require_schema()
+        state = self.load(commitment_id)
+        if not state.exists:
+            raise NotFound(f"unknown commitment {commitment_id!r}: see `monitor list`")
+        return state, self.timeline(commitment_id)
+
+    def history(self, commitment_id: str, as_of: datetime, clock: str = "effective") -> History:
+        """The status as of ``as_of``: by when things happened, or by what we had recorded."""
+        self.require_schema()
+        if clock not in ("effective", "recorded"):
+            raise CommandRejected("clock must be 'effective' or 'recorded'")
+        events = self.store.read_stream(commitment_stream(commitment_id))
+        if not events:
+            raise NotFound(f"unknown commitment {commitment_id!r}: see `monitor list`")
+        decoded = [(e, REGISTRY.decode(e)) for e in events]
+        if clock == "recorded":
+            # What we showed then: only what had been recorded by that moment.
+            decoded = [(e, d) for e, d in decoded if e.recorded_at <= as_of]
+        state = rules.fold(commitment_id, ((d, context_of(e)) for e, d in decoded))
+        assessment = state.latest_assessment(as_of)
+        status = assessment.status if assessment else Status.NOT_YET_ASSESSED
+        return History(commitment_id, as_of, clock, status, assessment, decoded)
+
+
+def _split_evidence(evidence: Sequence[str]) -> tuple[list[str], list[UUID]]:
+    urls: list[str] = []
+    ids: list[UUID] = []
+    for item in evidence:
+        try:
+            ids.append(UUID(item))
+        except ValueError:
+            urls.append(item)
+    return urls, ids
+
+
+def _sync_report(plan: dict[str, list[DomainEvent]]) -> SyncReport:
+    report = SyncReport()
+    for cid, events in sorted(plan.items()):
+        for event in events:
+            if isinstance(event, CommitmentRegistered):
+                report.registered.append(cid)
+            elif isinstance(event, CommitmentRevised):
+                report.revised[cid] = sorted(event.changes)
+            elif isinstance(event, CommitmentRetired):
+                report.retired.append(cid)
+            elif isinstance(event, CommitmentReinstated):
+                report.reinstated.append(cid)
+    return report
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,142 @@
+"""The journal capability: the schema (create, upgrade, check), verifying the chain,
+export and import, rebuilding the read models, and the figures of the journal's state.
+
+It is given the settings, the database, the journal and the write path, and the read
+models it keeps: ``read_models`` (every one, to rebuild) and ``followed`` (those whose lag
+counts for health and verification).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from monitor.errors import MonitorError, StoreNotInitialised
+from monitor.events import REGISTRY
+from monitor.projections.runner import Projection
+from monitor.settings import Settings
+from monitor.store import migrate
+from monitor.store.records import VerifyReport
+from monitor.store.sql import SqlEventStore
+from monitor.writes import Writer
+
+Progress = Callable[[int, int], None]
+
+
+class Journal:
+    """The schema and the journal as a whole (reached as ``Monitor.journal``)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        store: SqlEventStore,
+        writer: Writer,
+        *,
+        read_models: Callable[[], Sequence[Projection]],
+        followed: Callable[[], Sequence[Projection]],
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.store = store
+        self.writer = writer
+        self.read_models = read_models
+        self._followed = followed
+        self._schema_checked = False
+
+    def migrate(self) -> tuple[str | None, str]:
+        """Create or upgrade the schema; returns (revision before, revision after)."""
+        before = migrate.current_revision(self.engine)
+        migrate.upgrade(self.engine)
+        self._schema_checked = False
+        return before, migrate.head_revision()
+
+    def require_schema(self) -> None:
+        """Refuse to work on a database that is missing or behind this code's schema.
+
+        Checked once per Monitor: schemas only move forward, through `monitor init`, and a
+        newer schema than this code's is refused by the migration itself.
+        """
+        if self._schema_checked:
+            return
+        current = migrate.current_revision(self.engine)
+        if current is None:
+            raise StoreNotInitialised("the database has no monitor schema yet: run `monitor init`")
+        if current != migrate.head_revision():
+            raise StoreNotInitialised(
+                f"the database schema is at revision {current}, this monitor needs "
+                f"{migrate.head_revision()}: run `monitor init` to upgrade"
+            )
+        self._schema_checked = True
+
+    def verify(self, progress: Callable[[int], None] | None = None) -> VerifyReport:
+        """Check the hash chain and invariants end to end."""
+        self.require_schema()
+        from monitor.journal import verify_rows
+
+        report = verify_rows(self.store.iter_rows(), REGISTRY, progress)
+        checkpoint = max(p.checkpoint() for p in self._followed())
+        if checkpoint > report.last_position:
+            report.problems.append(
+                f"the projections have seen events up to position {checkpoint} but the journal "
+                f"ends at {report.last_position}: events were removed from the end"
+            )
+        return report
+
+    def export(
+        self, target: Path | None = None, progress: Callable[[int], None] | None = None
+    ) -> tuple[Path, int, str]:
+        """Write the journal as JSON Lines; returns (file, events, last hash).
+
+        The default target is ``events/journal.jsonl`` in the project folder.
+        """
+        self.require_schema()
+        destination = target if target is not None else self.settings.base_dir / "events"
+        try:
+            from monitor.journal import export_journal
+
+            return export_journal(self.store, destination, progress)
+        except OSError as exc:
+            raise MonitorError(
+                f"cannot write the journal to {destination}: {exc.strerror or exc}"
+            ) from exc
+
+    def import_journal(
+        self, path: Path, progress: Callable[[int], None] | None = None
+    ) -> VerifyReport:
+        """Load an exported journal into an empty store, then build the projections."""
+        self.migrate()
+        from monitor.journal import import_journal
+
+        report = import_journal(self.store, path, REGISTRY, progress)
+        self.writer.forget()  # the journal is new: no cached state stands for it
+        for read_model in self.read_models():
+            read_model.rebuild()
+        return report
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Drop every read model and fold every event again."""
+        self.require_schema()
+        first, *others = self.read_models()
+        count = first.rebuild(progress)
+        for read_model in others:
+            read_model.rebuild(progress)
+        return count
+
+    def last_position(self) -> int:
+        return self.store.last_position()
+
+    def projection_lag(self) -> int:
+        """Events recorded but not yet in every read model (0 when all caught up)."""
+        head = self.store.last_position()
+        behind = [head - p.checkpoint() for p in self._followed()]
+        return max(0, *behind)
+
+    def database_summary(self) -> dict[str, Any]:
+        """Counts for `monitor init` and status displays."""
+        with self.engine.connect() as conn:
+            events = conn.execute(text("SELECT COUNT(*) FROM events")).scalar_one()
+        return {"events": int(events), "last_position": self.store.last_position()}
