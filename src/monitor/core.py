@@ -101,7 +101,7 @@ class Monitor:
     def intake(self) -> Intake:
         from monitor.intake import Intake
 
-        return Intake(self)
+        return Intake(self.context, self.commitments)
 
     @cached_property
     def accounts(self) -> Accounts:

@@ -59,7 +59,8 @@ from monitor.story_queue import StoryQueue
 from monitor.writes import COMMITMENT, PROPOSAL
 
 if TYPE_CHECKING:
-    from monitor.core import Monitor
+    from monitor.application.commitments import Commitments
+    from monitor.application.context import Context
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +104,15 @@ class Rematch:
 
 
 class Intake:
-    """Sources, polls, proposals: built by :class:`~monitor.core.Monitor`."""
+    """Sources, polls, proposals: given a context and one peer, the commitments capability
+    (the commitments a proposal is about, and commands on them)."""
 
-    def __init__(self, monitor: Monitor) -> None:
-        self.monitor = monitor
-        self.store = monitor.store
-        self.projection = IntakeProjection(monitor.store)
-        self.learning = LearningProjection(monitor.store)
+    def __init__(self, context: Context, commitments: Commitments) -> None:
+        self.context = context
+        self.commitments = commitments
+        self.store = context.store
+        self.projection = IntakeProjection(context.store)
+        self.learning = LearningProjection(context.store)
         self._matcher: tuple[tuple[Any, ...], Matcher] | None = None
         #: the queue by story, and decisions on whole stories
         self.stories = StoryQueue(self)
@@ -118,7 +121,7 @@ class Intake:
 
     def sync_sources(self, path: Path | None = None) -> dict[str, list[str]]:
         """Bring the sources file into the store (CLI and OPML sources are left alone)."""
-        source = path or self.monitor.settings.sources
+        source = path or self.context.settings.sources
         if not source.is_file():
             return {}
         body = files.read_text(source, "the sources file")
@@ -149,7 +152,7 @@ class Intake:
         self, url: str, name: str, *, interval: str = "1h", kind: str = "feed", by: str = "cli"
     ) -> SourceView:
         """Register a source by hand (it lives in the database, not in sources.toml)."""
-        self.monitor.require_schema()
+        self.context.require_schema()
         try:
             try:
                 seconds = source_config.parse_interval(interval)
@@ -173,7 +176,7 @@ class Intake:
 
     def import_opml(self, path: Path, *, by: str = "cli") -> list[str]:
         """Register every feed of an OPML file whose name is not taken."""
-        self.monitor.require_schema()
+        self.context.require_schema()
         try:
             body = path.read_bytes()
         except OSError as exc:
@@ -214,12 +217,12 @@ class Intake:
 
     def sources(self, include_removed: bool = False) -> list[SourceView]:
         """Every source with its health."""
-        self.monitor.require_schema()
+        self.context.require_schema()
         self.projection.catch_up()
         query = select(SourceView).order_by(col(SourceView.name))
         if not include_removed:
             query = query.where(SourceView.removed == False)  # noqa: E712
-        with Session(self.monitor.engine) as session:
+        with Session(self.context.engine) as session:
             return list(session.exec(query).all())
 
     def source(self, name: str) -> SourceView:
@@ -243,7 +246,7 @@ class Intake:
             return [by_name[n] for n in names]
         if everything:
             return active
-        now = format_timestamp(self.monitor.clock.now())
+        now = format_timestamp(self.context.clock.now())
         return [v for v in active if v.next_check_at is None or v.next_check_at <= now]
 
     def poll(
@@ -263,17 +266,17 @@ class Intake:
         poller = Poller(
             self.store,
             self.projection,
-            self.monitor.clock,
+            self.context.clock,
             self.matcher,
-            limits=limits or self.monitor.settings.fetch_limits,
+            limits=limits or self.context.settings.fetch_limits,
             chunk=chunk,
         )
         return poller.run(sources, on_recorded, stop=stop)
 
     def _registrations(self) -> list[CommitmentRegistered]:
         registrations: list[CommitmentRegistered] = []
-        for v in self.monitor.list_commitments():
-            state = self.monitor.load(v.commitment_id)
+        for v in self.commitments.list_commitments():
+            state = self.commitments.load(v.commitment_id)
             if state.registration is not None:
                 registrations.append(state.registration)
         return registrations
@@ -285,7 +288,7 @@ class Intake:
     def matcher(self) -> Matcher:
         """The catalogue's rules, compiled once per catalogue version, with the weights that
         reviewers' decisions have taught so far."""
-        views = self.monitor.list_commitments()
+        views = self.commitments.list_commitments()
         key = tuple((v.commitment_id, v.version) for v in views)
         if self._matcher is None or self._matcher[0] != key:
             self._matcher = (key, Matcher(self._registrations()))
@@ -308,16 +311,16 @@ class Intake:
         proposals are read as two runs in that order (each walks an index, none sorts the
         whole table) and merged.
         """
-        self.monitor.require_schema()
+        self.context.require_schema()
         self.projection.catch_up()
-        now = format_timestamp(self.monitor.clock.now())
+        now = format_timestamp(self.context.clock.now())
         order = (
             col(ProposalView.score).desc(),
             col(ProposalView.proposed_at).desc(),
             col(ProposalView.proposal_id).desc(),
         )
         runs = []
-        with Session(self.monitor.engine) as session:
+        with Session(self.context.engine) as session:
             for waiting in (
                 col(ProposalView.state) == "pending",
                 (col(ProposalView.state) == "snoozed") & (col(ProposalView.snoozed_until) <= now),
@@ -337,21 +340,21 @@ class Intake:
 
     def waiting_count(self) -> int:
         """How many proposals wait for review (pending, or snoozed until now)."""
-        self.monitor.require_schema()
+        self.context.require_schema()
         self.projection.catch_up()
-        with Session(self.monitor.engine) as session:
-            return overview.waiting_count(session, self.monitor.clock.now())
+        with Session(self.context.engine) as session:
+            return overview.waiting_count(session, self.context.clock.now())
 
     # -- explaining and evaluating the rules ---------------------------------------------
 
     def find_item(self, ref: str) -> dict[str, Any]:
         """An item's latest content by its id or a unique prefix of it (at least 6 characters)."""
-        self.monitor.require_schema()
+        self.context.require_schema()
         self.projection.catch_up()
         ref = ref.strip().lower()
         if len(ref) < 6:
             raise CommandRejected("give at least 6 characters of the item id")
-        with Session(self.monitor.engine) as session:
+        with Session(self.context.engine) as session:
             found = session.exec(
                 select(ItemView.item_id)
                 .where(col(ItemView.item_id).startswith(ref, autoescape=True))
@@ -390,7 +393,7 @@ class Intake:
     def _commitment_id(self, ref: str) -> str:
         """A commitment id from the id, or a unique part of it ("SEMI-03")."""
         wanted = ref.strip().upper()
-        known = [v.commitment_id for v in self.monitor.list_commitments()]
+        known = [v.commitment_id for v in self.commitments.list_commitments()]
         if wanted in known:
             return wanted
         found = [c for c in known if c.startswith(wanted) or c.endswith(wanted)]
@@ -402,18 +405,18 @@ class Intake:
 
     def evaluate(self, paths: list[Path]) -> Evaluation:
         """The catalogue file's rules scored on a labelled set of real items."""
-        source = self.monitor.settings.catalogue
+        source = self.context.settings.catalogue
         parsed = parse_catalogue(files.read_text(source, "the catalogue"), str(source))
         return evaluate(load_labelled(paths), Matcher(parsed.commitments))
 
     def find_proposal(self, ref: str) -> ProposalView:
         """A proposal by its id or a unique prefix of it (at least 6 characters)."""
-        self.monitor.require_schema()
+        self.context.require_schema()
         self.projection.catch_up()
         ref = ref.strip().lower()
         if len(ref) < 6:
             raise CommandRejected("give at least 6 characters of the story or proposal id")
-        with Session(self.monitor.engine) as session:
+        with Session(self.context.engine) as session:
             found = session.exec(
                 select(ProposalView).where(col(ProposalView.proposal_id).startswith(ref)).limit(2)
             ).all()
@@ -472,14 +475,14 @@ class Intake:
 
         def decide(states: list[Any]) -> list[list[DomainEvent]]:
             state, commitment = states
-            now = self.monitor.clock.now()
+            now = self.context.clock.now()
             if action == "accept":
                 on_proposal, on_commitment = review_rules.accept(
                     state,
                     commitment,
                     reviewer=by,
                     now=now,
-                    zone=self.monitor.settings.timezone,
+                    zone=self.context.settings.timezone,
                     status=status,
                     rationale=rationale,
                     effective_at=effective_at,
@@ -490,7 +493,7 @@ class Intake:
             assert until is not None
             return [review_rules.snooze(state, reviewer=by, until=until, now=now), []]
 
-        recorded = self.monitor.writer.execute_many(
+        recorded = self.context.writer.execute_many(
             [
                 (proposal_stream(proposal_id), PROPOSAL),
                 (commitment_stream(view.commitment_id), COMMITMENT),
@@ -510,7 +513,7 @@ class Intake:
         snoozing by reopening it, if that decision is still the one in force; an assessment
         by withdrawing it.
         """
-        self.monitor.require_schema()
+        self.context.require_schema()
         if not rationale.strip():
             raise CommandRejected("say why (--rationale)")
         if not by.strip():
@@ -523,7 +526,7 @@ class Intake:
         if kind == "StatusAssessed":
             # Withdrawn, not corrected: the status folds as if it had never been assessed,
             # at every date (a correction "back" would rewrite the history before it).
-            return self.monitor.withdraw_assessment(
+            return self.commitments.withdraw_assessment(
                 data["commitment_id"],
                 UUID(data["assessment_id"]),
                 reason=f"undo: {rationale}",
@@ -544,7 +547,7 @@ class Intake:
         for attempt in range(RETRIES):
             appends = []
             metadata = {"actor": by.strip(), "undoes": str(event_id)}
-            commitment = self.monitor.load(commitment_id)
+            commitment = self.commitments.load(commitment_id)
             retraction = _retraction(commitment, evidence_id, rationale, by) if evidence_id else []
             if retraction:
                 # An assessment that rested on this evidence alone goes with it.
@@ -609,7 +612,7 @@ class Intake:
             except ConcurrencyError:
                 back_off(attempt)
                 continue
-            self.monitor.projection.catch_up()
+            self.commitments.projection.catch_up()
             self.projection.catch_up()
             return self.store.read_positions(p for r in results for p in r.positions)
         raise MonitorError("the commitment kept changing; try again")
@@ -619,7 +622,7 @@ class Intake:
 
         Keys: commitment, source, score, age (days since proposed); operators = < <= > >=.
         """
-        now = self.monitor.clock.now()
+        now = self.context.clock.now()
         tests = [_filter_term(term) for term in expression.split()]
         if not tests:
             raise CommandRejected("an empty filter would select everything: say what to select")

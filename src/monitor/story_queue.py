@@ -52,7 +52,8 @@ class StoryQueue:
 
     def __init__(self, intake: Intake) -> None:
         self.intake = intake
-        self.monitor = intake.monitor
+        self.context = intake.context
+        self.commitments = intake.commitments
         self.store = intake.store
 
     def page(
@@ -77,10 +78,10 @@ class StoryQueue:
         selected = (
             self.intake.select_proposals(" ".join(terms), limit=FILTER_LIMIT) if terms else None
         )
-        self.monitor.require_schema()
+        self.context.require_schema()
         self.intake.projection.catch_up()
-        now = format_timestamp(self.monitor.clock.now())
-        with Session(self.monitor.engine) as session:
+        now = format_timestamp(self.context.clock.now())
+        with Session(self.context.engine) as session:
             if selected is None:
                 ids = story_reads.waiting_story_ids(session, now, limit, offset)
                 return story_reads.story_rows(session, ids, now)
@@ -89,12 +90,12 @@ class StoryQueue:
 
     def resolve(self, ref: str) -> StoryView | None:
         """The story ``ref`` (a unique id prefix) names, or None when it names none."""
-        self.monitor.require_schema()
+        self.context.require_schema()
         self.intake.projection.catch_up()
         ref = ref.strip().lower()
         if len(ref) < 6:
             return None
-        with Session(self.monitor.engine) as session:
+        with Session(self.context.engine) as session:
             found = story_reads.find_stories(session, ref)
             proposal = session.exec(
                 select(ProposalView.proposal_id)
@@ -129,7 +130,7 @@ class StoryQueue:
         story_id = story.story_id
         for attempt in range(RETRIES):
             self.intake.projection.catch_up()
-            with Session(self.monitor.engine) as session:
+            with Session(self.context.engine) as session:
                 proposals = story_reads.story_proposals(session, story_id)
                 members = story_reads.members_of(session, [story_id]).get(story_id, [])
             chosen = _choose_commitments(story_id, proposals, commitments)
@@ -164,7 +165,7 @@ class StoryQueue:
             except ConcurrencyError:
                 back_off(attempt)  # decide again: the rules will say who got there first
                 continue
-            self.monitor.projection.catch_up()
+            self.commitments.projection.catch_up()
             self.intake.projection.catch_up()
             return self.store.read_positions(p for r in results for p in r.positions)
         raise MonitorError("the story kept changing while you reviewed it; try again")
@@ -195,11 +196,11 @@ class StoryQueue:
                 for e in self.store.read_stream(proposal_stream(pid))
             )
         listed = list(states.values())
-        now = self.monitor.clock.now()
+        now = self.context.clock.now()
         on_commitment: list[DomainEvent] = []
         commitment_version = 0
         if action == "accept":
-            commitment = self.monitor.load(commitment_id)
+            commitment = self.commitments.load(commitment_id)
             commitment_version = commitment.version
             decisions, on_commitment = review_rules.accept_story(
                 listed,
@@ -208,7 +209,7 @@ class StoryQueue:
                 member_urls=urls,
                 reviewer=by,
                 now=now,
-                zone=self.monitor.settings.timezone,
+                zone=self.context.settings.timezone,
                 status=status,
                 rationale=rationale,
                 effective_at=effective_at,
@@ -255,7 +256,7 @@ class StoryQueue:
     ) -> list[StreamAppend]:
         """The appends that reopen the members of a story closed as duplicates when it was
         accepted as ``evidence_id`` (through ``proposal_id``), if that is still in force."""
-        with Session(self.monitor.engine) as session:
+        with Session(self.context.engine) as session:
             accepted = session.get(ProposalView, str(proposal_id))
             if accepted is None or accepted.story_id is None:
                 return []
