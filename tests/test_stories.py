@@ -30,7 +30,7 @@ from monitor.events import (
     to_new_event,
 )
 from monitor.sources.identity import canonical_url, item_id_for
-from monitor.sources.intake import proposal_id_for
+from monitor.sources.plan import proposal_id_for
 from monitor.store import migrate
 from monitor.store.database import make_engine
 from monitor.store.records import NewEvent

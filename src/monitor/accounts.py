@@ -22,7 +22,7 @@ from sqlalchemy import text
 from monitor.errors import CommandRejected, NotFound
 from monitor.events import UserChanged, user_stream
 from monitor.ids import uuid7
-from monitor.store.hashing import format_timestamp
+from monitor.timestamps import format_timestamp
 from monitor.writes import VERSION_ONLY
 
 if TYPE_CHECKING:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from monitor.core import Monitor, SyncReport
-    from monitor.sources.intake import SourcePlan
+    from monitor.sources.plan import SourcePlan
 
 # Every import that loads the database, the models or the terminal library waits for the
 # command that needs it: `monitor --version` and `--help` load none of them (see
@@ -295,7 +295,7 @@ def list_(
 
 
 def _parse(value: str | None) -> Any:
-    from monitor.store.hashing import parse_timestamp
+    from monitor.timestamps import parse_timestamp
 
     return parse_timestamp(value) if value else None
 

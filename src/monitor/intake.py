@@ -45,17 +45,17 @@ from monitor.events import (
 from monitor.matching import Match, MatchableItem, Matcher, RuleReport
 from monitor.matching.evaluation import Evaluation, evaluate, load_labelled
 from monitor.matching.learning import learned_factors
-from monitor.polling import Poller, PollReport, Recorded
-from monitor.projections.intake import IntakeProjection, ItemView, ProposalView, SourceView
+from monitor.projections.items import IntakeProjection, ItemView, ProposalView, SourceView
 from monitor.projections.learning import LearningProjection
 from monitor.retry import RETRIES, back_off
 from monitor.sources import config as source_config
 from monitor.sources.identity import derived_id
-from monitor.sources.intake import proposal_for
 from monitor.sources.limits import FetchLimits
-from monitor.store.hashing import format_timestamp, parse_timestamp
+from monitor.sources.plan import proposal_for
+from monitor.sources.poller import Poller, PollReport, Recorded
 from monitor.store.records import RecordedEvent, StreamAppend
 from monitor.story_queue import StoryQueue
+from monitor.timestamps import format_timestamp, parse_timestamp
 from monitor.writes import COMMITMENT, PROPOSAL
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from monitor.events import Status
 from monitor.projections import CommitmentTopicView, CommitmentView
-from monitor.store.hashing import format_timestamp
+from monitor.timestamps import format_timestamp
 
 #: one point of the chart: a month's last day and the commitments by status on it
 ChartPoint = tuple[date, dict[str, int]]

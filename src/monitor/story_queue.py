@@ -33,12 +33,12 @@ from monitor.events import (
     to_new_event,
 )
 from monitor.projections import queue as story_reads
-from monitor.projections.intake import ProposalView
+from monitor.projections.items import ProposalView
 from monitor.projections.queue import StoryRow
 from monitor.projections.stories import StoryView
 from monitor.retry import RETRIES, back_off
-from monitor.store.hashing import format_timestamp
 from monitor.store.records import RecordedEvent, StreamAppend
+from monitor.timestamps import format_timestamp
 
 if TYPE_CHECKING:
     from monitor.intake import Intake

@@ -30,7 +30,7 @@ from monitor.digest.config import DigestSettings, Recipient, scope_matches
 from monitor.digest.schedule import Claim
 from monitor.events import Status
 from monitor.projections import CommitmentView, ProposalView
-from monitor.store.hashing import format_timestamp, parse_timestamp
+from monitor.timestamps import format_timestamp, parse_timestamp
 
 if TYPE_CHECKING:
     from monitor.application.context import Context

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
         ProjectionCheckpoint,
         TimelineView,
     )
-    from monitor.projections.intake import (
+    from monitor.projections.items import (
         IntakeProjection,
         ItemKeyView,
         ItemView,
@@ -42,13 +42,13 @@ _HOMES = {
         "commitments",
     ),
     **dict.fromkeys(
-        ("IntakeProjection", "ItemKeyView", "ItemView", "ProposalView", "SourceView"), "intake"
+        ("IntakeProjection", "ItemKeyView", "ItemView", "ProposalView", "SourceView"), "items"
     ),
     **dict.fromkeys(("LearningProjection", "ProposalRuleView", "RuleReviewView"), "learning"),
     **dict.fromkeys(("Progress", "Projection"), "runner"),
 }
 #: every module that defines read-model tables
-MODULES = ("commitments", "intake", "learning", "stories")
+MODULES = ("commitments", "items", "learning", "stories")
 
 __all__ = [
     "AssessmentView",

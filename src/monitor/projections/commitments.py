@@ -12,8 +12,8 @@ from sqlmodel import Field, SQLModel
 from monitor.commitment import context_of, fold
 from monitor.events import REGISTRY, Status
 from monitor.projections.runner import Projection
-from monitor.store.hashing import format_timestamp, parse_timestamp
 from monitor.store.sql import Row, SqlEventStore
+from monitor.timestamps import format_timestamp, parse_timestamp
 
 NAME = "commitments"
 COMMITMENT_PREFIX = "commitment-"

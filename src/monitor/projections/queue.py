@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
 
-from monitor.projections.intake import ProposalView
+from monitor.projections.items import ProposalView
 from monitor.projections.stories import StoryMemberView, StoryView
 
 #: (score, newest proposal, story id): the queue's order, best first when reversed

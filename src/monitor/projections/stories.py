@@ -22,7 +22,7 @@ from typing import Any
 from sqlmodel import Field, SQLModel
 
 from monitor import stories
-from monitor.store.hashing import format_timestamp, parse_timestamp
+from monitor.timestamps import format_timestamp, parse_timestamp
 
 #: postings read per looked-up token: the members most recently started within the window.
 #: A token held by more members than this (a flood of near-identical titles) still finds

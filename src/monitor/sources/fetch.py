@@ -17,43 +17,15 @@ import re
 import ssl
 import zlib
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from monitor.sources.limits import MIB, FetchLimits
+from monitor.sources.limits import MIB, FetchLimits, FetchResult, Validators
 from monitor.version import __version__
 
 USER_AGENT = f"monitor/{__version__} (commitment tracker; +https://pypi.org/project/monitor/)"
-
-
-@dataclass(frozen=True, slots=True)
-class Validators:
-    """What the last successful fetch told us, for a conditional request."""
-
-    etag: str | None = None
-    last_modified: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FetchResult:
-    """The outcome of one fetch: a body, "not modified", or a failure with its reason."""
-
-    url: str
-    outcome: str  # "ok", "not_modified", "failed"
-    status: int | None = None
-    body: bytes = b""
-    content_type: str | None = None
-    final_url: str | None = None
-    etag: str | None = None
-    last_modified: str | None = None
-    max_age: int | None = None
-    retry_after: int | None = None
-    error: str | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @functools.cache

@@ -1,11 +1,12 @@
-"""The bounds of every request: a module of its own, so that reading the settings does not
-load the HTTP client."""
+"""The bounds of every request and what a request gives back: plain data, in a module of
+its own, so that reading the settings and planning a check do not load the HTTP client."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-__all__ = ["MIB", "FetchLimits"]
+__all__ = ["MIB", "FetchLimits", "FetchResult", "Validators"]
 
 MIB = 1024 * 1024
 
@@ -26,3 +27,29 @@ class FetchLimits:
     #: (the memory as address space a parse worker may add to what it starts with)
     parse_timeout: float = 30.0
     parse_memory: int = 1024 * MIB
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """What the last successful fetch told us, for a conditional request."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """The outcome of one fetch: a body, "not modified", or a failure with its reason."""
+
+    url: str
+    outcome: str  # "ok", "not_modified", "failed"
+    status: int | None = None
+    body: bytes = b""
+    content_type: str | None = None
+    final_url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    max_age: int | None = None
+    retry_after: int | None = None
+    error: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -30,18 +29,6 @@ def canonical_json(value: Any) -> str:
 def _json_string(value: str) -> str:
     # Stream ids and event types repeat: encode each once.
     return _ENCODER.encode(value)
-
-
-def format_timestamp(at: datetime) -> str:
-    """UTC, microsecond precision, trailing Z: sorts lexically in time order."""
-    if at.tzinfo is None:
-        raise ValueError("timestamps must be timezone-aware")
-    return at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-
-
-def parse_timestamp(text: str) -> datetime:
-    """Inverse of :func:`format_timestamp`."""
-    return datetime.fromisoformat(text)
 
 
 def event_hash(

@@ -28,14 +28,9 @@ from monitor.errors import (
     StoreNotInitialised,
     StoreUnavailable,
 )
-from monitor.store.hashing import (
-    GENESIS_HASH,
-    canonical_json,
-    event_hash,
-    format_timestamp,
-    parse_timestamp,
-)
+from monitor.store.hashing import GENESIS_HASH, canonical_json, event_hash
 from monitor.store.records import AppendResult, NewEvent, RecordedEvent, StreamAppend
+from monitor.timestamps import format_timestamp, parse_timestamp
 
 _COLUMNS = (
     "position, event_id, stream_id, stream_version, event_type, schema_version, "

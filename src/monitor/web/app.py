@@ -39,8 +39,8 @@ from monitor.events import REGISTRY, Status
 from monitor.review import REJECT_REASONS
 from monitor.service.health import Health
 from monitor.shapes import commitment_json, history_json, recorded_json, source_json
-from monitor.store.hashing import parse_timestamp
 from monitor.story_queue import story_json
+from monitor.timestamps import parse_timestamp
 from monitor.web.bodies import NoteBody, ReviewBody, StatusBody
 from monitor.web.security import CSP, SecurityHeaders, check_csrf, csrf_token, require
 

@@ -31,7 +31,6 @@ from monitor.events import (
 )
 from monitor.ids import uuid7
 from monitor.matching import Match, MatchableItem, Matcher
-from monitor.sources.fetch import FetchResult
 from monitor.sources.identity import (
     canonical_url,
     content_hash,
@@ -39,6 +38,7 @@ from monitor.sources.identity import (
     item_id_for,
     item_key,
 )
+from monitor.sources.limits import FetchResult
 from monitor.sources.parse import ParsedFeed, ParsedItem
 from monitor.sources.schedule import next_check
 from monitor.sources.text import clip

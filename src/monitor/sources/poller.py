@@ -28,9 +28,11 @@ from sqlalchemy import bindparam, text
 from monitor.clock import Clock
 from monitor.errors import ConcurrencyError, EventIdConflict
 from monitor.matching import Matcher
-from monitor.projections.intake import IntakeProjection, SourceView
-from monitor.sources.fetch import Fetcher, FetchResult, Validators
-from monitor.sources.intake import (
+from monitor.projections.items import IntakeProjection, SourceView
+from monitor.sources.fetch import Fetcher
+from monitor.sources.limits import FetchLimits, FetchResult, Validators
+from monitor.sources.parse import ParsedFeed, parse_feed
+from monitor.sources.plan import (
     KnownItem,
     KnownKey,
     Lookup,
@@ -40,8 +42,6 @@ from monitor.sources.intake import (
     plan_check,
     prepare_items,
 )
-from monitor.sources.limits import FetchLimits
-from monitor.sources.parse import ParsedFeed, parse_feed
 from monitor.store.sql import SqlEventStore
 
 

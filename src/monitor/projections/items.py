@@ -11,8 +11,8 @@ from sqlmodel import Field, SQLModel
 from monitor.events import REGISTRY
 from monitor.projections.runner import Progress, Projection
 from monitor.projections.stories import StoryFolder
-from monitor.store.hashing import format_timestamp, parse_timestamp
 from monitor.store.sql import Row, SqlEventStore
+from monitor.timestamps import format_timestamp, parse_timestamp
 
 NAME = "intake"
 
