@@ -163,3 +163,30 @@ def test_structurally_invalid_journals_are_refused(
         path.write_bytes(b"\xff\xfe not utf-8\n")
         with pytest.raises(IntegrityViolation, match="not UTF-8"):
             copy.import_journal(path)
+
+
+BEFORE_ISSUE_12 = ROOT / "tests" / "data" / "journal-before-issue-12.jsonl"
+
+
+def test_a_journal_written_before_the_application_layer_reads_the_same(
+    project: Path, tmp_path: Path
+) -> None:
+    """A journal exported by the code before issue 12's restructuring (commit bb06b34: the
+    catalogue synced, two statuses set with evidence, a note) imports, verifies, reads the
+    same and exports byte for byte as it was written, on each backend."""
+    settings = load_settings(project / "config" / "monitor.toml", env={})
+    with Monitor.open(settings) as monitor:
+        report = monitor.import_journal(BEFORE_ISSUE_12)
+        lines = BEFORE_ISSUE_12.read_text(encoding="utf-8").splitlines()
+        assert report.events == len(lines) == 24
+        assert report.last_hash == json.loads(lines[-1])["hash"]
+        assert monitor.verify().ok
+        statuses = {v.commitment_id: v.status for v in monitor.list_commitments()}
+        assert len(statuses) == 19
+        assert statuses["EPCC23-SEMI-03"] == "in_progress"
+        assert statuses["EPCC23-COER-03"] == "fulfilled"
+        state, _ = monitor.show("EPCC23-SC-02")
+        assert [event.text for _, event in state.notes] == ["watch the critical minerals talks"]
+        path, count, _ = monitor.export(tmp_path / "again")
+        assert count == 24
+        assert path.read_bytes() == BEFORE_ISSUE_12.read_bytes()
