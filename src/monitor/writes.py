@@ -204,35 +204,9 @@ class Writer:
 
         ``what`` names the stream for a person in the give-up message ("EPCC23-SC-01").
         """
-        with self._locks[hash(stream) % STRIPES]:
-            state = self.state(stream, aggregate)
-            for attempt in range(self.retries):
-                try:
-                    events = decide(state)
-                except ValidationError as exc:
-                    self._keep(stream, state)
-                    raise CommandRejected(f"refused: {describe_validation(exc)}") from exc
-                except BaseException:
-                    self._keep(stream, state)  # deciders are pure: the state is intact
-                    raise
-                if not events:
-                    self._keep(stream, state)
-                    return []  # nothing left to do (another writer did it first)
-                new = [to_new_event(e, metadata) for e in events]
-                try:
-                    result = self.store.append(stream, new, aggregate.version(state))
-                except ConcurrencyError:
-                    self.conflicts += 1
-                    if attempt + 1 == self.retries:
-                        break
-                    back_off(attempt)
-                    state = self.state(stream, aggregate)  # someone else wrote: catch up
-                    continue
-                recorded = self.store.read_positions(result.positions)
-                for event in recorded:
-                    state = aggregate.apply(state, event)
-                self._keep(stream, state)
-                if self.after is not None:
-                    self.after()
-                return recorded
-        raise MonitorError(f"{what or stream} kept changing while you edited it; try again")
+        return self.execute_many(
+            [(stream, aggregate)],
+            lambda states: [decide(states[0])],
+            metadata,
+            what=what or stream,
+        )
