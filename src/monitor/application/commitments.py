@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from monitor import commitment as rules
 from monitor import files, overview
@@ -33,9 +32,9 @@ from monitor.events import (
     commitment_stream,
     to_new_event,
 )
+from monitor.projections import commitment_queries as queries
 from monitor.projections.commitments import (
     CommitmentProjection,
-    CommitmentTopicView,
     CommitmentView,
     TimelineView,
 )
@@ -128,9 +127,7 @@ class Commitments:
     def _all_states(self) -> dict[str, CommitmentState]:
         self.require_schema()
         self.projection.catch_up()
-        with Session(self.engine) as session:
-            ids = session.exec(select(CommitmentView.commitment_id)).all()
-        return {cid: self.load(cid) for cid in ids}
+        return {cid: self.load(cid) for cid in queries.commitment_ids(self.engine)}
 
     def load(self, commitment_id: str) -> CommitmentState:
         """Fold one commitment's stream (an unknown id gives an empty state)."""
@@ -242,13 +239,7 @@ class Commitments:
         """
         self.require_schema()
         self.projection.catch_up()
-        with Session(self.engine) as session:
-            ids = session.exec(
-                select(CommitmentView.commitment_id).where(
-                    col(CommitmentView.deadline).is_not(None),
-                    CommitmentView.retired == False,  # noqa: E712
-                )
-            ).all()
+        ids = queries.active_with_deadline(self.engine)
         now, zone = self.clock.now(), self.settings.timezone
         recorded: list[RecordedEvent] = []
         for commitment_id in ids:
@@ -285,21 +276,9 @@ class Commitments:
                 f"unknown status {status!r} (one of: {', '.join(s.value for s in Status)})"
             )
         self.projection.catch_up()
-        query = select(CommitmentView).order_by(col(CommitmentView.commitment_id))
-        if status:
-            query = query.where(CommitmentView.status == status)
-        if topic:
-            query = query.where(
-                col(CommitmentView.commitment_id).in_(
-                    select(CommitmentTopicView.commitment_id).where(
-                        func.lower(CommitmentTopicView.topic) == topic.lower()
-                    )
-                )
-            )
-        if not include_retired:
-            query = query.where(CommitmentView.retired == False)  # noqa: E712
-        with Session(self.engine) as session:
-            return list(session.exec(query).all())
+        return queries.commitments(
+            self.engine, status=status, topic=topic, include_retired=include_retired
+        )
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Active commitments by status, and by topic and status."""
@@ -365,14 +344,7 @@ class Commitments:
         """The commitment's recorded events in order, as one-line summaries."""
         self.require_schema()
         self.projection.catch_up()
-        with Session(self.engine) as session:
-            return list(
-                session.exec(
-                    select(TimelineView)
-                    .where(TimelineView.commitment_id == commitment_id)
-                    .order_by(col(TimelineView.position))
-                ).all()
-            )
+        return queries.timeline(self.engine, commitment_id)
 
     def show(self, commitment_id: str) -> tuple[CommitmentState, list[TimelineView]]:
         """Everything about one commitment: its folded state and its timeline."""
