@@ -447,6 +447,10 @@ class Intake:
         waiting proposal for each of ``commitments``, which may be left out when the story
         waits on one commitment only) or one proposal (a prefix of its id).
         """
+        if action not in ("accept", "reject", "snooze"):
+            raise CommandRejected("action must be accept, reject or snooze")
+        if action == "snooze" and until is None:
+            raise CommandRejected("snooze needs --until DATE")
         story = self.stories.resolve(ref)
         if story is not None:
             return self.stories.review(
@@ -468,10 +472,6 @@ class Intake:
                 f"not {', '.join(commitments)}"
             )
         proposal_id = UUID(view.proposal_id)
-        if action not in ("accept", "reject", "snooze"):
-            raise CommandRejected("action must be accept, reject or snooze")
-        if action == "snooze" and until is None:
-            raise CommandRejected("snooze needs --until DATE")
 
         def decide(states: list[Any]) -> list[list[DomainEvent]]:
             state, commitment = states

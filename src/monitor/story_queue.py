@@ -122,11 +122,8 @@ class StoryQueue:
         note: str | None = None,
         until: datetime | None = None,
     ) -> list[RecordedEvent]:
-        """Accept, reject or snooze a whole story for one or more commitments."""
-        if action not in ("accept", "reject", "snooze"):
-            raise CommandRejected("action must be accept, reject or snooze")
-        if action == "snooze" and until is None:
-            raise CommandRejected("snooze needs --until DATE")
+        """Accept, reject or snooze a whole story for one or more commitments (``action``
+        and ``until`` checked by :meth:`Intake.review`, the one way here)."""
         story_id = story.story_id
         for attempt in range(RETRIES):
             self.intake.projection.catch_up()

@@ -216,8 +216,16 @@ class _Found:
     #: concept -> (its distinct words in the item, those of them in the title)
     _concept_words: dict[int, tuple[frozenset[str], frozenset[str]]] = field(default_factory=dict)
 
-    def add(self, concept: int, hit: _Hit) -> None:
-        self.hits.setdefault(concept, []).append(hit)
+    def add(self, concepts: tuple[int, ...], hit: _Hit) -> None:
+        """File ``hit`` under each concept its variant stands for (no list made when the
+        concept has one already: this runs once per occurrence)."""
+        hits = self.hits
+        for concept in concepts:
+            listed = hits.get(concept)
+            if listed is None:
+                hits[concept] = [hit]
+            else:
+                listed.append(hit)
 
     def concept_words(self, concept: int) -> tuple[frozenset[str], frozenset[str]]:
         """The item's distinct words for ``concept``, and those in the title: worked out
@@ -330,7 +338,6 @@ class Matcher:
             return
         if self._every_key_latin and not _LATIN.search(english):
             return  # no Latin letter, so no key can be there (Japanese text, often)
-        hits = found.hits
         if self._words:
             # one character for one: offsets stay those of the text (shifted by the pad)
             bounded = english.encode("ascii", "replace").translate(_ONLY_WORDS).decode("ascii")
@@ -338,12 +345,7 @@ class Matcher:
             for index, start, _ in self._words.find(" " + bounded + " "):
                 key, ids = keys[index]
                 hit = _new_hit(_Hit, (part, False, start, start + len(key) - 1))
-                for concept in ids:
-                    listed = hits.get(concept)
-                    if listed is None:
-                        hits[concept] = [hit]
-                    else:
-                        listed.append(hit)
+                found.add(ids, hit)
         if not self._english:
             return
         keys = self._english.keys
@@ -354,12 +356,7 @@ class Matcher:
             if _is_wordlike(key[-1]) and stop < len(english) and _is_wordlike(english[stop]):
                 continue
             hit = _new_hit(_Hit, (part, False, start, stop - 1))
-            for concept in ids:
-                listed = hits.get(concept)
-                if listed is None:
-                    hits[concept] = [hit]
-                else:
-                    listed.append(hit)
+            found.add(ids, hit)
 
     def _find_japanese(self, found: _Found, title: _Field, body: _Field) -> None:
         """Japanese variants in the title and the body, tokenised together when both hold
@@ -384,17 +381,11 @@ class Matcher:
     ) -> None:
         """Hits before ``boundary`` of the joined tokens belong to ``first``, the rest to
         ``second``."""
-        hits = found.hits
         keys = self._japanese.keys
         for index, start, stop in self._japanese.find(tokens.joined):
             ids = keys[index][1]
             hit = _new_hit(_Hit, (first if start < boundary else second, True, start + 1, stop - 1))
-            for concept in ids:
-                listed = hits.get(concept)
-                if listed is None:
-                    hits[concept] = [hit]
-                else:
-                    listed.append(hit)
+            found.add(ids, hit)
 
     def _found(self, item: MatchableItem) -> _Found:
         found = _Found()
