@@ -120,6 +120,13 @@ def _is_wordlike(char: str) -> bool:
     return char.isascii() and char.isalnum()
 
 
+def _whole_words(key: str, text: str, start: int, stop: int) -> bool:
+    """Whether ``key``, found at ``text[start:stop]``, is not part of a longer word."""
+    if _is_wordlike(key[0]) and start > 0 and _is_wordlike(text[start - 1]):
+        return False
+    return not (_is_wordlike(key[-1]) and stop < len(text) and _is_wordlike(text[stop]))
+
+
 @dataclass(slots=True, eq=False)  # compared and hashed by identity: one per field of an item
 class _Field:
     """One field of an item (title or body) in the form it was searched in."""
@@ -216,16 +223,19 @@ class _Found:
     #: concept -> (its distinct words in the item, those of them in the title)
     _concept_words: dict[int, tuple[frozenset[str], frozenset[str]]] = field(default_factory=dict)
 
-    def add(self, concepts: tuple[int, ...], hit: _Hit) -> None:
-        """File ``hit`` under each concept its variant stands for (no list made when the
-        concept has one already: this runs once per occurrence)."""
+    def add(self, filed: Iterable[tuple[tuple[int, ...], _Hit]]) -> None:
+        """File each hit under each concept its variant stands for. Called once per search
+        with all its hits (a generator): this loop runs once per occurrence, so it makes no
+        list when the concept has one already and no call per hit."""
         hits = self.hits
-        for concept in concepts:
-            listed = hits.get(concept)
-            if listed is None:
-                hits[concept] = [hit]
-            else:
-                listed.append(hit)
+        get = hits.get
+        for concepts, hit in filed:
+            for concept in concepts:
+                listed = get(concept)
+                if listed is None:
+                    hits[concept] = [hit]
+                else:
+                    listed.append(hit)
 
     def concept_words(self, concept: int) -> tuple[frozenset[str], frozenset[str]]:
         """The item's distinct words for ``concept``, and those in the title: worked out
@@ -342,21 +352,21 @@ class Matcher:
             # one character for one: offsets stay those of the text (shifted by the pad)
             bounded = english.encode("ascii", "replace").translate(_ONLY_WORDS).decode("ascii")
             keys = self._words.keys
-            for index, start, _ in self._words.find(" " + bounded + " "):
-                key, ids = keys[index]
-                hit = _new_hit(_Hit, (part, False, start, start + len(key) - 1))
-                found.add(ids, hit)
+            found.add(
+                (
+                    keys[index][1],
+                    _new_hit(_Hit, (part, False, start, start + len(keys[index][0]) - 1)),
+                )
+                for index, start, _ in self._words.find(" " + bounded + " ")
+            )
         if not self._english:
             return
         keys = self._english.keys
-        for index, start, stop in self._english.find(english):
-            key, ids = keys[index]
-            if _is_wordlike(key[0]) and start > 0 and _is_wordlike(english[start - 1]):
-                continue
-            if _is_wordlike(key[-1]) and stop < len(english) and _is_wordlike(english[stop]):
-                continue
-            hit = _new_hit(_Hit, (part, False, start, stop - 1))
-            found.add(ids, hit)
+        found.add(
+            (keys[index][1], _new_hit(_Hit, (part, False, start, stop - 1)))
+            for index, start, stop in self._english.find(english)
+            if _whole_words(keys[index][0], english, start, stop)
+        )
 
     def _find_japanese(self, found: _Found, title: _Field, body: _Field) -> None:
         """Japanese variants in the title and the body, tokenised together when both hold
@@ -382,10 +392,13 @@ class Matcher:
         """Hits before ``boundary`` of the joined tokens belong to ``first``, the rest to
         ``second``."""
         keys = self._japanese.keys
-        for index, start, stop in self._japanese.find(tokens.joined):
-            ids = keys[index][1]
-            hit = _new_hit(_Hit, (first if start < boundary else second, True, start + 1, stop - 1))
-            found.add(ids, hit)
+        found.add(
+            (
+                keys[index][1],
+                _new_hit(_Hit, (first if start < boundary else second, True, start + 1, stop - 1)),
+            )
+            for index, start, stop in self._japanese.find(tokens.joined)
+        )
 
     def _found(self, item: MatchableItem) -> _Found:
         found = _Found()
