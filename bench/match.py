@@ -30,7 +30,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitor.catalogue import parse_catalogue
+from monitor.domain.catalogue import parse_catalogue
 from monitor.matching import MatchableItem, Matcher
 from monitor.matching.evaluation import load_labelled
 from monitor.matching.text import _surface, _tokenizer

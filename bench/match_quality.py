@@ -18,7 +18,7 @@ import json
 import re
 from pathlib import Path
 
-from monitor.catalogue import parse_catalogue
+from monitor.domain.catalogue import parse_catalogue
 from monitor.matching import Matcher
 from monitor.matching.evaluation import Evaluation, evaluate, load_labelled, replay
 

@@ -53,7 +53,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from pydantic import HttpUrl
 from sqlalchemy import text
 
-from monitor.commitment import EventContext, fold
+from monitor.domain.commitment import EventContext, fold
 from monitor.events import (
     REGISTRY,
     CommitmentRegistered,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from monitor import CatalogueError, Monitor
-from monitor.catalogue import parse_catalogue
+from monitor.domain.catalogue import parse_catalogue
 
 from .conftest import CATALOGUE
 

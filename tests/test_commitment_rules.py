@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor import commitment as rules
-from monitor.commitment import CommitmentState, EventContext
+from monitor.domain import commitment as rules
+from monitor.domain.commitment import CommitmentState, EventContext
 from monitor.errors import CommandRejected
 from monitor.events import (
     AssessmentCorrected,

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitor import ConfigError, FixedClock, Monitor
-from monitor.digest.schedule import message_id
+from monitor.domain.digest_schedule import message_id
 from monitor.events import digest_stream
 
 from .conftest import NOW

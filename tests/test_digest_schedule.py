@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor.commitment import EventContext
 from monitor.digest.config import Recipient
-from monitor.digest.schedule import (
+from monitor.domain.commitment import EventContext
+from monitor.domain.digest_schedule import (
     CLAIM_LEASE,
     DigestLog,
     Plan,

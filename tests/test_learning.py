@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor import Monitor
-from monitor.catalogue import parse_catalogue
+from monitor.domain.catalogue import parse_catalogue
 from monitor.matching import Matcher
 from monitor.matching.evaluation import load_labelled, replay
 from monitor.matching.learning import RuleRecord, learned_factors, record_decision

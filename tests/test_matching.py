@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from monitor.catalogue import parse_catalogue
+from monitor.domain.catalogue import parse_catalogue
 from monitor.events import CommitmentRegistered, Concept, MatchRule, MatchRules
 from monitor.matching import MatchableItem, Matcher, normalise
 from monitor.matching.text import english_keys, tokenize, word_forms

@@ -13,7 +13,7 @@ from uuid import UUID
 import pytest
 
 from monitor import CommandRejected, FixedClock, Monitor, load_settings
-from monitor import review as review_rules
+from monitor.domain import review as review_rules
 from monitor.events import DomainEvent, commitment_stream, proposal_stream
 from monitor.writes import COMMITMENT, PROPOSAL
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor import CatalogueError, CommandRejected, Monitor, MonitorError, load_settings
-from monitor.catalogue import parse_catalogue
+from monitor.domain.catalogue import parse_catalogue
 from monitor.events import Concept, MatchRule, MatchRules
 from monitor.sources.config import format_interval, parse_interval, parse_opml, parse_sources
 from monitor.sources.queries import MAX_QUERY, Search, rule_query

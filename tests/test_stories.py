@@ -19,7 +19,8 @@ import pytest
 from sqlalchemy import text
 
 from monitor import CommandRejected, FixedClock, Monitor, load_settings
-from monitor import stories as rules
+from monitor.domain import stories as rules
+from monitor.domain.check_plan import proposal_id_for
 from monitor.errors import UnknownEventType
 from monitor.events import (
     EvidenceProposed,
@@ -30,7 +31,6 @@ from monitor.events import (
     to_new_event,
 )
 from monitor.sources.identity import canonical_url, item_id_for
-from monitor.sources.plan import proposal_id_for
 from monitor.store import migrate
 from monitor.store.database import make_engine
 from monitor.store.records import NewEvent

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from monitor import Monitor
-from monitor.review import REJECT_REASONS
+from monitor.domain.review import REJECT_REASONS
 from monitor.web import create_app
 from monitor.web.bodies import Reason
 

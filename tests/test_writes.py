@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from monitor import Monitor, MonitorError, load_settings
-from monitor.commitment import CommitmentState, add_note
+from monitor.domain.commitment import CommitmentState, add_note
 from monitor.events import DomainEvent, commitment_stream
 from monitor.writes import COMMITMENT
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from monitor.core import Monitor, SyncReport
-    from monitor.sources.plan import SourcePlan
+    from monitor.domain.check_plan import SourcePlan
 
 # Every import that loads the database, the models or the terminal library waits for the
 # command that needs it: `monitor --version` and `--help` load none of them (see

@@ -21,11 +21,12 @@ from pydantic import ValidationError
 from sqlalchemy import bindparam, text
 from sqlmodel import Session, col, select
 
-from monitor import commitment as commitment_rules
 from monitor import files, overview
-from monitor import review as review_rules
-from monitor.catalogue import parse_catalogue
-from monitor.commitment import CommitmentState, context_of
+from monitor.domain import commitment as commitment_rules
+from monitor.domain import review as review_rules
+from monitor.domain.catalogue import parse_catalogue
+from monitor.domain.check_plan import proposal_for
+from monitor.domain.commitment import CommitmentState, context_of
 from monitor.errors import CommandRejected, ConcurrencyError, MonitorError, NotFound
 from monitor.events import (
     REGISTRY,
@@ -51,7 +52,6 @@ from monitor.retry import RETRIES, back_off
 from monitor.sources import config as source_config
 from monitor.sources.identity import derived_id
 from monitor.sources.limits import FetchLimits
-from monitor.sources.plan import proposal_for
 from monitor.sources.poller import Poller, PollReport, Recorded
 from monitor.store.records import RecordedEvent, StreamAppend
 from monitor.story_queue import StoryQueue

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from monitor.application.commitments import History
-    from monitor.commitment import CommitmentState
+    from monitor.domain.commitment import CommitmentState
     from monitor.projections import CommitmentView, SourceView, TimelineView
     from monitor.store.records import RecordedEvent
 

@@ -1,6 +1,6 @@
 """The review queue by story, and one review decision for every member of a story.
 
-Reached as ``Monitor.intake.stories``. A story (see :mod:`monitor.stories`) is one row of the
+Reached as ``Monitor.intake.stories``. A story (see :mod:`monitor.domain.stories`) is one row of the
 queue however many outlets told it; a decision on it (``monitor review STORY accept``)
 applies, per commitment, to the waiting proposals of all its members: accepting records
 one EvidenceAccepted (the best member's URL, every other member's in ``also_urls``) and
@@ -19,8 +19,8 @@ from uuid import UUID
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from monitor import review as review_rules
-from monitor.commitment import context_of
+from monitor.domain import review as review_rules
+from monitor.domain.commitment import context_of
 from monitor.errors import CommandRejected, ConcurrencyError, MonitorError
 from monitor.events import (
     REGISTRY,

@@ -29,12 +29,12 @@ from typing import Any, Generic, TypeVar, cast
 
 from pydantic import ValidationError
 
-from monitor import commitment as commitment_rules
-from monitor.commitment import CommitmentState, context_of
+from monitor.domain import commitment as commitment_rules
+from monitor.domain.commitment import CommitmentState, context_of
+from monitor.domain.review import ProposalState, apply_proposal
 from monitor.errors import CommandRejected, ConcurrencyError, MonitorError
 from monitor.events import REGISTRY, DomainEvent, describe_validation, to_new_event
 from monitor.retry import RETRIES, back_off
-from monitor.review import ProposalState, apply_proposal
 from monitor.store.records import RecordedEvent, StreamAppend
 from monitor.store.sql import SqlEventStore
 

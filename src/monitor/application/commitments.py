@@ -17,9 +17,9 @@ from uuid import UUID
 
 from sqlmodel import Session
 
-from monitor import commitment as rules
 from monitor import files, overview
-from monitor.commitment import CommitmentState, context_of
+from monitor.domain import commitment as rules
+from monitor.domain.commitment import CommitmentState, context_of
 from monitor.errors import CommandRejected, ConcurrencyError, MonitorError, NotFound
 from monitor.events import (
     REGISTRY,
@@ -101,7 +101,7 @@ class Commitments:
         """Bring recorded history in line with the catalogue file, all or nothing."""
         source = path or self.settings.catalogue
         body = files.read_text(source, "the catalogue")
-        from monitor import catalogue as catalogue_rules
+        from monitor.domain import catalogue as catalogue_rules
 
         parsed = catalogue_rules.parse_catalogue(body, _display_path(source))
         for _attempt in range(RETRIES):

@@ -25,9 +25,9 @@ from uuid import UUID
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from monitor.commitment import CommitmentState
 from monitor.digest.config import DigestSettings, Recipient, scope_matches
-from monitor.digest.schedule import Claim
+from monitor.domain.commitment import CommitmentState
+from monitor.domain.digest_schedule import Claim
 from monitor.events import Status
 from monitor.projections import CommitmentView, ProposalView
 from monitor.timestamps import format_timestamp, parse_timestamp

@@ -5,7 +5,7 @@ expected version *before* anything is sent, so of two processes (two schedulers,
 scheduler and a `monitor digest send`) only one sends; a :class:`DigestSent`,
 :class:`DigestSkipped` or :class:`DigestFailed` is appended after. A process that dies
 between handing the message over and recording it leaves a claim without outcome: after
-:data:`~monitor.digest.schedule.CLAIM_LEASE` the next call sends that digest again, with
+:data:`~monitor.domain.digest_schedule.CLAIM_LEASE` the next call sends that digest again, with
 the same Message-ID and the same window. That window (a crash after the SMTP server took
 the message, before the journal recorded it) is the one way a digest can arrive twice.
 """
@@ -24,7 +24,6 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
-from monitor.commitment import context_of
 from monitor.digest.config import Recipient
 from monitor.digest.contents import Contents, Reads, Window, gather
 from monitor.digest.mail import (
@@ -36,7 +35,8 @@ from monitor.digest.mail import (
     deliver_with_retries,
 )
 from monitor.digest.render import Rendered, Renderer
-from monitor.digest.schedule import (
+from monitor.domain.commitment import context_of
+from monitor.domain.digest_schedule import (
     CLAIM_LEASE,
     DigestLog,
     Plan,

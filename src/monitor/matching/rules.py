@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from monitor.commitment import made_at
+from monitor.domain.commitment import made_at
 from monitor.events import CommitmentRegistered, Concept, MatchRule, MatchRules, Within
 
 #: what one term of the first form was worth; a statement term, a title hit, an extra rule

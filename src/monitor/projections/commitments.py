@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlmodel import Field, SQLModel
 
-from monitor.commitment import context_of, fold
+from monitor.domain.commitment import context_of, fold
 from monitor.events import REGISTRY, Status
 from monitor.projections.runner import Projection
 from monitor.store.sql import Row, SqlEventStore

@@ -5,7 +5,7 @@ its first member was published, and the best waiting proposal, which orders the 
 ``story_member_view`` one row per item with its story, ``story_token_view`` the tokens every
 member is indexed under (to find the members a new item may join without reading them
 all) and ``story_token_count_view`` how many members hold each token (so the rarest are
-looked up). Which story an item joins is decided by :mod:`monitor.stories` from what these
+looked up). Which story an item joins is decided by :mod:`monitor.domain.stories` from what these
 tables hold when its ItemDiscovered is folded: the groups are a function of the journal's
 order, and a rebuild makes the same ones.
 """
@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlmodel import Field, SQLModel
 
-from monitor import stories
+from monitor.domain import stories
 from monitor.timestamps import format_timestamp, parse_timestamp
 
 #: postings read per looked-up token: the members most recently started within the window.

@@ -23,10 +23,10 @@ from types import FrameType
 
 import uvicorn
 
-from monitor import catalogue as catalogue_rules
 from monitor import files
 from monitor.clock import Clock
 from monitor.core import Monitor
+from monitor.domain import catalogue as catalogue_rules
 from monitor.errors import MonitorError
 from monitor.service.health import Health
 from monitor.service.jobs import Jobs

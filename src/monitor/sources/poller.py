@@ -26,13 +26,7 @@ from uuid import UUID
 from sqlalchemy import bindparam, text
 
 from monitor.clock import Clock
-from monitor.errors import ConcurrencyError, EventIdConflict
-from monitor.matching import Matcher
-from monitor.projections.items import IntakeProjection, SourceView
-from monitor.sources.fetch import Fetcher
-from monitor.sources.limits import FetchLimits, FetchResult, Validators
-from monitor.sources.parse import ParsedFeed, parse_feed
-from monitor.sources.plan import (
+from monitor.domain.check_plan import (
     KnownItem,
     KnownKey,
     Lookup,
@@ -42,6 +36,12 @@ from monitor.sources.plan import (
     plan_check,
     prepare_items,
 )
+from monitor.errors import ConcurrencyError, EventIdConflict
+from monitor.matching import Matcher
+from monitor.projections.items import IntakeProjection, SourceView
+from monitor.sources.fetch import Fetcher
+from monitor.sources.limits import FetchLimits, FetchResult, Validators
+from monitor.sources.parse import ParsedFeed, parse_feed
 from monitor.store.sql import SqlEventStore
 
 

@@ -34,9 +34,9 @@ from starlette.middleware.sessions import SessionMiddleware
 from monitor.accounts import Account
 from monitor.core import Monitor, show_record
 from monitor.dates import local, local_date, parse_moment
+from monitor.domain.review import REJECT_REASONS
 from monitor.errors import MonitorError, NotFound
 from monitor.events import REGISTRY, Status
-from monitor.review import REJECT_REASONS
 from monitor.service.health import Health
 from monitor.shapes import commitment_json, history_json, recorded_json, source_json
 from monitor.story_queue import story_json

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from monitor.commitment import CommitmentState
+from monitor.domain.commitment import CommitmentState
 from monitor.errors import CatalogueError
 from monitor.events import (
     CommitmentRegistered,

@@ -18,8 +18,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 from uuid import UUID
 
-from monitor.commitment import EventContext
 from monitor.digest.config import Recipient
+from monitor.domain.commitment import EventContext
 from monitor.events import (
     DigestClaimed,
     DigestFailed,

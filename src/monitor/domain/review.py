@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from uuid import UUID, uuid4
 
-from monitor import commitment as rules
-from monitor.commitment import CommitmentState, EventContext
+from monitor.domain import commitment as rules
+from monitor.domain.commitment import CommitmentState, EventContext
+from monitor.domain.stories import is_aggregator_link
 from monitor.errors import CommandRejected
 from monitor.events import (
     DomainEvent,
@@ -24,7 +25,6 @@ from monitor.events import (
     ProposalReopened,
     ProposalSnoozed,
 )
-from monitor.stories import is_aggregator_link
 
 REJECT_REASONS = ("irrelevant", "duplicate", "unreliable", "before-commitment", "other")
 
