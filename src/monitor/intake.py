@@ -11,7 +11,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,8 +26,8 @@ from monitor.domain import commitment as commitment_rules
 from monitor.domain import review as review_rules
 from monitor.domain.catalogue import parse_catalogue
 from monitor.domain.check_plan import proposal_for
-from monitor.domain.commitment import CommitmentState, context_of
-from monitor.errors import CommandRejected, ConcurrencyError, MonitorError, NotFound
+from monitor.domain.commitment import CommitmentState
+from monitor.errors import CommandRejected, MonitorError, NotFound
 from monitor.events import (
     REGISTRY,
     CommitmentRegistered,
@@ -48,7 +48,6 @@ from monitor.matching.evaluation import Evaluation, evaluate, load_labelled
 from monitor.matching.learning import learned_factors
 from monitor.projections.items import IntakeProjection, ItemView, ProposalView, SourceView
 from monitor.projections.learning import LearningProjection
-from monitor.retry import RETRIES, back_off
 from monitor.sources import config as source_config
 from monitor.sources.identity import derived_id
 from monitor.sources.limits import FetchLimits
@@ -56,7 +55,7 @@ from monitor.sources.poller import Poller, PollReport, Recorded
 from monitor.store.records import RecordedEvent, StreamAppend
 from monitor.story_queue import StoryQueue
 from monitor.timestamps import format_timestamp, parse_timestamp
-from monitor.writes import COMMITMENT, PROPOSAL
+from monitor.writes import COMMITMENT, PROPOSAL, SOURCE, Loaded
 
 if TYPE_CHECKING:
     from monitor.application.commitments import Commitments
@@ -132,17 +131,22 @@ class Intake:
             v.name: source_config.KnownSource(_spec(v), v.removed, v.version)
             for v in self.sources(include_removed=True)
         }
-        plan = source_config.plan_source_sync(wanted, known)
-        appends = [
-            StreamAppend(
-                source_stream(name),
-                tuple(to_new_event(e, {"actor": "sources-sync"}) for e in events),
-                known[name].version if name in known else 0,
-            )
-            for name, events in plan.items()
-        ]
-        self.store.append_batch(appends)
-        self.projection.catch_up()
+        planned: dict[str, list[DomainEvent]] = {}
+
+        def decide(loaded: Loaded) -> list[StreamAppend]:
+            # the versions come from the journal, read now; the read model only says
+            # what is known
+            for name in sorted({*known, *(s.name for s in wanted)}):
+                state = loaded.state(source_stream(name), SOURCE)
+                if name in known:
+                    known[name] = replace(known[name], version=state.version, removed=state.removed)
+            planned.clear()
+            planned.update(source_config.plan_source_sync(wanted, known))
+            meta = {"actor": "sources-sync"}
+            return [loaded.append(source_stream(n), e, meta) for n, e in planned.items()]
+
+        self.context.writer.run(decide, what="the sources")
+        plan = planned
         summary: dict[str, list[str]] = {}
         for name, events in sorted(plan.items()):
             summary.setdefault(events[0].event_type, []).append(name)
@@ -195,24 +199,18 @@ class Intake:
     def _register(self, specs: list[SourceRegistered], by: str) -> None:
         if not specs:
             return
-        self.projection.catch_up()
-        existing = {v.name: v for v in self.sources(include_removed=True)}
-        for spec in specs:
-            if spec.name in existing and not existing[spec.name].removed:
-                raise CommandRejected(f"a source named {spec.name!r} exists already")
-        try:
-            self.store.append_batch(
-                [
-                    StreamAppend(
-                        source_stream(s.name),
-                        (to_new_event(s, {"actor": by}),),
-                        existing[s.name].version if s.name in existing else 0,
-                    )
-                    for s in specs
-                ]
-            )
-        except ConcurrencyError as exc:
-            raise CommandRejected(f"{exc}") from exc
+
+        def decide(loaded: Loaded) -> list[StreamAppend]:
+            appends = []
+            for spec in specs:
+                stream = source_stream(spec.name)
+                state = loaded.state(stream, SOURCE)
+                if state.version and not state.removed:  # free: never used, or removed
+                    raise CommandRejected(f"a source named {spec.name!r} exists already")
+                appends.append(loaded.append(stream, [spec], {"actor": by}))
+            return appends
+
+        self.context.writer.run(decide, what="the sources")
         self.projection.catch_up()
 
     def sources(self, include_removed: bool = False) -> list[SourceView]:
@@ -544,10 +542,12 @@ class Intake:
         commitment_id = data["commitment_id"]
         evidence_id = UUID(data["evidence_id"]) if data.get("evidence_id") else None
         proposal_ref = UUID(data["proposal_id"]) if data.get("proposal_id") else None
-        for attempt in range(RETRIES):
+        metadata = {"actor": by.strip(), "undoes": str(event_id)}
+
+        def decide(loaded: Loaded) -> list[StreamAppend]:
             appends = []
-            metadata = {"actor": by.strip(), "undoes": str(event_id)}
-            commitment = self.commitments.load(commitment_id)
+            stream = commitment_stream(commitment_id)
+            commitment = loaded.state(stream, COMMITMENT)
             retraction = _retraction(commitment, evidence_id, rationale, by) if evidence_id else []
             if retraction:
                 # An assessment that rested on this evidence alone goes with it.
@@ -566,19 +566,10 @@ class Intake:
                         by=by,
                     )
                 ]
-                appends.append(
-                    StreamAppend(
-                        commitment_stream(commitment_id),
-                        tuple(to_new_event(e, metadata) for e in [*retraction, *withdrawals]),
-                        commitment.version,
-                    )
-                )
+                appends.append(loaded.append(stream, [*retraction, *withdrawals], metadata))
             if proposal_ref is not None:
-                stream = proposal_stream(proposal_ref)
-                events = self.store.read_stream(stream)
-                state = review_rules.fold_proposal(
-                    (REGISTRY.decode(e), context_of(e)) for e in events
-                )
+                proposal = proposal_stream(proposal_ref)
+                state = loaded.state(proposal, PROPOSAL)
                 # Only the decision in force is undone: an old snooze must not reopen a
                 # proposal that was accepted since.
                 current = state.decision_event_id == event_id or (
@@ -594,28 +585,23 @@ class Intake:
                         rationale=rationale.strip(),
                         reviewer=by.strip(),
                     )
-                    appends.append(
-                        StreamAppend(stream, (to_new_event(reopened, metadata),), state.version)
-                    )
+                    appends.append(loaded.append(proposal, [reopened], metadata))
             if evidence_id is not None and proposal_ref is not None:
                 # A story accepted as one: the members closed as duplicates of this
                 # evidence wait for review again with it.
                 appends += self.stories.reopen_duplicates(
-                    proposal_ref, evidence_id, rationale=rationale, by=by, metadata=metadata
-                )
+                    loaded, proposal_ref, evidence_id, rationale=rationale, by=by,
+                    metadata=metadata,
+                )  # fmt: skip
             if not appends:
                 raise CommandRejected(
                     "nothing to undo: it was undone already, or decided again since"
                 )
-            try:
-                results = self.store.append_batch(appends)
-            except ConcurrencyError:
-                back_off(attempt)
-                continue
-            self.commitments.projection.catch_up()
-            self.projection.catch_up()
-            return self.store.read_positions(p for r in results for p in r.positions)
-        raise MonitorError("the commitment kept changing; try again")
+            return appends
+
+        recorded = self.context.writer.run(decide, what=commitment_id)
+        self.projection.catch_up()
+        return recorded
 
     def select_proposals(self, expression: str, limit: int = 10_000) -> list[ProposalView]:
         """Pending proposals matching a filter such as ``commitment=X score<0.3 age>30``.

@@ -16,29 +16,24 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from monitor.domain import review as review_rules
-from monitor.domain.commitment import context_of
-from monitor.errors import CommandRejected, ConcurrencyError, MonitorError
+from monitor.errors import CommandRejected
 from monitor.events import (
-    REGISTRY,
     DomainEvent,
     EvidenceAccepted,
     ProposalReopened,
     commitment_stream,
-    describe_validation,
     proposal_stream,
-    to_new_event,
 )
 from monitor.projections import queue as story_reads
 from monitor.projections.items import ProposalView
 from monitor.projections.queue import StoryRow
 from monitor.projections.stories import StoryView
-from monitor.retry import RETRIES, back_off
 from monitor.store.records import RecordedEvent, StreamAppend
 from monitor.timestamps import format_timestamp
+from monitor.writes import COMMITMENT, PROPOSAL, Loaded
 
 if TYPE_CHECKING:
     from monitor.intake import Intake
@@ -125,7 +120,8 @@ class StoryQueue:
         """Accept, reject or snooze a whole story for one or more commitments (``action``
         and ``until`` checked by :meth:`Intake.review`, the one way here)."""
         story_id = story.story_id
-        for attempt in range(RETRIES):
+
+        def decide(loaded: Loaded) -> list[StreamAppend]:
             self.intake.projection.catch_up()
             with Session(self.context.engine) as session:
                 proposals = story_reads.story_proposals(session, story_id)
@@ -138,37 +134,32 @@ class StoryQueue:
             metadata = {"actor": by.strip() or "unknown", "story": story_id}
             urls = [m.url for m in members if m.url]
             appends: list[StreamAppend] = []
-            try:
-                for commitment_id in chosen:
-                    appends += self._decide(
-                        story_id,
-                        [p for p in proposals if p.commitment_id == commitment_id],
-                        commitment_id,
-                        action,
-                        metadata,
-                        urls=urls,
-                        by=by,
-                        status=status,
-                        rationale=rationale,
-                        effective_at=effective_at,
-                        reason=reason,
-                        note=note,
-                        until=until,
-                    )
-            except ValidationError as exc:
-                raise CommandRejected(f"refused: {describe_validation(exc)}") from exc
-            try:
-                results = self.store.append_batch(appends)
-            except ConcurrencyError:
-                back_off(attempt)  # decide again: the rules will say who got there first
-                continue
-            self.commitments.projection.catch_up()
-            self.intake.projection.catch_up()
-            return self.store.read_positions(p for r in results for p in r.positions)
-        raise MonitorError("the story kept changing while you reviewed it; try again")
+            for commitment_id in chosen:
+                appends += self._decide(
+                    loaded,
+                    story_id,
+                    [p for p in proposals if p.commitment_id == commitment_id],
+                    commitment_id,
+                    action,
+                    metadata,
+                    urls=urls,
+                    by=by,
+                    status=status,
+                    rationale=rationale,
+                    effective_at=effective_at,
+                    reason=reason,
+                    note=note,
+                    until=until,
+                )
+            return appends
+
+        recorded = self.context.writer.run(decide, what=f"story {story_id[:8]}")
+        self.intake.projection.catch_up()
+        return recorded
 
     def _decide(
         self,
+        loaded: Loaded,
         story_id: str,
         proposals: list[ProposalView],
         commitment_id: str,
@@ -185,20 +176,15 @@ class StoryQueue:
         until: datetime | None,
     ) -> list[StreamAppend]:
         """The appends of one decision on one commitment's proposals in the story."""
-        states = {}
-        for p in sorted(proposals, key=lambda p: p.proposal_id):
-            pid = UUID(p.proposal_id)
-            states[pid] = review_rules.fold_proposal(
-                (REGISTRY.decode(e), context_of(e))
-                for e in self.store.read_stream(proposal_stream(pid))
-            )
+        states = {
+            UUID(p.proposal_id): loaded.state(proposal_stream(UUID(p.proposal_id)), PROPOSAL)
+            for p in sorted(proposals, key=lambda p: p.proposal_id)
+        }
         listed = list(states.values())
         now = self.context.clock.now()
         on_commitment: list[DomainEvent] = []
-        commitment_version = 0
         if action == "accept":
-            commitment = self.commitments.load(commitment_id)
-            commitment_version = commitment.version
+            commitment = loaded.state(commitment_stream(commitment_id), COMMITMENT)
             decisions, on_commitment = review_rules.accept_story(
                 listed,
                 commitment,
@@ -225,25 +211,16 @@ class StoryQueue:
                 listed, commitment_id, reviewer=by, until=until, now=now
             )
         appends = [
-            StreamAppend(
-                proposal_stream(pid),
-                tuple(to_new_event(e, metadata) for e in events),
-                states[pid].version,
-            )
+            loaded.append(proposal_stream(pid), events, metadata)
             for pid, events in decisions.items()
         ]
         if on_commitment:
-            appends.append(
-                StreamAppend(
-                    commitment_stream(commitment_id),
-                    tuple(to_new_event(e, metadata) for e in on_commitment),
-                    commitment_version,
-                )
-            )
+            appends.append(loaded.append(commitment_stream(commitment_id), on_commitment, metadata))
         return appends
 
     def reopen_duplicates(
         self,
+        loaded: Loaded,
         proposal_id: UUID,
         evidence_id: UUID,
         *,
@@ -268,10 +245,7 @@ class StoryQueue:
         appends = []
         for view in sorted(closed, key=lambda v: v.proposal_id):
             pid = UUID(view.proposal_id)
-            state = review_rules.fold_proposal(
-                (REGISTRY.decode(e), context_of(e))
-                for e in self.store.read_stream(proposal_stream(pid))
-            )
+            state = loaded.state(proposal_stream(pid), PROPOSAL)
             decision = (
                 self.store.read_event(state.decision_event_id)
                 if state.state == "rejected" and state.decision_event_id
@@ -286,11 +260,7 @@ class StoryQueue:
                 rationale=rationale.strip(),
                 reviewer=by.strip(),
             )
-            appends.append(
-                StreamAppend(
-                    proposal_stream(pid), (to_new_event(reopened, metadata),), state.version
-                )
-            )
+            appends.append(loaded.append(proposal_stream(pid), [reopened], metadata))
         return appends
 
 

@@ -31,6 +31,7 @@ from pydantic import ValidationError
 
 from monitor.domain import commitment as commitment_rules
 from monitor.domain.commitment import CommitmentState, context_of
+from monitor.domain.digest_schedule import DigestLog, apply_to_log
 from monitor.domain.review import ProposalState, apply_proposal
 from monitor.errors import CommandRejected, ConcurrencyError, MonitorError
 from monitor.events import REGISTRY, DomainEvent, describe_validation, to_new_event
@@ -47,7 +48,7 @@ CACHE_SIZE = 256
 STRIPES = 64
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # one of each; compared by identity
 class Aggregate(Generic[S]):
     """How a kind of stream folds: its empty state, one recorded event applied, its version.
 
@@ -67,6 +68,33 @@ VERSION_ONLY: Aggregate[int] = Aggregate(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What a write to a source's stream needs: its version, and whether it was removed."""
+
+    version: int = 0
+    removed: bool = False
+
+
+#: how a source's stream folds (its checks are on it too, so it moves with every poll)
+SOURCE: Aggregate[SourceState] = Aggregate(
+    empty=lambda stream: SourceState(),
+    apply=lambda state, event: SourceState(
+        event.stream_version,
+        event.event_type == "SourceRemoved"
+        or (state.removed and event.event_type != "SourceRegistered"),
+    ),
+    version=lambda state: state.version,
+)
+
+
+#: how a recipient's digest stream folds: its claims and what became of each
+DIGEST: Aggregate[DigestLog] = Aggregate(
+    empty=lambda stream: DigestLog(stream.removeprefix("digest-")),
+    apply=lambda log, event: apply_to_log(log, REGISTRY.decode(event), context_of(event)),
+    version=lambda log: log.version,
+)
+
 #: how a commitment's stream folds
 COMMITMENT: Aggregate[CommitmentState] = Aggregate(
     empty=lambda stream: CommitmentState(stream.removeprefix("commitment-")),
@@ -84,6 +112,38 @@ PROPOSAL: Aggregate[ProposalState] = Aggregate(
 )
 
 
+class Loaded:
+    """The streams one decision read, each at the version it was read at.
+
+    A decision asks for each stream's state through :meth:`state` and says what to append
+    through :meth:`append`, which expects the version that was read: the decision cannot
+    append at a version it did not see.
+    """
+
+    def __init__(self, writer: Writer) -> None:
+        self._writer = writer
+        #: stream -> (how it folds, its state as read)
+        self.states: dict[str, tuple[Aggregate[Any], Any]] = {}
+
+    def state(self, stream: str, aggregate: Aggregate[S]) -> S:
+        """The stream's state at its head (read once per attempt)."""
+        known = self.states.get(stream)
+        if known is None:
+            state = self._writer.state(stream, aggregate)
+            self.states[stream] = (aggregate, state)
+            return state
+        return cast("S", known[1])
+
+    def append(
+        self, stream: str, events: list[DomainEvent], metadata: dict[str, Any]
+    ) -> StreamAppend:
+        """``events`` to append to ``stream``, at the version its state was read at."""
+        aggregate, state = self.states[stream]
+        return StreamAppend(
+            stream, tuple(to_new_event(e, metadata) for e in events), aggregate.version(state)
+        )
+
+
 class Writer:
     """Executes decisions on streams of one store (one per process and store)."""
 
@@ -99,32 +159,88 @@ class Writer:
         self.after = after
         self.retries = retries
         self._cache_size = cache_size
-        self._states: OrderedDict[str, Any] = OrderedDict()
+        #: (stream, how it folds) -> its state; keyed by both so that a stream read as two
+        #: kinds (a digest's claims, a digest's version) never gets the other's state
+        self._states: OrderedDict[tuple[str, Aggregate[Any]], Any] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._locks = [threading.Lock() for _ in range(STRIPES)]
         #: decisions made again after another process wrote first (for tests and benches)
         self.conflicts = 0
+        #: called with the appends just before they are made: where a test lets another
+        #: writer get in first, to show every command meets a real conflict the same way
+        self.before_append: Callable[[list[StreamAppend]], object] | None = None
 
     def state(self, stream: str, aggregate: Aggregate[S]) -> S:
         """The stream's state at its head (for a caller that holds the stream's lock)."""
         with self._cache_lock:
-            cached = self._states.pop(stream, None)
+            cached = self._states.pop((stream, aggregate), None)
         state: S = aggregate.empty(stream) if cached is None else cast("S", cached)
         for event in self.store.read_stream(stream, aggregate.version(state) + 1):
             state = aggregate.apply(state, event)
         return state
 
-    def _keep(self, stream: str, state: Any) -> None:
+    def _keep(self, stream: str, aggregate: Aggregate[Any], state: Any) -> None:
         with self._cache_lock:
-            self._states[stream] = state
-            self._states.move_to_end(stream)
+            self._states[stream, aggregate] = state
+            self._states.move_to_end((stream, aggregate))
             while len(self._states) > self._cache_size:
                 self._states.popitem(last=False)
+
+    def _keep_loaded(self, loaded: Loaded) -> None:
+        for stream, (aggregate, state) in loaded.states.items():
+            self._keep(stream, aggregate, state)
 
     def forget(self) -> None:
         """Drop every cached state (after the journal was replaced by an import)."""
         with self._cache_lock:
             self._states.clear()
+
+    def run(
+        self, decide: Callable[[Loaded], list[StreamAppend]], *, what: str
+    ) -> list[RecordedEvent]:
+        """The write path itself: ``decide`` reads the streams it needs through the
+        :class:`Loaded` it is given and returns what to append (in one transaction, each
+        stream at the version read, or nothing); on a conflict it is asked again, on what
+        is there now. The recorded events, or none when the decision was that nothing is
+        left to do.
+
+        For a decision whose streams are known only once it reads (a story's proposals, an
+        undo); :meth:`execute` and :meth:`execute_many` also serialise the writers of this
+        process on their streams first.
+        """
+        for attempt in range(self.retries):
+            loaded = Loaded(self)
+            try:
+                appends = [a for a in decide(loaded) if a.events]
+            except ValidationError as exc:
+                self._keep_loaded(loaded)
+                raise CommandRejected(f"refused: {describe_validation(exc)}") from exc
+            except BaseException:
+                self._keep_loaded(loaded)
+                raise
+            if not appends:
+                self._keep_loaded(loaded)
+                return []
+            try:
+                if self.before_append is not None:
+                    self.before_append(appends)
+                results = self.store.append_batch(appends)
+            except ConcurrencyError:
+                self.conflicts += 1
+                self._keep_loaded(loaded)  # valid at their versions: caught up next time
+                if attempt + 1 < self.retries:
+                    back_off(attempt)
+                continue
+            recorded = self.store.read_positions(p for r in results for p in r.positions)
+            for event in recorded:
+                known = loaded.states.get(event.stream_id)
+                if known is not None:
+                    loaded.states[event.stream_id] = (known[0], known[0].apply(known[1], event))
+            self._keep_loaded(loaded)
+            if self.after is not None:
+                self.after()
+            return recorded
+        raise MonitorError(f"{what} kept changing while you edited it; try again")
 
     def execute_many(
         self,
@@ -138,57 +254,21 @@ class Writer:
         proposal and to its commitment): ``decide`` gets their states in order and gives
         each stream's new events; all are appended in one transaction, each at the version
         read, or none is."""
+
+        def decide_loaded(loaded: Loaded) -> list[StreamAppend]:
+            states = [loaded.state(stream, aggregate) for stream, aggregate in streams]
+            decided = decide(states)
+            return [
+                loaded.append(stream, events, metadata)
+                for (stream, _), events in zip(streams, decided, strict=True)
+                if events
+            ]
+
         stripes = sorted({hash(stream) % STRIPES for stream, _ in streams})
         with ExitStack() as held:
             for stripe in stripes:  # always in the same order: no deadlock
                 held.enter_context(self._locks[stripe])
-            states = [self.state(stream, aggregate) for stream, aggregate in streams]
-            for attempt in range(self.retries):
-                try:
-                    decided = decide(states)
-                except ValidationError as exc:
-                    self._keep_all(streams, states)
-                    raise CommandRejected(f"refused: {describe_validation(exc)}") from exc
-                except BaseException:
-                    self._keep_all(streams, states)
-                    raise
-                appends = [
-                    StreamAppend(
-                        stream,
-                        tuple(to_new_event(e, metadata) for e in events),
-                        aggregate.version(state),
-                    )
-                    for (stream, aggregate), state, events in zip(
-                        streams, states, decided, strict=True
-                    )
-                    if events
-                ]
-                if not appends:
-                    self._keep_all(streams, states)
-                    return []
-                try:
-                    results = self.store.append_batch(appends)
-                except ConcurrencyError:
-                    self.conflicts += 1
-                    if attempt + 1 == self.retries:
-                        break
-                    back_off(attempt)
-                    states = [self.state(stream, aggregate) for stream, aggregate in streams]
-                    continue
-                recorded = self.store.read_positions(p for r in results for p in r.positions)
-                index = {stream: i for i, (stream, _) in enumerate(streams)}
-                for event in recorded:
-                    i = index[event.stream_id]
-                    states[i] = streams[i][1].apply(states[i], event)
-                self._keep_all(streams, states)
-                if self.after is not None:
-                    self.after()
-                return recorded
-        raise MonitorError(f"{what} kept changing while you edited it; try again")
-
-    def _keep_all(self, streams: list[tuple[str, Aggregate[Any]]], states: list[Any]) -> None:
-        for (stream, _), state in zip(streams, states, strict=True):
-            self._keep(stream, state)
+            return self.run(decide_loaded, what=what)
 
     def execute(
         self,

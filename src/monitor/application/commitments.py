@@ -20,7 +20,7 @@ from sqlmodel import Session
 from monitor import files, overview
 from monitor.domain import commitment as rules
 from monitor.domain.commitment import CommitmentState, context_of
-from monitor.errors import CommandRejected, ConcurrencyError, MonitorError, NotFound
+from monitor.errors import CommandRejected, NotFound
 from monitor.events import (
     REGISTRY,
     CommitmentRegistered,
@@ -30,7 +30,6 @@ from monitor.events import (
     DomainEvent,
     Status,
     commitment_stream,
-    to_new_event,
 )
 from monitor.projections import commitment_queries as queries
 from monitor.projections.commitments import (
@@ -38,9 +37,8 @@ from monitor.projections.commitments import (
     CommitmentView,
     TimelineView,
 )
-from monitor.retry import RETRIES, back_off
 from monitor.store.records import RecordedEvent, StreamAppend
-from monitor.writes import COMMITMENT
+from monitor.writes import COMMITMENT, Loaded
 
 if TYPE_CHECKING:
     from monitor.application.context import Context
@@ -104,30 +102,28 @@ class Commitments:
         from monitor.domain import catalogue as catalogue_rules
 
         parsed = catalogue_rules.parse_catalogue(body, _display_path(source))
-        for _attempt in range(RETRIES):
-            states = self._all_states()
-            plan = catalogue_rules.plan_sync(parsed, states, reason)
-            appends = [
-                StreamAppend(
-                    commitment_stream(cid),
-                    tuple(to_new_event(e, self._meta("catalogue-sync")) for e in events),
-                    states[cid].version if cid in states else 0,
-                )
-                for cid, events in plan.items()
-            ]
-            try:
-                self.store.append_batch(appends)
-            except ConcurrencyError:
-                back_off(_attempt)
-                continue
-            self.projection.catch_up()
-            return _sync_report(plan)
-        raise MonitorError("the catalogue kept changing under sync; try again")
-
-    def _all_states(self) -> dict[str, CommitmentState]:
         self.require_schema()
         self.projection.catch_up()
-        return {cid: self.load(cid) for cid in queries.commitment_ids(self.engine)}
+        known = queries.commitment_ids(self.engine)
+        planned: dict[str, list[DomainEvent]] = {}
+
+        def decide(loaded: Loaded) -> list[StreamAppend]:
+            # every commitment in the catalogue or the journal, each at the version read
+            states = {
+                cid: loaded.state(commitment_stream(cid), COMMITMENT)
+                for cid in sorted({*known, *(spec.commitment_id for spec in parsed.commitments)})
+            }
+            states = {cid: state for cid, state in states.items() if state.version}
+            planned.clear()
+            planned.update(catalogue_rules.plan_sync(parsed, states, reason))
+            meta = self._meta("catalogue-sync")
+            return [
+                loaded.append(commitment_stream(cid), events, meta)
+                for cid, events in planned.items()
+            ]
+
+        self.writer.run(decide, what="the catalogue")
+        return _sync_report(planned)
 
     def load(self, commitment_id: str) -> CommitmentState:
         """Fold one commitment's stream (an unknown id gives an empty state)."""

@@ -49,7 +49,7 @@ from monitor.domain.digest_schedule import (
     plan_digest,
     retry_delay,
 )
-from monitor.errors import ConcurrencyError, ConfigError, MonitorError
+from monitor.errors import ConfigError, MonitorError
 from monitor.events import (
     REGISTRY,
     DigestClaimed,
@@ -58,10 +58,9 @@ from monitor.events import (
     DigestSkipped,
     DomainEvent,
     digest_stream,
-    to_new_event,
 )
-from monitor.retry import RETRIES, back_off
-from monitor.writes import VERSION_ONLY
+from monitor.store.records import StreamAppend
+from monitor.writes import DIGEST, Loaded
 
 if TYPE_CHECKING:
     from monitor.application.context import Context
@@ -274,22 +273,30 @@ class Digests:
 
     def _send(self, recipient: Recipient, now: datetime, *, manual: bool) -> DigestResult:
         stream = digest_stream(recipient.address)
-        for attempt in range(RETRIES):
-            digests = self.log(recipient.address)
+        outcome: list[DigestResult | tuple[DigestLog, DigestClaimed]] = []
+
+        def decide(loaded: Loaded) -> list[StreamAppend]:
+            digests = loaded.state(stream, DIGEST)
             decision = plan_digest(recipient, digests, now, manual=manual, lease=self.lease)
+            outcome.clear()
             if isinstance(decision, Wait):
-                return DigestResult(
-                    recipient.address, decision.local_day, "not due", reason=decision.reason
+                outcome.append(
+                    DigestResult(
+                        recipient.address, decision.local_day, "not due", reason=decision.reason
+                    )
                 )
+                return []
             claim = self._claim(recipient, digests, decision, now)
-            new = to_new_event(claim, self._meta())
-            try:
-                self.store.append(stream, [new], digests.version)
-            except ConcurrencyError:
-                back_off(attempt)  # another process claimed or recorded: decide again
-                continue
-            return self._deliver(recipient, digests, claim, new.event_id)
-        raise MonitorError(f"the digest stream of {recipient.address} kept changing; try again")
+            outcome.append((digests.copy(), claim))  # the write path keeps the original
+            return [loaded.append(stream, [claim], self._meta())]
+
+        # another process claimed or recorded first: decide again on what it did
+        recorded = self.context.writer.run(decide, what=f"the digest of {recipient.address}")
+        (decided,) = outcome
+        if isinstance(decided, DigestResult):
+            return decided
+        digests, claim = decided
+        return self._deliver(recipient, digests, claim, recorded[0].event_id)
 
     def _claim(
         self, recipient: Recipient, digests: DigestLog, plan: Plan, now: datetime
@@ -453,7 +460,7 @@ class Digests:
         """Append an outcome at whatever version the stream has reached by now."""
         try:
             self.context.writer.execute(
-                digest_stream(address), VERSION_ONLY, lambda _: [event], self._meta()
+                digest_stream(address), DIGEST, lambda _: [event], self._meta()
             )
         except MonitorError as exc:
             raise MonitorError(

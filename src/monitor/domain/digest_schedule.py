@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 from uuid import UUID
@@ -95,6 +95,10 @@ class DigestLog:
     def last(self) -> Claim | None:
         return self.claims[-1] if self.claims else None
 
+    def copy(self) -> DigestLog:
+        """A copy that later events applied to this log leave alone."""
+        return DigestLog(self.address, self.version, [replace(c) for c in self.claims])
+
     @property
     def last_completed(self) -> Claim | None:
         """The newest claim that was sent or skipped: the next window starts after it."""
@@ -151,26 +155,29 @@ class DigestLog:
 def fold_log(address: str, events: Iterable[tuple[DomainEvent, EventContext]]) -> DigestLog:
     """The log of one recipient's stream."""
     log = DigestLog(address)
-    by_id: dict[UUID, Claim] = {}
     for event, ctx in events:
-        log.version += 1
-        if isinstance(event, DigestClaimed):
-            claim = Claim(ctx.event_id, event)
-            by_id[ctx.event_id] = claim
-            log.claims.append(claim)
-        elif isinstance(event, DigestSent):
-            found = by_id.get(event.claim_id)
-            if found is not None:
-                found.outcome, found.sent = "sent", event
-        elif isinstance(event, DigestSkipped):
-            found = by_id.get(event.claim_id)
-            if found is not None:
-                found.outcome = "skipped"
-        elif isinstance(event, DigestFailed):
-            found = by_id.get(event.claim_id)
-            # A late failure never hides a send of the same claim.
-            if found is not None and found.outcome != "sent":
-                found.outcome, found.failure = "failed", event
+        apply_to_log(log, event, ctx)
+    return log
+
+
+def apply_to_log(log: DigestLog, event: DomainEvent, ctx: EventContext) -> DigestLog:
+    """``log`` with one more event of its stream (changed in place, and returned)."""
+    log.version += 1
+    if isinstance(event, DigestClaimed):
+        log.claims.append(Claim(ctx.event_id, event))
+        return log
+    if not isinstance(event, DigestSent | DigestSkipped | DigestFailed):
+        return log
+    # the claim an outcome is about: nearly always the newest, so looked for from the end
+    found = next((c for c in reversed(log.claims) if c.claim_id == event.claim_id), None)
+    if found is None:
+        return log
+    if isinstance(event, DigestSent):
+        found.outcome, found.sent = "sent", event
+    elif isinstance(event, DigestSkipped):
+        found.outcome = "skipped"
+    elif found.outcome != "sent":  # a late failure never hides a send of the same claim
+        found.outcome, found.failure = "failed", event
     return log
 
 
