@@ -25,6 +25,7 @@ from monitor.clock import Clock, SystemClock
 from monitor.projections.commitments import CommitmentProjection
 from monitor.settings import Settings
 from monitor.shapes import show_record
+from monitor.snapshots import Snapshots
 from monitor.store.database import make_engine
 from monitor.store.sql import SqlEventStore
 from monitor.writes import Writer
@@ -51,7 +52,11 @@ class Monitor:
         self.store = SqlEventStore(engine, self.clock)
         self.projection = CommitmentProjection(self.store)
         #: the one write path (load, decide, append at the version read, retry, catch up)
-        self.writer = Writer(self.store, after=self.projection.catch_up)
+        self.writer = Writer(
+            self.store,
+            after=self.projection.catch_up,
+            snapshots=Snapshots(settings.data_dir / "snapshots"),
+        )
         self.journal = Journal(
             settings,
             engine,

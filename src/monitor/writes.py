@@ -36,6 +36,7 @@ from monitor.domain.review import ProposalState, apply_proposal
 from monitor.errors import CommandRejected, ConcurrencyError, MonitorError
 from monitor.events import REGISTRY, DomainEvent, describe_validation, to_new_event
 from monitor.retry import RETRIES, back_off
+from monitor.snapshots import SNAPSHOT_AFTER, Snapshot, Snapshots, StateCodec
 from monitor.store.records import RecordedEvent, StreamAppend
 from monitor.store.sql import SqlEventStore
 
@@ -58,6 +59,8 @@ class Aggregate(Generic[S]):
     empty: Callable[[str], S]
     apply: Callable[[S, RecordedEvent], S]
     version: Callable[[S], int]
+    #: how its state is kept in a snapshot (None: its streams stay short, none is kept)
+    codec: StateCodec[S] | None = None
 
 
 #: a stream whose commands need no state, only their place at its end (a user's changes)
@@ -102,6 +105,7 @@ COMMITMENT: Aggregate[CommitmentState] = Aggregate(
         state, REGISTRY.decode(event), context_of(event)
     ),
     version=lambda state: state.version,
+    codec=StateCodec("commitment/1", CommitmentState),
 )
 
 #: how a proposal's stream folds
@@ -110,6 +114,10 @@ PROPOSAL: Aggregate[ProposalState] = Aggregate(
     apply=lambda state, event: apply_proposal(state, REGISTRY.decode(event), context_of(event)),
     version=lambda state: state.version,
 )
+
+
+#: the kinds of stream kept in snapshots, by the prefix of their stream names
+SNAPSHOTTED: dict[str, Aggregate[Any]] = {"commitment": COMMITMENT}
 
 
 class Loaded:
@@ -154,8 +162,11 @@ class Writer:
         after: Callable[[], object] | None = None,
         retries: int = RETRIES,
         cache_size: int = CACHE_SIZE,
+        snapshots: Snapshots | None = None,
     ) -> None:
         self.store = store
+        #: folded states of long streams on disk (None: every cold fold starts at event 1)
+        self.snapshots = snapshots
         self.after = after
         self.retries = retries
         self._cache_size = cache_size
@@ -171,13 +182,58 @@ class Writer:
         self.before_append: Callable[[list[StreamAppend]], object] | None = None
 
     def state(self, stream: str, aggregate: Aggregate[S]) -> S:
-        """The stream's state at its head (for a caller that holds the stream's lock)."""
+        """The stream's state at its head (for a caller that holds the stream's lock): from
+        the cache, else from a snapshot the journal confirms, else from the first event."""
         with self._cache_lock:
             cached = self._states.pop((stream, aggregate), None)
-        state: S = aggregate.empty(stream) if cached is None else cast("S", cached)
-        for event in self.store.read_stream(stream, aggregate.version(state) + 1):
+        if cached is not None:
+            state = cast("S", cached)
+            events = self.store.read_stream(stream, aggregate.version(state) + 1)
+        else:
+            state, events = self._cold(stream, aggregate)
+        for event in events:
             state = aggregate.apply(state, event)
+        codec = aggregate.codec
+        if codec is not None and self.snapshots is not None and len(events) >= SNAPSHOT_AFTER:
+            snapshot = Snapshot(stream, aggregate.version(state), events[-1].hash, state)
+            self.snapshots.save(snapshot, codec)
         return state
+
+    def _cold(self, stream: str, aggregate: Aggregate[S]) -> tuple[S, list[RecordedEvent]]:
+        """A state to start from and the events still to fold onto it."""
+        codec = aggregate.codec
+        if codec is not None and self.snapshots is not None:
+            snapshot = self.snapshots.load(stream, codec)
+            if snapshot is not None:
+                # the event it was taken at, and all after: one read
+                events = self.store.read_stream(stream, snapshot.version)
+                if events and events[0].hash == snapshot.event_hash:
+                    return snapshot.state, events[1:]
+                self.snapshots.drop(stream)  # taken of another journal: useless
+        return aggregate.empty(stream), self.store.read_stream(stream)
+
+    def check_snapshots(self) -> tuple[int, list[str]]:
+        """Fold each snapshotted stream from its first event and compare with its snapshot:
+        (how many were checked, the streams whose snapshot was wrong and was dropped)."""
+        if self.snapshots is None:
+            return 0, []
+        checked, wrong = 0, []
+        for stream in self.snapshots.streams():
+            aggregate = SNAPSHOTTED.get(stream.partition("-")[0])
+            codec = aggregate.codec if aggregate is not None else None
+            snapshot = self.snapshots.load(stream, codec) if codec is not None else None
+            if aggregate is None or snapshot is None:
+                continue
+            checked += 1
+            state = aggregate.empty(stream)
+            events = self.store.read_stream(stream)[: snapshot.version]
+            for event in events:
+                state = aggregate.apply(state, event)
+            confirmed = bool(events) and events[-1].hash == snapshot.event_hash
+            if not confirmed or state != snapshot.state:
+                wrong.append(stream)
+                self.snapshots.drop(stream)
+        return checked, wrong
 
     def _keep(self, stream: str, aggregate: Aggregate[Any], state: Any) -> None:
         with self._cache_lock:
@@ -191,9 +247,12 @@ class Writer:
             self._keep(stream, aggregate, state)
 
     def forget(self) -> None:
-        """Drop every cached state (after the journal was replaced by an import)."""
+        """Drop every cached state and snapshot (after the journal was replaced by an
+        import, or to rebuild)."""
         with self._cache_lock:
             self._states.clear()
+        if self.snapshots is not None:
+            self.snapshots.clear()
 
     def run(
         self, decide: Callable[[Loaded], list[StreamAppend]], *, what: str
