@@ -87,3 +87,33 @@ def test_migrations_match_the_read_model_classes(database_url: str) -> None:
     ]
     assert relevant == []
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_init_creates_the_schema_a_postgresql_url_names() -> None:
+    """`?options=-csearch_path=NAME` with no such schema yet: init makes it (it used to fail
+    with a page of SQL from Alembic)."""
+    from urllib.parse import quote
+
+    from sqlalchemy import create_engine, text
+
+    from .conftest import _postgres_base_url
+
+    base = _postgres_base_url()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    separator = "&" if "?" in base else "?"
+    engine = make_engine(f"{base}{separator}options={quote(f'-csearch_path={schema}')}")
+    admin = create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        migrate.upgrade(engine)
+        assert migrate.current_revision(engine) == migrate.head_revision()
+        with admin.connect() as conn:
+            tables = conn.execute(
+                text("SELECT count(*) FROM pg_tables WHERE schemaname = :s"), {"s": schema}
+            ).scalar_one()
+        assert tables > 10
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        admin.dispose()

@@ -8,8 +8,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, inspect, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from monitor.errors import StoreUnavailable
 
@@ -79,5 +79,32 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             # Several hosts starting `monitor serve` at once: one migrates, the others wait
             # for it and then find nothing to do.
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('monitor-migrate'))"))
+            _create_missing_schema(conn)
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
+
+
+def _create_missing_schema(conn: Connection) -> None:
+    """Create the schema a PostgreSQL URL names in its search_path when it does not exist
+    (``?options=-csearch_path%3Dmonitor``): initialising is what creates things. Without
+    it PostgreSQL has nowhere to put the tables and Alembic fails with a page of SQL."""
+    if conn.execute(text("SELECT current_schema()")).scalar() is not None:
+        return
+    path = str(conn.execute(text("SHOW search_path")).scalar() or "")
+    names = [n.strip().strip('"') for n in path.split(",")]
+    wanted = next((n for n in names if n and n != "$user"), None)
+    if wanted is None:
+        raise StoreUnavailable(
+            f"the database URL's search_path ({path or 'empty'}) names no schema to use: "
+            "add ?options=-csearch_path%3DNAME to database.database_url"
+        )
+    try:
+        conn.execute(
+            text(f"CREATE SCHEMA IF NOT EXISTS {conn.dialect.identifier_preparer.quote(wanted)}")
+        )
+    except ProgrammingError as exc:  # no right to create it
+        raise StoreUnavailable(
+            f"the schema {wanted!r} in the database URL's search_path does not exist and "
+            f"this user may not create it: ask an administrator to run "
+            f"CREATE SCHEMA {wanted}; (then `monitor init` again)"
+        ) from exc
