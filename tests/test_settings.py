@@ -21,7 +21,9 @@ def write(tmp_path: Path, body: str) -> Path:
 
 
 def test_defaults_are_relative_to_the_project_folder(tmp_path: Path) -> None:
-    settings = load_settings(write(tmp_path, ""), env={})
+    config = write(tmp_path, "")
+    (config.parent / "commitments.toml").write_text("", encoding="utf-8")
+    settings = load_settings(config, env={})
     assert settings.database_url == f"sqlite:///{tmp_path.resolve()}/data/monitor.sqlite3"
     assert settings.catalogue == tmp_path.resolve() / "config" / "commitments.toml"
     assert settings.timezone.key == "UTC"
@@ -60,3 +62,31 @@ def test_every_setting_is_documented() -> None:
     for setting in SETTINGS:
         assert f"`{setting.name}`" in doc, setting.name
         assert f"`{setting.env}`" in doc, setting.env
+
+
+def test_with_no_project_data_goes_to_the_user_folder_and_the_catalogue_ships(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run from any folder: no stray database where the command runs, and the 2023
+    statement's catalogue without a config/ folder (issue 13)."""
+    anywhere = tmp_path / "anywhere"
+    anywhere.mkdir()
+    monkeypatch.chdir(anywhere)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # platformdirs on Linux
+    settings = load_settings(env={})
+    assert settings.config_file is None
+    assert settings.data_dir == tmp_path / "xdg" / "monitor"
+    assert settings.catalogue.is_file()
+    assert "EPCC23-SC-01" in settings.catalogue.read_text(encoding="utf-8")
+    # configured paths still win, even where the file is missing (then init says so)
+    given = load_settings(env={"MONITOR_DATA_DIR": "here", "MONITOR_CATALOGUE": "mine.toml"})
+    assert given.data_dir == anywhere / "here"
+    assert given.catalogue == anywhere / "mine.toml"
+
+
+def test_a_project_without_its_own_catalogue_uses_the_one_that_ships(tmp_path: Path) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "monitor.toml").write_text("", encoding="utf-8")
+    settings = load_settings(tmp_path / "config" / "monitor.toml", env={})
+    assert settings.data_dir == tmp_path / "data"  # a project keeps its data with it
+    assert settings.catalogue.read_bytes() == (ROOT / "config" / "commitments.toml").read_bytes()

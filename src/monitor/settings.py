@@ -63,14 +63,16 @@ SETTINGS: tuple[Setting, ...] = (
         "data_dir",
         "data",
         "Folder for the SQLite file and other local state (relative to the config file's "
-        "folder's parent, i.e. the project folder).",
+        "folder's parent, i.e. the project folder). With no config file: the user's data "
+        "folder (e.g. ~/.local/share/monitor), never the folder a command runs from.",
     ),
     Setting(
         "paths",
         "catalogue",
         "config/commitments.toml",
         "The commitment catalogue that `monitor init` and `monitor sync` load (relative to the "
-        "project folder).",
+        "project folder). Where that file does not exist, the catalogue that ships with "
+        "monitor (the 2023 Economic 2+2 statement).",
     ),
     Setting(
         "paths",
@@ -312,6 +314,7 @@ def load_settings(config: Path | None = None, env: Mapping[str, str] | None = No
     named: dict[str, str] = {s.name: s.default for s in SETTINGS}
     lists: dict[str, Any] = {}
     base = Path.cwd()
+    scalars_given: set[str] = set()
     if path is not None:
         path = path.resolve()
         # config/monitor.toml lives in the project folder's config/: paths are relative to
@@ -319,9 +322,13 @@ def load_settings(config: Path | None = None, env: Mapping[str, str] | None = No
         base = path.parent.parent if path.parent.name == "config" else path.parent
         scalars, lists = _read_file(path)
         named.update(scalars)
+        scalars_given = set(scalars)
+    #: the settings given in the file or the environment (the rest are defaults)
+    explicit = set(scalars_given)
     for setting in SETTINGS:
         if setting.env in env:
             named[setting.name] = env[setting.env]
+            explicit.add(setting.name)
     try:
         zone = ZoneInfo(named["display.timezone"])
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -335,6 +342,9 @@ def load_settings(config: Path | None = None, env: Mapping[str, str] | None = No
             f"{', '.join(SYNCHRONOUS)}"
         )
     data_dir = (base / named["paths.data_dir"]).resolve()
+    if path is None and "paths.data_dir" not in explicit:
+        # no project: the user's own data folder, not wherever the command was run
+        data_dir = user_data_dir()
     url = named["database.database_url"] or sqlite_url(data_dir / "monitor.sqlite3")
     return Settings(
         base_dir=base,
@@ -342,7 +352,7 @@ def load_settings(config: Path | None = None, env: Mapping[str, str] | None = No
         database_url=url,
         sqlite_synchronous=named["database.sqlite_synchronous"],
         data_dir=data_dir,
-        catalogue=(base / named["paths.catalogue"]).resolve(),
+        catalogue=_catalogue(base, named["paths.catalogue"], "paths.catalogue" in explicit),
         sources=(base / named["paths.sources"]).resolve(),
         timezone=zone,
         fetch_limits=_fetch_limits(named),
@@ -496,3 +506,26 @@ def describe(settings: Settings) -> dict[str, Any]:
             "https": settings.service.web_https,
         },
     }
+
+
+def user_data_dir() -> Path:
+    """The per-user folder for monitor's data (platformdirs: the platform's convention,
+    e.g. ~/.local/share/monitor on Linux, ~/Library/Application Support/monitor on macOS)."""
+    from platformdirs import user_data_path
+
+    return user_data_path("monitor", appauthor=False)
+
+
+def bundled_catalogue() -> Path:
+    """The catalogue that ships with monitor: inside the installed package (a wheel carries
+    config/commitments.toml as monitor/data/commitments.toml), or the repository's own file
+    in a development install."""
+    packaged = Path(__file__).parent / "data" / "commitments.toml"
+    if packaged.is_file():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "config" / "commitments.toml"
+
+
+def _catalogue(base: Path, configured: str, explicit: bool) -> Path:
+    path = (base / configured).resolve()
+    return path if explicit or path.is_file() else bundled_catalogue()
