@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor import CommandRejected, FixedClock, Monitor, MonitorError, load_settings
+from monitor import CommandRejected, FixedClock, Monitor, MonitorError, NotFound, load_settings
 
 from .conftest import NOW
 
@@ -85,3 +85,19 @@ def test_passed_deadlines_are_recorded_once_from_any_process(
     assert [e.event_type for e in monitor.store.read_stream(f"commitment-{commitment}")].count(
         "DeadlinePassed"
     ) == 1
+
+
+def test_an_unknown_topic_or_commitment_is_named_with_the_nearest(monitor: Monitor) -> None:
+    """A typo in a filter is an error that says what was meant, not an empty list."""
+    topic = "semiconductors"
+    assert monitor.list_commitments(topic=topic.upper())  # any case
+    with pytest.raises(NotFound, match=f"unknown topic '{topic[:-1]}X': did you mean '{topic}'"):
+        monitor.list_commitments(topic=topic[:-1] + "X")
+    with pytest.raises(NotFound, match="unknown topic 'zzzz' \\(known: "):
+        monitor.list_commitments(topic="zzzz")
+    with pytest.raises(
+        NotFound, match="unknown commitment 'epcc23-sc-1': did you mean 'EPCC23-SC-01'"
+    ):
+        monitor.show("epcc23-sc-1")
+    with pytest.raises(NotFound, match="did you mean 'EPCC23-SC-01'"):
+        monitor.add_note("EPCC23-SC-1", "a note", by="a")

@@ -7,6 +7,8 @@ wrong and, where there is one, what to do next. Adapters wrap foreign errors
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class MonitorError(Exception):
     """Base of every error monitor raises on purpose."""
@@ -76,3 +78,19 @@ class IntegrityViolation(StoreError):
 
 class UnknownEventType(StoreError):
     """An event type or schema version this code does not know."""
+
+
+def unknown(kind: str, given: str, known: Iterable[str]) -> NotFound:
+    """The error for a name that is not one of ``known`` (a topic, a commitment, a source),
+    suggesting the nearest, compared without regard to case: ``unknown topic 'chip': did you
+    mean 'chips'?``. A filter that matches nothing because of a typo must not look like an
+    empty result."""
+    from difflib import get_close_matches
+
+    names = sorted(set(known))
+    by_fold = {name.casefold(): name for name in names}
+    near = get_close_matches(given.casefold(), list(by_fold), n=1, cutoff=0.6)
+    if near:
+        return NotFound(f"unknown {kind} {given!r}: did you mean {by_fold[near[0]]!r}?")
+    listed = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+    return NotFound(f"unknown {kind} {given!r} (known: {listed or 'none yet'})")

@@ -20,7 +20,7 @@ from sqlmodel import Session
 from monitor import files, overview
 from monitor.domain import commitment as rules
 from monitor.domain.commitment import CommitmentState, context_of
-from monitor.errors import CommandRejected, NotFound
+from monitor.errors import CommandRejected, NotFound, unknown
 from monitor.events import (
     REGISTRY,
     CommitmentRegistered,
@@ -140,7 +140,7 @@ class Commitments:
 
         def decide_if_known(state: CommitmentState) -> list[DomainEvent]:
             if not state.exists:
-                raise NotFound(f"unknown commitment {commitment_id!r}: see `monitor list`")
+                raise self._unknown(commitment_id)
             return decide(state)
 
         return self.writer.execute(
@@ -262,6 +262,10 @@ class Commitments:
     def _meta(self, actor: str) -> dict[str, Any]:
         return {"actor": actor.strip() or "unknown"}
 
+    def _unknown(self, commitment_id: str) -> NotFound:
+        """The error for an id that names no commitment, with the nearest that does."""
+        return unknown("commitment", commitment_id, queries.commitment_ids(self.engine))
+
     def list_commitments(
         self, status: str | None = None, topic: str | None = None, include_retired: bool = False
     ) -> list[CommitmentView]:
@@ -272,6 +276,8 @@ class Commitments:
                 f"unknown status {status!r} (one of: {', '.join(s.value for s in Status)})"
             )
         self.projection.catch_up()
+        if topic and topic.casefold() not in {t.casefold() for t in queries.topics(self.engine)}:
+            raise unknown("topic", topic, queries.topics(self.engine))
         return queries.commitments(
             self.engine, status=status, topic=topic, include_retired=include_retired
         )
@@ -347,7 +353,7 @@ class Commitments:
         self.require_schema()
         state = self.load(commitment_id)
         if not state.exists:
-            raise NotFound(f"unknown commitment {commitment_id!r}: see `monitor list`")
+            raise self._unknown(commitment_id)
         return state, self.timeline(commitment_id)
 
     def history(self, commitment_id: str, as_of: datetime, clock: str = "effective") -> History:
@@ -357,7 +363,7 @@ class Commitments:
             raise CommandRejected("clock must be 'effective' or 'recorded'")
         events = self.store.read_stream(commitment_stream(commitment_id))
         if not events:
-            raise NotFound(f"unknown commitment {commitment_id!r}: see `monitor list`")
+            raise self._unknown(commitment_id)
         decoded = [(e, REGISTRY.decode(e)) for e in events]
         if clock == "recorded":
             # What we showed then: only what had been recorded by that moment.

@@ -28,6 +28,12 @@ def active_with_deadline(engine: Engine) -> list[str]:
         )
 
 
+def topics(engine: Engine) -> list[str]:
+    """Every topic of a commitment in the catalogue, as written."""
+    with Session(engine) as session:
+        return sorted(set(session.exec(select(CommitmentTopicView.topic)).all()))
+
+
 def commitments(
     engine: Engine,
     *,
