@@ -27,7 +27,7 @@ from fastapi.responses import (
     Response,
 )
 from fastapi.templating import Jinja2Templates
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -42,6 +42,7 @@ from monitor.shapes import commitment_json, history_json, recorded_json, source_
 from monitor.story_queue import story_json
 from monitor.timestamps import parse_timestamp
 from monitor.web.bodies import NoteBody, ReviewBody, StatusBody
+from monitor.web.highlight import highlight, highlight_words
 from monitor.web.security import CSP, SecurityHeaders, check_csrf, csrf_token, require
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -109,29 +110,6 @@ class LoginThrottle:
     def failed(self, address: str, name: str) -> None:
         with self.lock:
             self.failures[(address, name)] = [*self._recent((address, name)), time.monotonic()]
-
-
-def highlight(title: str, terms_json: str) -> Markup:
-    """``title`` escaped, with every matched term wrapped in <mark> (case-insensitive)."""
-    return highlight_words(title, tuple(json.loads(terms_json)))
-
-
-def highlight_words(title: str, words: tuple[str, ...]) -> Markup:
-    """``title`` escaped, with every one of ``words`` wrapped in <mark> (case-insensitive).
-
-    Feed text is untrusted: the title and the words are escaped, only <mark> is added.
-    """
-    terms = sorted({t for t in words if t}, key=len, reverse=True)
-    if not terms:
-        return escape(title)
-    pattern = re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE)
-    out, last = [], 0
-    for found in pattern.finditer(title):
-        out.append(escape(title[last : found.start()]))
-        out.append(Markup("<mark>") + escape(found.group()) + Markup("</mark>"))
-        last = found.end()
-    out.append(escape(title[last:]))
-    return Markup("").join(out)
 
 
 def status_chart(points: list[tuple[Any, dict[str, int]]]) -> dict[str, Any]:
