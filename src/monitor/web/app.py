@@ -42,6 +42,7 @@ from monitor.shapes import commitment_json, history_json, recorded_json, source_
 from monitor.story_queue import story_json
 from monitor.timestamps import parse_timestamp
 from monitor.web.bodies import NoteBody, ReviewBody, StatusBody
+from monitor.web.chart import STATUS_COLOURS, StatusChart
 from monitor.web.highlight import highlight, highlight_words
 from monitor.web.security import CSP, SecurityHeaders, check_csrf, csrf_token, require
 
@@ -74,16 +75,6 @@ NOTICES = {
 }
 #: rows per page of the dashboard's table and of the review queue
 PAGE = 50
-STATUS_COLOURS = {
-    "not_yet_assessed": "#9aa0a6",
-    "in_progress": "#1a73e8",
-    "stalled": "#f29900",
-    "fulfilled": "#188038",
-    "partially_fulfilled": "#7cb342",
-    "not_fulfilled": "#d93025",
-    "superseded": "#8e24aa",
-    "withdrawn": "#5f6368",
-}
 
 
 class LoginThrottle:
@@ -110,34 +101,6 @@ class LoginThrottle:
     def failed(self, address: str, name: str) -> None:
         with self.lock:
             self.failures[(address, name)] = [*self._recent((address, name)), time.monotonic()]
-
-
-def status_chart(points: list[tuple[Any, dict[str, int]]]) -> dict[str, Any]:
-    """Stacked columns (one per month) as SVG rectangles, computed here, drawn by the page."""
-    width, height, gap = 1000, 160, 4
-    column = width / max(1, len(points))
-    most = max((sum(c.values()) for _, c in points), default=1) or 1
-    rects, labels = [], []
-    for i, (day, counts) in enumerate(points):
-        y = float(height)
-        for status in STATUS_COLOURS:
-            n = counts.get(status, 0)
-            if n:
-                h = height * n / most
-                y -= h
-                rects.append(
-                    {
-                        "x": i * column,
-                        "y": y,
-                        "w": column - gap,
-                        "h": h,
-                        "status": status,
-                        "title": f"{day}: {status} {n}",
-                    }
-                )
-        if i % 3 == 0 or i == len(points) - 1:
-            labels.append({"x": i * column, "text": day.strftime("%Y-%m")})
-    return {"width": width, "height": height, "rects": rects, "labels": labels}
 
 
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -204,6 +167,7 @@ def create_app(
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.auto_reload = False  # the templates ship with the code: no stat per render
     throttle = LoginThrottle()
+    chart = StatusChart(templates)
     zone = monitor.settings.timezone
     templates.env.globals |= {
         # Pure functions of their text, called for every cell of every row: the same
@@ -409,25 +373,9 @@ def create_app(
                 "csrf": csrf_token(request),
                 "o": figures,
                 "total": max(1, figures.total),
-                "chart_svg": chart_svg(figures.chart),
+                "chart_svg": chart.svg(figures.chart),
             },
         )
-
-    drawn: list[tuple[object, Markup]] = []
-
-    def chart_svg(points: list[tuple[Any, dict[str, int]]]) -> Markup:
-        """The chart drawn once per set of figures: the core hands back the same list
-        object until a commitment changes (or the day does)."""
-        if drawn and drawn[0][0] is points:
-            return drawn[0][1]
-        # An autoescaped template's output (numbers and status names, no feed text).
-        svg = Markup(  # noqa: S704
-            templates.get_template("chart.html").render(
-                chart=status_chart(points), colours=STATUS_COLOURS
-            )
-        )
-        drawn[:] = [(points, svg)]
-        return svg
 
     @app.get("/commitments/{commitment_id}", response_class=HTMLResponse, include_in_schema=False)
     def commitment(
