@@ -4,8 +4,6 @@ No `from __future__ import annotations` here: FastAPI reads the annotations of t
 functions, and the dependency aliases are local to create_app.
 """
 
-import functools
-import json
 import logging
 import re
 import threading
@@ -17,7 +15,7 @@ from typing import Annotated, Any
 from xml.etree.ElementTree import Element, SubElement, tostring
 
 import fastapi_offline
-from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi import FastAPI, Form, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     FileResponse,
@@ -26,29 +24,23 @@ from fastapi.responses import (
     RedirectResponse,
     Response,
 )
-from fastapi.templating import Jinja2Templates
-from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from monitor.accounts import Account
 from monitor.core import Monitor, show_record
-from monitor.dates import local, local_date, parse_moment
-from monitor.domain.review import REJECT_REASONS
+from monitor.dates import parse_moment
 from monitor.errors import MonitorError, NotFound
-from monitor.events import REGISTRY, Status
 from monitor.service.health import Health
 from monitor.shapes import commitment_json, history_json, recorded_json, source_json
 from monitor.story_queue import story_json
-from monitor.timestamps import parse_timestamp
+from monitor.web import pages
 from monitor.web.bodies import NoteBody, ReviewBody, StatusBody
-from monitor.web.chart import STATUS_COLOURS, StatusChart
-from monitor.web.highlight import highlight, highlight_words
 from monitor.web.security import CSP, SecurityHeaders, check_csrf, csrf_token, require
+from monitor.web.site import Scripted, Site, Viewer
 
 TEMPLATES = Path(__file__).parent / "templates"
-CSS = (Path(__file__).parent / "templates" / "app.css").read_text(encoding="utf-8")
-SCRIPT = (Path(__file__).parent / "templates" / "app.js").read_text(encoding="utf-8")
+CSS = (TEMPLATES / "app.css").read_text(encoding="utf-8")
+SCRIPT = (TEMPLATES / "app.js").read_text(encoding="utf-8")
 SWAGGER_UI = Path(fastapi_offline.__file__).parent / "static"
 DOCS_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
 DOCS_CSP = CSP.replace("default-src 'none';", "default-src 'none'; connect-src 'self';")
@@ -68,13 +60,6 @@ ICON = (
     '<circle cx="8" cy="8" r="7" fill="#1a73e8"/>'
     '<path d="M4.5 8.5l2.5 2.5 4.5-5" stroke="#fff" stroke-width="2" fill="none"/></svg>'
 )
-NOTICES = {
-    "accepted": "Accepted: the evidence is recorded on the commitment.",
-    "rejected": "Rejected.",
-    "snoozed": "Snoozed: it comes back on its date.",
-}
-#: rows per page of the dashboard's table and of the review queue
-PAGE = 50
 
 
 class LoginThrottle:
@@ -164,65 +149,10 @@ def create_app(
         https_only=secure_cookies,
         max_age=12 * 3600,
     )
-    templates = Jinja2Templates(directory=str(TEMPLATES))
-    templates.env.auto_reload = False  # the templates ship with the code: no stat per render
+    site = Site(monitor, health)
+    app.state.site = site
+    templates, zone = site.templates, site.zone
     throttle = LoginThrottle()
-    chart = StatusChart(templates)
-    zone = monitor.settings.timezone
-    templates.env.globals |= {
-        # Pure functions of their text, called for every cell of every row: the same
-        # stored times and titles come back page after page, so their results are kept.
-        "local": functools.lru_cache(maxsize=8192)(
-            lambda v: local(parse_timestamp(v), zone) if v else ""
-        ),
-        "local_date": functools.lru_cache(maxsize=8192)(
-            lambda v: local_date(parse_timestamp(v), zone) if v else ""
-        ),
-        "highlight": functools.lru_cache(maxsize=4096)(highlight),
-        "highlight_words": functools.lru_cache(maxsize=4096)(highlight_words),
-        "terms_text": functools.lru_cache(maxsize=4096)(lambda j: ", ".join(json.loads(j))),
-        "colours": STATUS_COLOURS,
-        "statuses": [s.value for s in Status],
-        # Options repeated on every queue row: built once.
-        "reason_options": Markup("").join(
-            Markup("<option>{}</option>").format(r) for r in REJECT_REASONS
-        ),
-        "status_options": Markup("").join(
-            Markup("<option>{}</option>").format(s.value) for s in list(Status)[1:]
-        ),
-    }
-
-    def account(request: Request) -> Account | None:
-        header = request.headers.get("authorization", "")
-        if header.lower().startswith("bearer "):
-            return monitor.accounts.for_token(header[7:].strip())
-        name = request.session.get("user")
-        if not isinstance(name, str):
-            return None
-        # A session is valid only for the account's current epoch (logout bumps it).
-        epoch = request.session.get("epoch")
-        return monitor.accounts.for_session(name, epoch) if isinstance(epoch, int) else None
-
-    def token_account(request: Request) -> Account | None:
-        # Mutating API calls take a bearer token only: a browser's cookie never authorises
-        # them, so they need no CSRF token.
-        header = request.headers.get("authorization", "")
-        if header.lower().startswith("bearer "):
-            return monitor.accounts.for_token(header[7:].strip())
-        return None
-
-    Viewer = Annotated[Account | None, Depends(account)]
-    Scripted = Annotated[Account | None, Depends(token_account)]
-
-    def page(
-        request: Request, name: str, user: Account, status_code: int = 200, **context: Any
-    ) -> HTMLResponse:
-        return templates.TemplateResponse(
-            request,
-            name,
-            {"user": user, "csrf": csrf_token(request), **context},
-            status_code=status_code,
-        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -357,157 +287,7 @@ def create_app(
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def dashboard(
-        request: Request,
-        user: Viewer,
-        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    ) -> HTMLResponse:
-        viewer = require(user, "viewer")
-        figures = monitor.overview(page, PAGE)
-        return templates.TemplateResponse(
-            request,
-            "dashboard.html",
-            {
-                "user": viewer,
-                "csrf": csrf_token(request),
-                "o": figures,
-                "total": max(1, figures.total),
-                "chart_svg": chart.svg(figures.chart),
-            },
-        )
-
-    @app.get("/commitments/{commitment_id}", response_class=HTMLResponse, include_in_schema=False)
-    def commitment(
-        request: Request, commitment_id: str, user: Viewer, as_of: str | None = None
-    ) -> HTMLResponse:
-        viewer = require(user, "viewer")
-        try:
-            state, timeline = monitor.show(commitment_id)
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from exc
-        history = None
-        if as_of:
-            try:
-                history = monitor.history(commitment_id, parse_moment(as_of, zone, end_of_day=True))
-            except MonitorError as exc:
-                raise HTTPException(400, str(exc)) from exc
-        return page(
-            request,
-            "commitment.html",
-            viewer,
-            state=state,
-            timeline=timeline,
-            history=history,
-            as_of=as_of or "",
-            registration=state.registration,
-            latest=state.latest_assessment(),
-            local_dt=lambda d: local(d, zone),
-            local_day=lambda d: local_date(d, zone),
-        )
-
-    def queue_page(
-        request: Request,
-        user: Account,
-        commitment: str | None,
-        number: int,
-        notice: str | None,
-        status_code: int = 200,
-    ) -> HTMLResponse:
-        # One more than a page tells whether a next page exists.
-        stories = monitor.intake.stories.page(
-            commitment=commitment, limit=PAGE + 1, offset=(number - 1) * PAGE
-        )
-        return page(
-            request,
-            "queue.html",
-            user,
-            stories=stories[:PAGE],
-            notice=notice,
-            page_number=number,
-            more=len(stories) > PAGE,
-            commitment=commitment or "",
-            today=monitor.clock.now().astimezone(zone).date().isoformat(),
-            status_code=status_code,
-        )
-
-    @app.get("/queue", response_class=HTMLResponse, include_in_schema=False)
-    def queue(
-        request: Request,
-        user: Viewer,
-        commitment: str | None = None,
-        notice: str | None = None,
-        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    ) -> HTMLResponse:
-        viewer = require(user, "viewer")
-        # Only known notices: the query string must not put words on the page.
-        return queue_page(request, viewer, commitment, page, NOTICES.get(notice or ""))
-
-    @app.post("/queue/{ref}", include_in_schema=False)
-    def review(
-        request: Request,
-        ref: str,
-        user: Viewer,
-        action: Annotated[str, Form()],
-        csrf: Annotated[str, Form()] = "",
-        commitment: Annotated[str, Form()] = "",
-        status: Annotated[str, Form()] = "",
-        rationale: Annotated[str, Form()] = "",
-        effective: Annotated[str, Form()] = "",
-        reason: Annotated[str, Form()] = "other",
-        until: Annotated[str, Form()] = "",
-    ) -> Response:
-        check_csrf(request, csrf)
-        reviewer = require(user, "reviewer")
-        # One form per row: the button pressed names the action. "accept-status" is the
-        # accept-and-set-status button; a plain accept ignores the status fields.
-        verb = "accept" if action == "accept-status" else action
-        try:
-            if action == "accept-status" and not status:
-                raise MonitorError("choose a status to accept and set it")
-            # ``ref``: a story (the form names the commitment) or a single proposal.
-            monitor.intake.review(
-                ref,
-                verb,
-                by=reviewer.name,
-                commitments=(commitment,) if commitment else (),
-                status=(status or None) if action == "accept-status" else None,
-                rationale=rationale,
-                effective_at=parse_moment(effective, zone) if effective else None,
-                reason=reason,
-                until=parse_moment(until, zone) if until else None,
-            )
-        except MonitorError as exc:
-            return queue_page(request, reviewer, None, 1, str(exc))
-        return RedirectResponse(f"/queue?notice={verb}ed", status_code=303)
-
-    @app.get("/audit", response_class=HTMLResponse, include_in_schema=False)
-    def audit(
-        request: Request,
-        user: Viewer,
-        type: str | None = None,
-        stream: str | None = None,
-        actor: str | None = None,
-        before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    ) -> HTMLResponse:
-        """Every event, newest first, filtered by type, stream prefix or actor."""
-        viewer = require(user, "viewer")
-        events = monitor.store.read_recent(
-            100,
-            before=before,
-            event_type=type or None,
-            stream_prefix=stream or None,
-            actor=actor or None,
-        )
-        return page(
-            request,
-            "audit.html",
-            viewer,
-            events=events,
-            filters={"type": type or "", "stream": stream or "", "actor": actor or ""},
-            local_dt=lambda d: local(d, zone),
-            types=sorted(REGISTRY.types),
-        )
+    app.include_router(pages.router)
 
     @app.get("/feed/status.atom", include_in_schema=False)
     def status_feed(request: Request, user: Viewer, token: str | None = None) -> Response:
@@ -520,18 +300,6 @@ def create_app(
         entries = sorted([*changes, *corrections], key=lambda e: -e.position)[:50]
         base = str(request.base_url).rstrip("/")
         return Response(atom_feed(entries, base), media_type="application/atom+xml")
-
-    @app.get("/sources", response_class=HTMLResponse, include_in_schema=False)
-    def sources(request: Request, user: Viewer) -> HTMLResponse:
-        viewer = require(user, "viewer")
-        return page(request, "sources.html", viewer, sources=monitor.intake.sources())
-
-    @app.get("/digests", response_class=HTMLResponse, include_in_schema=False)
-    def digests(request: Request, user: Viewer) -> HTMLResponse:
-        """Digest recipients: last sent, next due, last error (read-only)."""
-        viewer = require(user, "viewer")
-        rows = monitor.digests.status(monitor.clock.now())
-        return page(request, "digests.html", viewer, rows=rows, in_zone=local)
 
     # -- JSON API (mirrors the CLI's --json) ------------------------------------------
 
