@@ -5,14 +5,11 @@ functions, and the dependency aliases are local to create_app.
 """
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from xml.etree.ElementTree import Element, SubElement, tostring
 
 import fastapi_offline
 from fastapi import FastAPI, Form, HTTPException, Query, Request
@@ -33,7 +30,7 @@ from monitor.errors import MonitorError, NotFound
 from monitor.service.health import Health
 from monitor.shapes import commitment_json, history_json, recorded_json, source_json
 from monitor.story_queue import story_json
-from monitor.web import pages
+from monitor.web import atom, pages
 from monitor.web.bodies import NoteBody, ReviewBody, StatusBody
 from monitor.web.security import CSP, SecurityHeaders, check_csrf, csrf_token, require
 from monitor.web.site import Scripted, Site, Viewer
@@ -86,39 +83,6 @@ class LoginThrottle:
     def failed(self, address: str, name: str) -> None:
         with self.lock:
             self.failures[(address, name)] = [*self._recent((address, name)), time.monotonic()]
-
-
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def _xml_text(value: object) -> str:
-    return _XML_ILLEGAL.sub("", str(value))
-
-
-def atom_feed(events: list[Any], base: str) -> bytes:
-    """An Atom 1.0 document of status assessments (ElementTree escapes every text)."""
-    ns = "http://www.w3.org/2005/Atom"
-    feed = Element("feed", xmlns=ns)
-    SubElement(feed, "title").text = "monitor: status changes"
-    SubElement(feed, "id").text = f"{base}/feed/status.atom"
-    SubElement(feed, "link", href=f"{base}/feed/status.atom", rel="self")
-    updated = events[0].recorded_at if events else datetime(2023, 11, 14, tzinfo=UTC)
-    SubElement(feed, "updated").text = updated.isoformat()
-    for event in events:
-        data = event.data
-        entry = SubElement(feed, "entry")
-        verb = "corrected to" if event.event_type == "AssessmentCorrected" else "assessed"
-        SubElement(entry, "title").text = f"{data['commitment_id']} {verb} {data['status']}"
-        SubElement(entry, "id").text = f"urn:uuid:{event.event_id}"
-        SubElement(entry, "updated").text = event.recorded_at.isoformat()
-        SubElement(entry, "link", href=f"{base}/commitments/{data['commitment_id']}")
-        author = SubElement(entry, "author")
-        SubElement(author, "name").text = _xml_text(
-            data.get("assessor") or data.get("corrected_by", "")
-        )
-        SubElement(entry, "summary").text = _xml_text(data.get("rationale", ""))
-    document: bytes = tostring(feed, encoding="utf-8", xml_declaration=True)
-    return document
 
 
 def create_app(
@@ -289,17 +253,7 @@ def create_app(
 
     app.include_router(pages.router)
 
-    @app.get("/feed/status.atom", include_in_schema=False)
-    def status_feed(request: Request, user: Viewer, token: str | None = None) -> Response:
-        """Status changes as Atom; feed readers authenticate with ?token=API_TOKEN."""
-        # Only feed tokens in a URL: they can read the feed and nothing else.
-        reader = user or (monitor.accounts.for_token(token, scope="feed") if token else None)
-        require(reader, "viewer")
-        changes = monitor.store.read_recent(50, event_type="StatusAssessed")
-        corrections = monitor.store.read_recent(50, event_type="AssessmentCorrected")
-        entries = sorted([*changes, *corrections], key=lambda e: -e.position)[:50]
-        base = str(request.base_url).rstrip("/")
-        return Response(atom_feed(entries, base), media_type="application/atom+xml")
+    app.include_router(atom.router)
 
     # -- JSON API (mirrors the CLI's --json) ------------------------------------------
 
