@@ -7,12 +7,11 @@ functions, and the dependency aliases are local to create_app.
 import logging
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import fastapi_offline
-from fastapi import FastAPI, Form, HTTPException, Query, Request
+from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     FileResponse,
@@ -24,16 +23,11 @@ from fastapi.responses import (
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from monitor.core import Monitor, show_record
-from monitor.dates import parse_moment
-from monitor.errors import MonitorError, NotFound
+from monitor.core import Monitor
 from monitor.service.health import Health
-from monitor.shapes import commitment_json, history_json, recorded_json, source_json
-from monitor.story_queue import story_json
-from monitor.web import atom, pages
-from monitor.web.bodies import NoteBody, ReviewBody, StatusBody
-from monitor.web.security import CSP, SecurityHeaders, check_csrf, csrf_token, require
-from monitor.web.site import Scripted, Site, Viewer
+from monitor.web import api, atom, pages
+from monitor.web.security import CSP, SecurityHeaders, check_csrf, csrf_token
+from monitor.web.site import Site
 
 TEMPLATES = Path(__file__).parent / "templates"
 CSS = (TEMPLATES / "app.css").read_text(encoding="utf-8")
@@ -115,7 +109,7 @@ def create_app(
     )
     site = Site(monitor, health)
     app.state.site = site
-    templates, zone = site.templates, site.zone
+    templates = site.templates
     throttle = LoginThrottle()
 
     @app.exception_handler(StarletteHTTPException)
@@ -255,124 +249,5 @@ def create_app(
 
     app.include_router(atom.router)
 
-    # -- JSON API (mirrors the CLI's --json) ------------------------------------------
-
-    def api_call(fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from exc
-        except MonitorError as exc:
-            raise HTTPException(400, str(exc)) from exc
-
-    @app.get("/api/commitments")
-    def api_commitments(
-        user: Viewer, status: str | None = None, topic: str | None = None
-    ) -> list[dict[str, Any]]:
-        """The catalogue with current status (monitor list --json)."""
-        require(user, "viewer")
-        views = api_call(lambda: monitor.list_commitments(status, topic))
-        return [commitment_json(v) for v in views]
-
-    @app.get("/api/queue")
-    def api_queue(
-        user: Viewer,
-        commitment: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    ) -> list[dict[str, Any]]:
-        """Stories waiting for review, one per story with its members and, per commitment,
-        its proposals (monitor queue --json)."""
-        require(user, "viewer")
-        rows = api_call(
-            lambda: monitor.intake.stories.page(
-                commitment=commitment, limit=limit, offset=(page - 1) * limit
-            )
-        )
-        return [story_json(row) for row in rows]
-
-    @app.get("/api/commitments/{commitment_id}")
-    def api_commitment(commitment_id: str, user: Viewer) -> dict[str, Any]:
-        """One commitment: registration, status, evidence, timeline (monitor show --json)."""
-        require(user, "viewer")
-        state, timeline = api_call(lambda: monitor.show(commitment_id))
-        return show_record(state, timeline)
-
-    @app.get("/api/commitments/{commitment_id}/history")
-    def api_history(
-        commitment_id: str, as_of: str, user: Viewer, recorded: bool = False
-    ) -> dict[str, Any]:
-        """Status as of a date, by effective or recorded time (monitor history --json)."""
-        require(user, "viewer")
-        result = api_call(
-            lambda: monitor.history(
-                commitment_id,
-                parse_moment(as_of, zone, end_of_day=True),
-                "recorded" if recorded else "effective",
-            )
-        )
-        return history_json(result)
-
-    @app.get("/api/counts")
-    def api_counts(user: Viewer) -> dict[str, dict[str, int]]:
-        """Commitments by status, and by topic and status (monitor counts --json)."""
-        require(user, "viewer")
-        counts: dict[str, dict[str, int]] = monitor.counts()
-        return counts
-
-    @app.get("/api/sources")
-    def api_sources(user: Viewer) -> list[dict[str, Any]]:
-        """Sources with their health (monitor sources --json)."""
-        require(user, "viewer")
-        return [source_json(v) for v in monitor.intake.sources()]
-
-    @app.post("/api/commitments/{commitment_id}/notes")
-    def api_note(commitment_id: str, user: Scripted, payload: NoteBody) -> dict[str, Any]:
-        """Add a note (monitor note add)."""
-        author = require(user, "reviewer")
-        events = api_call(lambda: monitor.add_note(commitment_id, payload.text, by=author.name))
-        return recorded_json(events)
-
-    @app.post("/api/commitments/{commitment_id}/status")
-    def api_status(commitment_id: str, user: Scripted, payload: StatusBody) -> dict[str, Any]:
-        """Assess a status with rationale, evidence and effective date (monitor status set)."""
-        assessor = require(user, "reviewer")
-        effective = payload.effective
-        events = api_call(
-            lambda: monitor.set_status(
-                commitment_id,
-                payload.status.value,
-                rationale=payload.rationale,
-                by=assessor.name,
-                effective_at=parse_moment(effective, zone) if effective else monitor.clock.now(),
-                evidence=payload.evidence,
-            )
-        )
-        return recorded_json(events)
-
-    @app.post("/api/queue/{ref}/{action}")
-    def api_review(
-        ref: str, action: str, user: Scripted, payload: ReviewBody | None = None
-    ) -> dict[str, Any]:
-        """Accept, reject or snooze a story (its id; ``commitment``: one id or a list, when
-        the story waits on several) or a proposal (bearer token only; no cookies, so no
-        CSRF)."""
-        reviewer = require(user, "reviewer")
-        body = payload or ReviewBody()
-        chosen = [body.commitment] if isinstance(body.commitment, str) else body.commitment or []
-        until = body.until
-        events = api_call(
-            lambda: monitor.intake.review(
-                ref,
-                action,
-                by=reviewer.name,
-                commitments=tuple(chosen),
-                status=body.status.value if body.status else None,
-                rationale=body.rationale,
-                reason=body.reason,
-                until=parse_moment(until, zone) if until else None,
-            )
-        )
-        return recorded_json(events)
-
+    app.include_router(api.router)
     return app
