@@ -1,7 +1,18 @@
-"""Routes of the web UI and the JSON API. Every handler calls the core (Monitor) only.
+"""The web application: create_app puts together the middleware, the error handlers, the
+routes around the pages (static assets, API docs, health checks, login and logout) and
+the routers of the other modules. Where to find the rest of the web package:
+
+- pages.py: the HTML pages (dashboard, commitment, review queue, audit, sources, digests)
+- api.py: the JSON API under /api/; atom.py: the Atom feed of status changes
+- site.py: what the routes share (Site: the Monitor, templates, time zone) and who asks
+  (Viewer, Scripted); security.py: sessions, CSRF, roles, security headers
+- chart.py: the dashboard's status chart; highlight.py: matched words marked in titles
+- bodies.py: the typed bodies of the API's writes
+
+Every handler calls the core (Monitor) only.
 
 No `from __future__ import annotations` here: FastAPI reads the annotations of the route
-functions, and the dependency aliases are local to create_app.
+functions.
 """
 
 import logging
@@ -11,7 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import fastapi_offline
-from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi import APIRouter, FastAPI, Form, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     FileResponse,
@@ -27,7 +38,7 @@ from monitor.core import Monitor
 from monitor.service.health import Health
 from monitor.web import api, atom, pages
 from monitor.web.security import CSP, SecurityHeaders, check_csrf, csrf_token
-from monitor.web.site import Site
+from monitor.web.site import Site, Web, site_of
 
 TEMPLATES = Path(__file__).parent / "templates"
 CSS = (TEMPLATES / "app.css").read_text(encoding="utf-8")
@@ -79,6 +90,159 @@ class LoginThrottle:
             self.failures[(address, name)] = [*self._recent((address, name)), time.monotonic()]
 
 
+# -- errors: JSON under /api/; elsewhere an error page, or the login form for a 401 -----
+
+
+async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+    if exc.status_code == 401:
+        return RedirectResponse("/login", status_code=303)
+    return site_of(request).templates.TemplateResponse(
+        request,
+        "error.html",
+        {"message": exc.detail, "user": None},
+        status_code=exc.status_code,
+    )
+
+
+async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+    # A bad body, query or path: 422 naming each field (an API client can fix it)
+    problems = [
+        ".".join(str(p) for p in e["loc"] if p != "body") + f": {e['msg']}" for e in exc.errors()
+    ]
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": "; ".join(problems), "problems": problems}, status_code=422)
+    return site_of(request).templates.TemplateResponse(
+        request, "error.html", {"message": "; ".join(problems), "user": None}, status_code=422
+    )
+
+
+async def unexpected(request: Request, exc: Exception) -> Response:
+    # Never a stack trace to a client: the server's log has it.
+    return JSONResponse({"error": "internal error"}, status_code=500)
+
+
+# -- the routes around the pages: assets, API docs, health, login ----------------------
+
+router = APIRouter()
+
+
+@router.get("/static/app.css", include_in_schema=False)
+def stylesheet() -> Response:
+    return Response(CSS, media_type="text/css")
+
+
+@router.get("/api/docs", response_class=HTMLResponse, include_in_schema=False)
+def api_docs() -> HTMLResponse:
+    # Swagger UI fetches the OpenAPI document and sends "try it out" calls: this page
+    # alone may connect back to its own origin.
+    return HTMLResponse(API_DOCS, headers={"Content-Security-Policy": DOCS_CSP})
+
+
+@router.get("/api/docs/{asset}", include_in_schema=False)
+def api_docs_asset(asset: str) -> Response:
+    if asset == "init.js":
+        return Response(DOCS_INIT, media_type="text/javascript")
+    if asset not in DOCS_ASSETS:
+        raise HTTPException(404, "not found")
+    return FileResponse(SWAGGER_UI / asset, media_type=DOCS_ASSETS[asset])
+
+
+@router.get("/healthz", include_in_schema=False)
+def healthz(web: Web) -> JSONResponse:
+    """Liveness: the process answers."""
+    health = web.health
+    return JSONResponse({"status": "ok", "role": health.role if health else "web only"})
+
+
+@router.get("/readyz", include_in_schema=False)
+def readyz(web: Web) -> JSONResponse:
+    """Readiness: the database answers and, on the leader, the scheduler keeps time."""
+    health, monitor = web.health, web.monitor
+    body: dict[str, Any] = health.snapshot() if health else {"role": "web only"}
+    ready, why = health.ready() if health else (True, "")
+    try:
+        body["events_behind"] = monitor.projection_lag()
+        body["failing_sources"] = [
+            s.name for s in monitor.intake.sources() if s.last_outcome == "failed"
+        ]
+    except Exception as exc:
+        # The detail (host, user, driver message) goes to the log, not to an endpoint
+        # that anyone who can reach the port may call.
+        logging.getLogger("monitor.web").warning("readyz: the database fails: %s", exc)
+        ready, why = False, "the database is unreachable"
+    body["status"] = "ready" if ready else "not ready"
+    if why:
+        body["reason"] = why
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    return Response(ICON, media_type="image/svg+xml")
+
+
+@router.get("/static/app.js", include_in_schema=False)
+def script() -> Response:
+    return Response(SCRIPT, media_type="text/javascript")
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+def login_form(request: Request, web: Web) -> HTMLResponse:
+    return web.templates.TemplateResponse(
+        request, "login.html", {"csrf": csrf_token(request), "user": None, "error": None}
+    )
+
+
+@router.post("/login", include_in_schema=False)
+def login(
+    request: Request,
+    web: Web,
+    name: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf)
+    throttle: LoginThrottle = request.app.state.login_throttle
+    accounts = web.monitor.accounts
+    client = request.client.host if request.client else "?"
+    if throttle.blocked(client, name.strip()):
+        return web.templates.TemplateResponse(
+            request,
+            "login.html",
+            {
+                "csrf": csrf_token(request),
+                "user": None,
+                "error": "too many failed attempts: wait a few minutes",
+            },
+            status_code=429,
+        )
+    found = accounts.authenticate(name.strip(), password)
+    if found is None:
+        throttle.failed(client, name.strip())
+        return web.templates.TemplateResponse(
+            request,
+            "login.html",
+            {"csrf": csrf_token(request), "user": None, "error": "wrong name or password"},
+            status_code=401,
+        )
+    request.session.clear()
+    request.session["user"] = found.name
+    request.session["epoch"] = accounts.session_epoch(found.name)
+    return RedirectResponse("/", status_code=303)
+
+
+@router.post("/logout", include_in_schema=False)
+def logout(request: Request, web: Web, csrf: Annotated[str, Form()] = "") -> Response:
+    check_csrf(request, csrf)
+    name = request.session.get("user")
+    if isinstance(name, str):
+        web.monitor.accounts.end_sessions(name)  # a copied cookie stops working too
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
 def create_app(
     monitor: Monitor,
     *,
@@ -94,9 +258,14 @@ def create_app(
     app = FastAPI(
         title="monitor",
         summary="Commitments, evidence and review",
-        docs_url=None,  # served below from local files, under the CSP
+        docs_url=None,  # served by api_docs from local files, under the CSP
         openapi_url="/api/openapi.json",
         redoc_url=None,
+        exception_handlers={
+            StarletteHTTPException: http_error,
+            RequestValidationError: bad_request,
+            Exception: unexpected,
+        },
     )
     app.add_middleware(SecurityHeaders, hsts=secure_cookies)
     app.add_middleware(
@@ -107,147 +276,11 @@ def create_app(
         https_only=secure_cookies,
         max_age=12 * 3600,
     )
-    site = Site(monitor, health)
-    app.state.site = site
-    templates = site.templates
-    throttle = LoginThrottle()
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
-        if exc.status_code == 401:
-            return RedirectResponse("/login", status_code=303)
-        return templates.TemplateResponse(
-            request,
-            "error.html",
-            {"message": exc.detail, "user": None},
-            status_code=exc.status_code,
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
-        # A bad body, query or path: 422 naming each field (an API client can fix it)
-        problems = [
-            ".".join(str(p) for p in e["loc"] if p != "body") + f": {e['msg']}"
-            for e in exc.errors()
-        ]
-        if request.url.path.startswith("/api/"):
-            return JSONResponse(
-                {"error": "; ".join(problems), "problems": problems}, status_code=422
-            )
-        return templates.TemplateResponse(
-            request, "error.html", {"message": "; ".join(problems), "user": None}, status_code=422
-        )
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        # Never a stack trace to a client: the server's log has it.
-        return JSONResponse({"error": "internal error"}, status_code=500)
-
-    @app.get("/static/app.css", include_in_schema=False)
-    def stylesheet() -> Response:
-        return Response(CSS, media_type="text/css")
-
-    @app.get("/api/docs", response_class=HTMLResponse, include_in_schema=False)
-    def api_docs() -> HTMLResponse:
-        # Swagger UI fetches the OpenAPI document and sends "try it out" calls: this page
-        # alone may connect back to its own origin.
-        return HTMLResponse(API_DOCS, headers={"Content-Security-Policy": DOCS_CSP})
-
-    @app.get("/api/docs/{asset}", include_in_schema=False)
-    def api_docs_asset(asset: str) -> Response:
-        if asset == "init.js":
-            return Response(DOCS_INIT, media_type="text/javascript")
-        if asset not in DOCS_ASSETS:
-            raise HTTPException(404, "not found")
-        return FileResponse(SWAGGER_UI / asset, media_type=DOCS_ASSETS[asset])
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> JSONResponse:
-        """Liveness: the process answers."""
-        return JSONResponse({"status": "ok", "role": health.role if health else "web only"})
-
-    @app.get("/readyz", include_in_schema=False)
-    def readyz() -> JSONResponse:
-        """Readiness: the database answers and, on the leader, the scheduler keeps time."""
-        body: dict[str, Any] = health.snapshot() if health else {"role": "web only"}
-        ready, why = health.ready() if health else (True, "")
-        try:
-            body["events_behind"] = monitor.projection_lag()
-            body["failing_sources"] = [
-                s.name for s in monitor.intake.sources() if s.last_outcome == "failed"
-            ]
-        except Exception as exc:
-            # The detail (host, user, driver message) goes to the log, not to an endpoint
-            # that anyone who can reach the port may call.
-            logging.getLogger("monitor.web").warning("readyz: the database fails: %s", exc)
-            ready, why = False, "the database is unreachable"
-        body["status"] = "ready" if ready else "not ready"
-        if why:
-            body["reason"] = why
-        return JSONResponse(body, status_code=200 if ready else 503)
-
-    @app.get("/favicon.ico", include_in_schema=False)
-    def favicon() -> Response:
-        return Response(ICON, media_type="image/svg+xml")
-
-    @app.get("/static/app.js", include_in_schema=False)
-    def script() -> Response:
-        return Response(SCRIPT, media_type="text/javascript")
-
-    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
-    def login_form(request: Request) -> HTMLResponse:
-        return templates.TemplateResponse(
-            request, "login.html", {"csrf": csrf_token(request), "user": None, "error": None}
-        )
-
-    @app.post("/login", include_in_schema=False)
-    def login(
-        request: Request,
-        name: Annotated[str, Form()],
-        password: Annotated[str, Form()],
-        csrf: Annotated[str, Form()] = "",
-    ) -> Response:
-        check_csrf(request, csrf)
-        client = request.client.host if request.client else "?"
-        if throttle.blocked(client, name.strip()):
-            return templates.TemplateResponse(
-                request,
-                "login.html",
-                {
-                    "csrf": csrf_token(request),
-                    "user": None,
-                    "error": "too many failed attempts: wait a few minutes",
-                },
-                status_code=429,
-            )
-        found = monitor.accounts.authenticate(name.strip(), password)
-        if found is None:
-            throttle.failed(client, name.strip())
-            return templates.TemplateResponse(
-                request,
-                "login.html",
-                {"csrf": csrf_token(request), "user": None, "error": "wrong name or password"},
-                status_code=401,
-            )
-        request.session.clear()
-        request.session["user"] = found.name
-        request.session["epoch"] = monitor.accounts.session_epoch(found.name)
-        return RedirectResponse("/", status_code=303)
-
-    @app.post("/logout", include_in_schema=False)
-    def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
-        check_csrf(request, csrf)
-        name = request.session.get("user")
-        if isinstance(name, str):
-            monitor.accounts.end_sessions(name)  # a copied cookie stops working too
-        request.session.clear()
-        return RedirectResponse("/login", status_code=303)
-
+    # Per application, not per module: each app (and each test's) has its own.
+    app.state.site = Site(monitor, health)
+    app.state.login_throttle = LoginThrottle()
+    app.include_router(router)
     app.include_router(pages.router)
-
     app.include_router(atom.router)
-
     app.include_router(api.router)
     return app
