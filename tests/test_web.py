@@ -470,7 +470,7 @@ def test_failed_logins_are_throttled(site) -> None:  # type: ignore[no-untyped-d
 
 
 def test_highlight_marks_terms_and_escapes_everything_else() -> None:
-    from monitor.web.app import highlight
+    from monitor.web.highlight import highlight
 
     marked = highlight('<b>Legacy chips</b> & LEGACY CHIPS "JUCIP"', '["legacy chips", "JUCIP"]')
     assert str(marked) == (

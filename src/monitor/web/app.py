@@ -1,23 +1,28 @@
-"""Routes of the web UI and the JSON API. Every handler calls the core (Monitor) only.
+"""The web application: create_app puts together the middleware, the error handlers, the
+routes around the pages (static assets, API docs, health checks, login and logout) and
+the routers of the other modules. Where to find the rest of the web package:
+
+- pages.py: the HTML pages (dashboard, commitment, review queue, audit, sources, digests)
+- api.py: the JSON API under /api/; atom.py: the Atom feed of status changes
+- site.py: what the routes share (Site: the Monitor, templates, time zone) and who asks
+  (Viewer, Scripted); security.py: sessions, CSRF, roles, security headers
+- chart.py: the dashboard's status chart; highlight.py: matched words marked in titles
+- bodies.py: the typed bodies of the API's writes
+
+Every handler calls the core (Monitor) only.
 
 No `from __future__ import annotations` here: FastAPI reads the annotations of the route
-functions, and the dependency aliases are local to create_app.
+functions.
 """
 
-import functools
-import json
 import logging
-import re
 import threading
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from xml.etree.ElementTree import Element, SubElement, tostring
 
 import fastapi_offline
-from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi import APIRouter, FastAPI, Form, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     FileResponse,
@@ -26,27 +31,18 @@ from fastapi.responses import (
     RedirectResponse,
     Response,
 )
-from fastapi.templating import Jinja2Templates
-from markupsafe import Markup, escape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from monitor.accounts import Account
-from monitor.core import Monitor, show_record
-from monitor.dates import local, local_date, parse_moment
-from monitor.domain.review import REJECT_REASONS
-from monitor.errors import MonitorError, NotFound
-from monitor.events import REGISTRY, Status
+from monitor.core import Monitor
 from monitor.service.health import Health
-from monitor.shapes import commitment_json, history_json, recorded_json, source_json
-from monitor.story_queue import story_json
-from monitor.timestamps import parse_timestamp
-from monitor.web.bodies import NoteBody, ReviewBody, StatusBody
-from monitor.web.security import CSP, SecurityHeaders, check_csrf, csrf_token, require
+from monitor.web import api, atom, pages
+from monitor.web.security import CSP, SecurityHeaders, check_csrf, csrf_token
+from monitor.web.site import Site, Web, site_of
 
 TEMPLATES = Path(__file__).parent / "templates"
-CSS = (Path(__file__).parent / "templates" / "app.css").read_text(encoding="utf-8")
-SCRIPT = (Path(__file__).parent / "templates" / "app.js").read_text(encoding="utf-8")
+CSS = (TEMPLATES / "app.css").read_text(encoding="utf-8")
+SCRIPT = (TEMPLATES / "app.js").read_text(encoding="utf-8")
 SWAGGER_UI = Path(fastapi_offline.__file__).parent / "static"
 DOCS_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
 DOCS_CSP = CSP.replace("default-src 'none';", "default-src 'none'; connect-src 'self';")
@@ -66,23 +62,6 @@ ICON = (
     '<circle cx="8" cy="8" r="7" fill="#1a73e8"/>'
     '<path d="M4.5 8.5l2.5 2.5 4.5-5" stroke="#fff" stroke-width="2" fill="none"/></svg>'
 )
-NOTICES = {
-    "accepted": "Accepted: the evidence is recorded on the commitment.",
-    "rejected": "Rejected.",
-    "snoozed": "Snoozed: it comes back on its date.",
-}
-#: rows per page of the dashboard's table and of the review queue
-PAGE = 50
-STATUS_COLOURS = {
-    "not_yet_assessed": "#9aa0a6",
-    "in_progress": "#1a73e8",
-    "stalled": "#f29900",
-    "fulfilled": "#188038",
-    "partially_fulfilled": "#7cb342",
-    "not_fulfilled": "#d93025",
-    "superseded": "#8e24aa",
-    "withdrawn": "#5f6368",
-}
 
 
 class LoginThrottle:
@@ -111,88 +90,157 @@ class LoginThrottle:
             self.failures[(address, name)] = [*self._recent((address, name)), time.monotonic()]
 
 
-def highlight(title: str, terms_json: str) -> Markup:
-    """``title`` escaped, with every matched term wrapped in <mark> (case-insensitive)."""
-    return highlight_words(title, tuple(json.loads(terms_json)))
+# -- errors: JSON under /api/; elsewhere an error page, or the login form for a 401 -----
 
 
-def highlight_words(title: str, words: tuple[str, ...]) -> Markup:
-    """``title`` escaped, with every one of ``words`` wrapped in <mark> (case-insensitive).
-
-    Feed text is untrusted: the title and the words are escaped, only <mark> is added.
-    """
-    terms = sorted({t for t in words if t}, key=len, reverse=True)
-    if not terms:
-        return escape(title)
-    pattern = re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE)
-    out, last = [], 0
-    for found in pattern.finditer(title):
-        out.append(escape(title[last : found.start()]))
-        out.append(Markup("<mark>") + escape(found.group()) + Markup("</mark>"))
-        last = found.end()
-    out.append(escape(title[last:]))
-    return Markup("").join(out)
+async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+    if exc.status_code == 401:
+        return RedirectResponse("/login", status_code=303)
+    return site_of(request).templates.TemplateResponse(
+        request,
+        "error.html",
+        {"message": exc.detail, "user": None},
+        status_code=exc.status_code,
+    )
 
 
-def status_chart(points: list[tuple[Any, dict[str, int]]]) -> dict[str, Any]:
-    """Stacked columns (one per month) as SVG rectangles, computed here, drawn by the page."""
-    width, height, gap = 1000, 160, 4
-    column = width / max(1, len(points))
-    most = max((sum(c.values()) for _, c in points), default=1) or 1
-    rects, labels = [], []
-    for i, (day, counts) in enumerate(points):
-        y = float(height)
-        for status in STATUS_COLOURS:
-            n = counts.get(status, 0)
-            if n:
-                h = height * n / most
-                y -= h
-                rects.append(
-                    {
-                        "x": i * column,
-                        "y": y,
-                        "w": column - gap,
-                        "h": h,
-                        "status": status,
-                        "title": f"{day}: {status} {n}",
-                    }
-                )
-        if i % 3 == 0 or i == len(points) - 1:
-            labels.append({"x": i * column, "text": day.strftime("%Y-%m")})
-    return {"width": width, "height": height, "rects": rects, "labels": labels}
+async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+    # A bad body, query or path: 422 naming each field (an API client can fix it)
+    problems = [
+        ".".join(str(p) for p in e["loc"] if p != "body") + f": {e['msg']}" for e in exc.errors()
+    ]
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": "; ".join(problems), "problems": problems}, status_code=422)
+    return site_of(request).templates.TemplateResponse(
+        request, "error.html", {"message": "; ".join(problems), "user": None}, status_code=422
+    )
 
 
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+async def unexpected(request: Request, exc: Exception) -> Response:
+    # Never a stack trace to a client: the server's log has it.
+    return JSONResponse({"error": "internal error"}, status_code=500)
 
 
-def _xml_text(value: object) -> str:
-    return _XML_ILLEGAL.sub("", str(value))
+# -- the routes around the pages: assets, API docs, health, login ----------------------
+
+router = APIRouter()
 
 
-def atom_feed(events: list[Any], base: str) -> bytes:
-    """An Atom 1.0 document of status assessments (ElementTree escapes every text)."""
-    ns = "http://www.w3.org/2005/Atom"
-    feed = Element("feed", xmlns=ns)
-    SubElement(feed, "title").text = "monitor: status changes"
-    SubElement(feed, "id").text = f"{base}/feed/status.atom"
-    SubElement(feed, "link", href=f"{base}/feed/status.atom", rel="self")
-    updated = events[0].recorded_at if events else datetime(2023, 11, 14, tzinfo=UTC)
-    SubElement(feed, "updated").text = updated.isoformat()
-    for event in events:
-        data = event.data
-        entry = SubElement(feed, "entry")
-        verb = "corrected to" if event.event_type == "AssessmentCorrected" else "assessed"
-        SubElement(entry, "title").text = f"{data['commitment_id']} {verb} {data['status']}"
-        SubElement(entry, "id").text = f"urn:uuid:{event.event_id}"
-        SubElement(entry, "updated").text = event.recorded_at.isoformat()
-        SubElement(entry, "link", href=f"{base}/commitments/{data['commitment_id']}")
-        author = SubElement(entry, "author")
-        SubElement(author, "name").text = _xml_text(
-            data.get("assessor") or data.get("corrected_by", "")
+@router.get("/static/app.css", include_in_schema=False)
+def stylesheet() -> Response:
+    return Response(CSS, media_type="text/css")
+
+
+@router.get("/api/docs", response_class=HTMLResponse, include_in_schema=False)
+def api_docs() -> HTMLResponse:
+    # Swagger UI fetches the OpenAPI document and sends "try it out" calls: this page
+    # alone may connect back to its own origin.
+    return HTMLResponse(API_DOCS, headers={"Content-Security-Policy": DOCS_CSP})
+
+
+@router.get("/api/docs/{asset}", include_in_schema=False)
+def api_docs_asset(asset: str) -> Response:
+    if asset == "init.js":
+        return Response(DOCS_INIT, media_type="text/javascript")
+    if asset not in DOCS_ASSETS:
+        raise HTTPException(404, "not found")
+    return FileResponse(SWAGGER_UI / asset, media_type=DOCS_ASSETS[asset])
+
+
+@router.get("/healthz", include_in_schema=False)
+def healthz(web: Web) -> JSONResponse:
+    """Liveness: the process answers."""
+    health = web.health
+    return JSONResponse({"status": "ok", "role": health.role if health else "web only"})
+
+
+@router.get("/readyz", include_in_schema=False)
+def readyz(web: Web) -> JSONResponse:
+    """Readiness: the database answers and, on the leader, the scheduler keeps time."""
+    health, monitor = web.health, web.monitor
+    body: dict[str, Any] = health.snapshot() if health else {"role": "web only"}
+    ready, why = health.ready() if health else (True, "")
+    try:
+        body["events_behind"] = monitor.projection_lag()
+        body["failing_sources"] = [
+            s.name for s in monitor.intake.sources() if s.last_outcome == "failed"
+        ]
+    except Exception as exc:
+        # The detail (host, user, driver message) goes to the log, not to an endpoint
+        # that anyone who can reach the port may call.
+        logging.getLogger("monitor.web").warning("readyz: the database fails: %s", exc)
+        ready, why = False, "the database is unreachable"
+    body["status"] = "ready" if ready else "not ready"
+    if why:
+        body["reason"] = why
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    return Response(ICON, media_type="image/svg+xml")
+
+
+@router.get("/static/app.js", include_in_schema=False)
+def script() -> Response:
+    return Response(SCRIPT, media_type="text/javascript")
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+def login_form(request: Request, web: Web) -> HTMLResponse:
+    return web.templates.TemplateResponse(
+        request, "login.html", {"csrf": csrf_token(request), "user": None, "error": None}
+    )
+
+
+@router.post("/login", include_in_schema=False)
+def login(
+    request: Request,
+    web: Web,
+    name: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf)
+    throttle: LoginThrottle = request.app.state.login_throttle
+    accounts = web.monitor.accounts
+    client = request.client.host if request.client else "?"
+    if throttle.blocked(client, name.strip()):
+        return web.templates.TemplateResponse(
+            request,
+            "login.html",
+            {
+                "csrf": csrf_token(request),
+                "user": None,
+                "error": "too many failed attempts: wait a few minutes",
+            },
+            status_code=429,
         )
-        SubElement(entry, "summary").text = _xml_text(data.get("rationale", ""))
-    document: bytes = tostring(feed, encoding="utf-8", xml_declaration=True)
-    return document
+    found = accounts.authenticate(name.strip(), password)
+    if found is None:
+        throttle.failed(client, name.strip())
+        return web.templates.TemplateResponse(
+            request,
+            "login.html",
+            {"csrf": csrf_token(request), "user": None, "error": "wrong name or password"},
+            status_code=401,
+        )
+    request.session.clear()
+    request.session["user"] = found.name
+    request.session["epoch"] = accounts.session_epoch(found.name)
+    return RedirectResponse("/", status_code=303)
+
+
+@router.post("/logout", include_in_schema=False)
+def logout(request: Request, web: Web, csrf: Annotated[str, Form()] = "") -> Response:
+    check_csrf(request, csrf)
+    name = request.session.get("user")
+    if isinstance(name, str):
+        web.monitor.accounts.end_sessions(name)  # a copied cookie stops working too
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
 
 
 def create_app(
@@ -210,9 +258,14 @@ def create_app(
     app = FastAPI(
         title="monitor",
         summary="Commitments, evidence and review",
-        docs_url=None,  # served below from local files, under the CSP
+        docs_url=None,  # served by api_docs from local files, under the CSP
         openapi_url="/api/openapi.json",
         redoc_url=None,
+        exception_handlers={
+            StarletteHTTPException: http_error,
+            RequestValidationError: bad_request,
+            Exception: unexpected,
+        },
     )
     app.add_middleware(SecurityHeaders, hsts=secure_cookies)
     app.add_middleware(
@@ -223,508 +276,11 @@ def create_app(
         https_only=secure_cookies,
         max_age=12 * 3600,
     )
-    templates = Jinja2Templates(directory=str(TEMPLATES))
-    templates.env.auto_reload = False  # the templates ship with the code: no stat per render
-    throttle = LoginThrottle()
-    zone = monitor.settings.timezone
-    templates.env.globals |= {
-        # Pure functions of their text, called for every cell of every row: the same
-        # stored times and titles come back page after page, so their results are kept.
-        "local": functools.lru_cache(maxsize=8192)(
-            lambda v: local(parse_timestamp(v), zone) if v else ""
-        ),
-        "local_date": functools.lru_cache(maxsize=8192)(
-            lambda v: local_date(parse_timestamp(v), zone) if v else ""
-        ),
-        "highlight": functools.lru_cache(maxsize=4096)(highlight),
-        "highlight_words": functools.lru_cache(maxsize=4096)(highlight_words),
-        "terms_text": functools.lru_cache(maxsize=4096)(lambda j: ", ".join(json.loads(j))),
-        "colours": STATUS_COLOURS,
-        "statuses": [s.value for s in Status],
-        # Options repeated on every queue row: built once.
-        "reason_options": Markup("").join(
-            Markup("<option>{}</option>").format(r) for r in REJECT_REASONS
-        ),
-        "status_options": Markup("").join(
-            Markup("<option>{}</option>").format(s.value) for s in list(Status)[1:]
-        ),
-    }
-
-    def account(request: Request) -> Account | None:
-        header = request.headers.get("authorization", "")
-        if header.lower().startswith("bearer "):
-            return monitor.accounts.for_token(header[7:].strip())
-        name = request.session.get("user")
-        if not isinstance(name, str):
-            return None
-        # A session is valid only for the account's current epoch (logout bumps it).
-        epoch = request.session.get("epoch")
-        return monitor.accounts.for_session(name, epoch) if isinstance(epoch, int) else None
-
-    def token_account(request: Request) -> Account | None:
-        # Mutating API calls take a bearer token only: a browser's cookie never authorises
-        # them, so they need no CSRF token.
-        header = request.headers.get("authorization", "")
-        if header.lower().startswith("bearer "):
-            return monitor.accounts.for_token(header[7:].strip())
-        return None
-
-    Viewer = Annotated[Account | None, Depends(account)]
-    Scripted = Annotated[Account | None, Depends(token_account)]
-
-    def page(
-        request: Request, name: str, user: Account, status_code: int = 200, **context: Any
-    ) -> HTMLResponse:
-        return templates.TemplateResponse(
-            request,
-            name,
-            {"user": user, "csrf": csrf_token(request), **context},
-            status_code=status_code,
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
-        if exc.status_code == 401:
-            return RedirectResponse("/login", status_code=303)
-        return templates.TemplateResponse(
-            request,
-            "error.html",
-            {"message": exc.detail, "user": None},
-            status_code=exc.status_code,
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
-        # A bad body, query or path: 422 naming each field (an API client can fix it)
-        problems = [
-            ".".join(str(p) for p in e["loc"] if p != "body") + f": {e['msg']}"
-            for e in exc.errors()
-        ]
-        if request.url.path.startswith("/api/"):
-            return JSONResponse(
-                {"error": "; ".join(problems), "problems": problems}, status_code=422
-            )
-        return templates.TemplateResponse(
-            request, "error.html", {"message": "; ".join(problems), "user": None}, status_code=422
-        )
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        # Never a stack trace to a client: the server's log has it.
-        return JSONResponse({"error": "internal error"}, status_code=500)
-
-    @app.get("/static/app.css", include_in_schema=False)
-    def stylesheet() -> Response:
-        return Response(CSS, media_type="text/css")
-
-    @app.get("/api/docs", response_class=HTMLResponse, include_in_schema=False)
-    def api_docs() -> HTMLResponse:
-        # Swagger UI fetches the OpenAPI document and sends "try it out" calls: this page
-        # alone may connect back to its own origin.
-        return HTMLResponse(API_DOCS, headers={"Content-Security-Policy": DOCS_CSP})
-
-    @app.get("/api/docs/{asset}", include_in_schema=False)
-    def api_docs_asset(asset: str) -> Response:
-        if asset == "init.js":
-            return Response(DOCS_INIT, media_type="text/javascript")
-        if asset not in DOCS_ASSETS:
-            raise HTTPException(404, "not found")
-        return FileResponse(SWAGGER_UI / asset, media_type=DOCS_ASSETS[asset])
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> JSONResponse:
-        """Liveness: the process answers."""
-        return JSONResponse({"status": "ok", "role": health.role if health else "web only"})
-
-    @app.get("/readyz", include_in_schema=False)
-    def readyz() -> JSONResponse:
-        """Readiness: the database answers and, on the leader, the scheduler keeps time."""
-        body: dict[str, Any] = health.snapshot() if health else {"role": "web only"}
-        ready, why = health.ready() if health else (True, "")
-        try:
-            body["events_behind"] = monitor.projection_lag()
-            body["failing_sources"] = [
-                s.name for s in monitor.intake.sources() if s.last_outcome == "failed"
-            ]
-        except Exception as exc:
-            # The detail (host, user, driver message) goes to the log, not to an endpoint
-            # that anyone who can reach the port may call.
-            logging.getLogger("monitor.web").warning("readyz: the database fails: %s", exc)
-            ready, why = False, "the database is unreachable"
-        body["status"] = "ready" if ready else "not ready"
-        if why:
-            body["reason"] = why
-        return JSONResponse(body, status_code=200 if ready else 503)
-
-    @app.get("/favicon.ico", include_in_schema=False)
-    def favicon() -> Response:
-        return Response(ICON, media_type="image/svg+xml")
-
-    @app.get("/static/app.js", include_in_schema=False)
-    def script() -> Response:
-        return Response(SCRIPT, media_type="text/javascript")
-
-    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
-    def login_form(request: Request) -> HTMLResponse:
-        return templates.TemplateResponse(
-            request, "login.html", {"csrf": csrf_token(request), "user": None, "error": None}
-        )
-
-    @app.post("/login", include_in_schema=False)
-    def login(
-        request: Request,
-        name: Annotated[str, Form()],
-        password: Annotated[str, Form()],
-        csrf: Annotated[str, Form()] = "",
-    ) -> Response:
-        check_csrf(request, csrf)
-        client = request.client.host if request.client else "?"
-        if throttle.blocked(client, name.strip()):
-            return templates.TemplateResponse(
-                request,
-                "login.html",
-                {
-                    "csrf": csrf_token(request),
-                    "user": None,
-                    "error": "too many failed attempts: wait a few minutes",
-                },
-                status_code=429,
-            )
-        found = monitor.accounts.authenticate(name.strip(), password)
-        if found is None:
-            throttle.failed(client, name.strip())
-            return templates.TemplateResponse(
-                request,
-                "login.html",
-                {"csrf": csrf_token(request), "user": None, "error": "wrong name or password"},
-                status_code=401,
-            )
-        request.session.clear()
-        request.session["user"] = found.name
-        request.session["epoch"] = monitor.accounts.session_epoch(found.name)
-        return RedirectResponse("/", status_code=303)
-
-    @app.post("/logout", include_in_schema=False)
-    def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
-        check_csrf(request, csrf)
-        name = request.session.get("user")
-        if isinstance(name, str):
-            monitor.accounts.end_sessions(name)  # a copied cookie stops working too
-        request.session.clear()
-        return RedirectResponse("/login", status_code=303)
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def dashboard(
-        request: Request,
-        user: Viewer,
-        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    ) -> HTMLResponse:
-        viewer = require(user, "viewer")
-        figures = monitor.overview(page, PAGE)
-        return templates.TemplateResponse(
-            request,
-            "dashboard.html",
-            {
-                "user": viewer,
-                "csrf": csrf_token(request),
-                "o": figures,
-                "total": max(1, figures.total),
-                "chart_svg": chart_svg(figures.chart),
-            },
-        )
-
-    drawn: list[tuple[object, Markup]] = []
-
-    def chart_svg(points: list[tuple[Any, dict[str, int]]]) -> Markup:
-        """The chart drawn once per set of figures: the core hands back the same list
-        object until a commitment changes (or the day does)."""
-        if drawn and drawn[0][0] is points:
-            return drawn[0][1]
-        # An autoescaped template's output (numbers and status names, no feed text).
-        svg = Markup(  # noqa: S704
-            templates.get_template("chart.html").render(
-                chart=status_chart(points), colours=STATUS_COLOURS
-            )
-        )
-        drawn[:] = [(points, svg)]
-        return svg
-
-    @app.get("/commitments/{commitment_id}", response_class=HTMLResponse, include_in_schema=False)
-    def commitment(
-        request: Request, commitment_id: str, user: Viewer, as_of: str | None = None
-    ) -> HTMLResponse:
-        viewer = require(user, "viewer")
-        try:
-            state, timeline = monitor.show(commitment_id)
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from exc
-        history = None
-        if as_of:
-            try:
-                history = monitor.history(commitment_id, parse_moment(as_of, zone, end_of_day=True))
-            except MonitorError as exc:
-                raise HTTPException(400, str(exc)) from exc
-        return page(
-            request,
-            "commitment.html",
-            viewer,
-            state=state,
-            timeline=timeline,
-            history=history,
-            as_of=as_of or "",
-            registration=state.registration,
-            latest=state.latest_assessment(),
-            local_dt=lambda d: local(d, zone),
-            local_day=lambda d: local_date(d, zone),
-        )
-
-    def queue_page(
-        request: Request,
-        user: Account,
-        commitment: str | None,
-        number: int,
-        notice: str | None,
-        status_code: int = 200,
-    ) -> HTMLResponse:
-        # One more than a page tells whether a next page exists.
-        stories = monitor.intake.stories.page(
-            commitment=commitment, limit=PAGE + 1, offset=(number - 1) * PAGE
-        )
-        return page(
-            request,
-            "queue.html",
-            user,
-            stories=stories[:PAGE],
-            notice=notice,
-            page_number=number,
-            more=len(stories) > PAGE,
-            commitment=commitment or "",
-            today=monitor.clock.now().astimezone(zone).date().isoformat(),
-            status_code=status_code,
-        )
-
-    @app.get("/queue", response_class=HTMLResponse, include_in_schema=False)
-    def queue(
-        request: Request,
-        user: Viewer,
-        commitment: str | None = None,
-        notice: str | None = None,
-        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    ) -> HTMLResponse:
-        viewer = require(user, "viewer")
-        # Only known notices: the query string must not put words on the page.
-        return queue_page(request, viewer, commitment, page, NOTICES.get(notice or ""))
-
-    @app.post("/queue/{ref}", include_in_schema=False)
-    def review(
-        request: Request,
-        ref: str,
-        user: Viewer,
-        action: Annotated[str, Form()],
-        csrf: Annotated[str, Form()] = "",
-        commitment: Annotated[str, Form()] = "",
-        status: Annotated[str, Form()] = "",
-        rationale: Annotated[str, Form()] = "",
-        effective: Annotated[str, Form()] = "",
-        reason: Annotated[str, Form()] = "other",
-        until: Annotated[str, Form()] = "",
-    ) -> Response:
-        check_csrf(request, csrf)
-        reviewer = require(user, "reviewer")
-        # One form per row: the button pressed names the action. "accept-status" is the
-        # accept-and-set-status button; a plain accept ignores the status fields.
-        verb = "accept" if action == "accept-status" else action
-        try:
-            if action == "accept-status" and not status:
-                raise MonitorError("choose a status to accept and set it")
-            # ``ref``: a story (the form names the commitment) or a single proposal.
-            monitor.intake.review(
-                ref,
-                verb,
-                by=reviewer.name,
-                commitments=(commitment,) if commitment else (),
-                status=(status or None) if action == "accept-status" else None,
-                rationale=rationale,
-                effective_at=parse_moment(effective, zone) if effective else None,
-                reason=reason,
-                until=parse_moment(until, zone) if until else None,
-            )
-        except MonitorError as exc:
-            return queue_page(request, reviewer, None, 1, str(exc))
-        return RedirectResponse(f"/queue?notice={verb}ed", status_code=303)
-
-    @app.get("/audit", response_class=HTMLResponse, include_in_schema=False)
-    def audit(
-        request: Request,
-        user: Viewer,
-        type: str | None = None,
-        stream: str | None = None,
-        actor: str | None = None,
-        before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    ) -> HTMLResponse:
-        """Every event, newest first, filtered by type, stream prefix or actor."""
-        viewer = require(user, "viewer")
-        events = monitor.store.read_recent(
-            100,
-            before=before,
-            event_type=type or None,
-            stream_prefix=stream or None,
-            actor=actor or None,
-        )
-        return page(
-            request,
-            "audit.html",
-            viewer,
-            events=events,
-            filters={"type": type or "", "stream": stream or "", "actor": actor or ""},
-            local_dt=lambda d: local(d, zone),
-            types=sorted(REGISTRY.types),
-        )
-
-    @app.get("/feed/status.atom", include_in_schema=False)
-    def status_feed(request: Request, user: Viewer, token: str | None = None) -> Response:
-        """Status changes as Atom; feed readers authenticate with ?token=API_TOKEN."""
-        # Only feed tokens in a URL: they can read the feed and nothing else.
-        reader = user or (monitor.accounts.for_token(token, scope="feed") if token else None)
-        require(reader, "viewer")
-        changes = monitor.store.read_recent(50, event_type="StatusAssessed")
-        corrections = monitor.store.read_recent(50, event_type="AssessmentCorrected")
-        entries = sorted([*changes, *corrections], key=lambda e: -e.position)[:50]
-        base = str(request.base_url).rstrip("/")
-        return Response(atom_feed(entries, base), media_type="application/atom+xml")
-
-    @app.get("/sources", response_class=HTMLResponse, include_in_schema=False)
-    def sources(request: Request, user: Viewer) -> HTMLResponse:
-        viewer = require(user, "viewer")
-        return page(request, "sources.html", viewer, sources=monitor.intake.sources())
-
-    @app.get("/digests", response_class=HTMLResponse, include_in_schema=False)
-    def digests(request: Request, user: Viewer) -> HTMLResponse:
-        """Digest recipients: last sent, next due, last error (read-only)."""
-        viewer = require(user, "viewer")
-        rows = monitor.digests.status(monitor.clock.now())
-        return page(request, "digests.html", viewer, rows=rows, in_zone=local)
-
-    # -- JSON API (mirrors the CLI's --json) ------------------------------------------
-
-    def api_call(fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from exc
-        except MonitorError as exc:
-            raise HTTPException(400, str(exc)) from exc
-
-    @app.get("/api/commitments")
-    def api_commitments(
-        user: Viewer, status: str | None = None, topic: str | None = None
-    ) -> list[dict[str, Any]]:
-        """The catalogue with current status (monitor list --json)."""
-        require(user, "viewer")
-        views = api_call(lambda: monitor.list_commitments(status, topic))
-        return [commitment_json(v) for v in views]
-
-    @app.get("/api/queue")
-    def api_queue(
-        user: Viewer,
-        commitment: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    ) -> list[dict[str, Any]]:
-        """Stories waiting for review, one per story with its members and, per commitment,
-        its proposals (monitor queue --json)."""
-        require(user, "viewer")
-        rows = api_call(
-            lambda: monitor.intake.stories.page(
-                commitment=commitment, limit=limit, offset=(page - 1) * limit
-            )
-        )
-        return [story_json(row) for row in rows]
-
-    @app.get("/api/commitments/{commitment_id}")
-    def api_commitment(commitment_id: str, user: Viewer) -> dict[str, Any]:
-        """One commitment: registration, status, evidence, timeline (monitor show --json)."""
-        require(user, "viewer")
-        state, timeline = api_call(lambda: monitor.show(commitment_id))
-        return show_record(state, timeline)
-
-    @app.get("/api/commitments/{commitment_id}/history")
-    def api_history(
-        commitment_id: str, as_of: str, user: Viewer, recorded: bool = False
-    ) -> dict[str, Any]:
-        """Status as of a date, by effective or recorded time (monitor history --json)."""
-        require(user, "viewer")
-        result = api_call(
-            lambda: monitor.history(
-                commitment_id,
-                parse_moment(as_of, zone, end_of_day=True),
-                "recorded" if recorded else "effective",
-            )
-        )
-        return history_json(result)
-
-    @app.get("/api/counts")
-    def api_counts(user: Viewer) -> dict[str, dict[str, int]]:
-        """Commitments by status, and by topic and status (monitor counts --json)."""
-        require(user, "viewer")
-        counts: dict[str, dict[str, int]] = monitor.counts()
-        return counts
-
-    @app.get("/api/sources")
-    def api_sources(user: Viewer) -> list[dict[str, Any]]:
-        """Sources with their health (monitor sources --json)."""
-        require(user, "viewer")
-        return [source_json(v) for v in monitor.intake.sources()]
-
-    @app.post("/api/commitments/{commitment_id}/notes")
-    def api_note(commitment_id: str, user: Scripted, payload: NoteBody) -> dict[str, Any]:
-        """Add a note (monitor note add)."""
-        author = require(user, "reviewer")
-        events = api_call(lambda: monitor.add_note(commitment_id, payload.text, by=author.name))
-        return recorded_json(events)
-
-    @app.post("/api/commitments/{commitment_id}/status")
-    def api_status(commitment_id: str, user: Scripted, payload: StatusBody) -> dict[str, Any]:
-        """Assess a status with rationale, evidence and effective date (monitor status set)."""
-        assessor = require(user, "reviewer")
-        effective = payload.effective
-        events = api_call(
-            lambda: monitor.set_status(
-                commitment_id,
-                payload.status.value,
-                rationale=payload.rationale,
-                by=assessor.name,
-                effective_at=parse_moment(effective, zone) if effective else monitor.clock.now(),
-                evidence=payload.evidence,
-            )
-        )
-        return recorded_json(events)
-
-    @app.post("/api/queue/{ref}/{action}")
-    def api_review(
-        ref: str, action: str, user: Scripted, payload: ReviewBody | None = None
-    ) -> dict[str, Any]:
-        """Accept, reject or snooze a story (its id; ``commitment``: one id or a list, when
-        the story waits on several) or a proposal (bearer token only; no cookies, so no
-        CSRF)."""
-        reviewer = require(user, "reviewer")
-        body = payload or ReviewBody()
-        chosen = [body.commitment] if isinstance(body.commitment, str) else body.commitment or []
-        until = body.until
-        events = api_call(
-            lambda: monitor.intake.review(
-                ref,
-                action,
-                by=reviewer.name,
-                commitments=tuple(chosen),
-                status=body.status.value if body.status else None,
-                rationale=body.rationale,
-                reason=body.reason,
-                until=parse_moment(until, zone) if until else None,
-            )
-        )
-        return recorded_json(events)
-
+    # Per application, not per module: each app (and each test's) has its own.
+    app.state.site = Site(monitor, health)
+    app.state.login_throttle = LoginThrottle()
+    app.include_router(router)
+    app.include_router(pages.router)
+    app.include_router(atom.router)
+    app.include_router(api.router)
     return app

@@ -1,0 +1,129 @@
+"""What every route of the web UI and the JSON API shares, and who is asking.
+
+create_app builds one ``Site`` per application and keeps it on ``app.state.site``: the
+Monitor, the page templates, the display time zone, the status chart and the running
+service's health. A route asks for it with a ``web: Web`` parameter.
+
+``Viewer`` is the account behind a bearer token or a session cookie, ``Scripted`` the
+account behind a bearer token only (the mutating API calls). The handlers check the role
+with ``security.require``.
+
+No `from __future__ import annotations` here: FastAPI reads the annotations of the
+dependencies below.
+"""
+
+import functools
+import json
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+
+from monitor.accounts import Account
+from monitor.core import Monitor
+from monitor.dates import local, local_date
+from monitor.domain.review import REJECT_REASONS
+from monitor.events import Status
+from monitor.service.health import Health
+from monitor.timestamps import parse_timestamp
+from monitor.web.chart import STATUS_COLOURS, StatusChart
+from monitor.web.highlight import highlight, highlight_words
+from monitor.web.security import csrf_token
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def page_templates(zone: ZoneInfo) -> Jinja2Templates:
+    """The page templates, with the helpers they call, showing times in ``zone``."""
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+    templates.env.auto_reload = False  # the templates ship with the code: no stat per render
+    templates.env.globals |= {
+        # Pure functions of their text, called for every cell of every row: the same
+        # stored times and titles come back page after page, so their results are kept.
+        "local": functools.lru_cache(maxsize=8192)(
+            lambda v: local(parse_timestamp(v), zone) if v else ""
+        ),
+        "local_date": functools.lru_cache(maxsize=8192)(
+            lambda v: local_date(parse_timestamp(v), zone) if v else ""
+        ),
+        "highlight": functools.lru_cache(maxsize=4096)(highlight),
+        "highlight_words": functools.lru_cache(maxsize=4096)(highlight_words),
+        "terms_text": functools.lru_cache(maxsize=4096)(lambda j: ", ".join(json.loads(j))),
+        "colours": STATUS_COLOURS,
+        "statuses": [s.value for s in Status],
+        # Options repeated on every queue row: built once.
+        "reason_options": Markup("").join(
+            Markup("<option>{}</option>").format(r) for r in REJECT_REASONS
+        ),
+        "status_options": Markup("").join(
+            Markup("<option>{}</option>").format(s.value) for s in list(Status)[1:]
+        ),
+    }
+    return templates
+
+
+class Site:
+    """What the routes share, built once per application by create_app."""
+
+    def __init__(self, monitor: Monitor, health: Health | None = None) -> None:
+        self.monitor = monitor
+        #: the running service's state, for /readyz (None: the web UI alone, no scheduler)
+        self.health = health
+        self.zone = monitor.settings.timezone
+        self.templates = page_templates(self.zone)
+        self.chart = StatusChart(self.templates)
+
+    def page(
+        self, request: Request, name: str, user: Account, status_code: int = 200, **context: Any
+    ) -> HTMLResponse:
+        """The template ``name`` for a logged-in ``user``, with the form's CSRF token."""
+        return self.templates.TemplateResponse(
+            request,
+            name,
+            {"user": user, "csrf": csrf_token(request), **context},
+            status_code=status_code,
+        )
+
+
+def site_of(request: Request) -> Site:
+    """The Site of the application that serves ``request``."""
+    site: Site = request.app.state.site
+    return site
+
+
+async def _site(request: Request) -> Site:
+    # async: an attribute read needs no trip to the thread pool
+    return site_of(request)
+
+
+def account(request: Request) -> Account | None:
+    """The account behind a bearer token, else behind a session still valid, else None."""
+    accounts = site_of(request).monitor.accounts
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return accounts.for_token(header[7:].strip())
+    name = request.session.get("user")
+    if not isinstance(name, str):
+        return None
+    # A session is valid only for the account's current epoch (logout bumps it).
+    epoch = request.session.get("epoch")
+    return accounts.for_session(name, epoch) if isinstance(epoch, int) else None
+
+
+def token_account(request: Request) -> Account | None:
+    """The account behind a bearer token, else None."""
+    # Mutating API calls take a bearer token only: a browser's cookie never authorises
+    # them, so they need no CSRF token.
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return site_of(request).monitor.accounts.for_token(header[7:].strip())
+    return None
+
+
+Web = Annotated[Site, Depends(_site)]
+Viewer = Annotated[Account | None, Depends(account)]
+Scripted = Annotated[Account | None, Depends(token_account)]
