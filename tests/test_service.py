@@ -491,3 +491,41 @@ def test_a_forked_parse_worker_does_not_keep_the_postgres_lease(database_url: st
     finally:
         lease.release()
         engine.dispose()
+
+
+def test_readyz_is_not_ready_while_the_read_models_lag_the_journal(monitor: Monitor) -> None:
+    """Ready means the pages show the journal: 26 events behind used to be "ready"."""
+    import uuid as uuid_
+
+    from monitor.events import NoteAdded, commitment_stream, to_new_event
+    from monitor.store.records import StreamAppend
+
+    health = Health(1.0)
+    health.set_role("web only")
+    app = create_app(monitor, secret_key="test-key", health=health)
+
+    async def ask() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get("/readyz")
+
+    assert asyncio.run(ask()).status_code == 200
+    stream = commitment_stream("EPCC23-SC-01")
+    notes = tuple(
+        to_new_event(
+            NoteAdded(
+                commitment_id="EPCC23-SC-01", note_id=uuid_.uuid4(), text="n", author="elsewhere"
+            ),
+            {"actor": "elsewhere"},
+        )
+        for _ in range(26)
+    )
+    # written as another process would, whose read models have not caught up yet; a
+    # probe folds one batch (made small here) and says how far the rest is behind
+    monitor.store.append_batch([StreamAppend(stream, notes, monitor.store.stream_version(stream))])
+    for read_model in (monitor.projection, monitor.intake.projection):
+        read_model.batch_size = 4
+    reasons = [asyncio.run(ask()).json().get("reason") for _ in range(3)]
+    assert reasons == [f"the read models are {n} events behind the journal" for n in (22, 18, 14)]
+    answer = asyncio.run(ask())  # 10 behind: within service.ready_events_behind
+    assert (answer.status_code, answer.json()["events_behind"]) == (200, 10)

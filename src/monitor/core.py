@@ -82,6 +82,7 @@ class Monitor:
         self.rebuild = journal.rebuild
         self.last_position = journal.last_position
         self.projection_lag = journal.projection_lag
+        self.catch_up_a_little = journal.catch_up_a_little
         self.database_summary = journal.database_summary
         self.sync = commitments.sync
         self.load = commitments.load

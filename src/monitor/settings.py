@@ -251,6 +251,14 @@ SETTINGS += (
         "MONITOR_SERVICE_STANDBY_RETRY",
     ),
     Setting(
+        "service",
+        "ready_events_behind",
+        "10",
+        "/readyz answers 503 while the read models are more than this many events behind the "
+        "journal (pages would show an old state).",
+        "MONITOR_SERVICE_READY_EVENTS_BEHIND",
+    ),
+    Setting(
         "web",
         "host",
         "127.0.0.1",
@@ -370,6 +378,8 @@ class ServiceSettings:
     log_level: str
     log_format: str
     standby_retry_seconds: float
+    #: /readyz is not ready while the read models lag the journal by more than this
+    ready_events_behind: int
     web_host: str
     web_port: int
     web_https: bool
@@ -413,6 +423,7 @@ def parse_service(named: dict[str, str]) -> ServiceSettings:
         log_level=level,
         log_format=log_format,
         standby_retry_seconds=number("service.standby_retry_seconds", 0.05, 600),
+        ready_events_behind=int(number("service.ready_events_behind", 0, 1_000_000_000)),
         web_host=named["web.host"].strip(),
         web_port=int(number("web.port", 1, 65535)),
         web_https=https == "true",

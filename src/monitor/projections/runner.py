@@ -49,8 +49,9 @@ class Projection:
         """Fold ``rows`` (in position order) into the read models through ``cursor``."""
         raise NotImplementedError
 
-    def catch_up(self, progress: Progress | None = None) -> int:
-        """Apply every event after the checkpoint; returns how many were read."""
+    def catch_up(self, progress: Progress | None = None, *, batches: int | None = None) -> int:
+        """Apply every event after the checkpoint (or at most ``batches`` batches of them);
+        returns how many were read."""
         if self.up_to_date():
             return 0
         total = 0
@@ -68,6 +69,10 @@ class Projection:
                 progress(rows[-1][0], target)
             if len(rows) < self.batch_size:
                 return total
+            if batches is not None:
+                batches -= 1
+                if batches <= 0:
+                    return total
 
     def up_to_date(self) -> bool:
         """True when the checkpoint is at the newest event: one read, no write lock.

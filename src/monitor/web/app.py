@@ -163,7 +163,10 @@ def readyz(web: Web) -> JSONResponse:
     body: dict[str, Any] = health.snapshot() if health else {"role": "web only"}
     ready, why = health.ready() if health else (True, "")
     try:
-        body["events_behind"] = monitor.projection_lag()
+        behind = body["events_behind"] = monitor.catch_up_a_little()
+        bound = monitor.settings.service.ready_events_behind
+        if ready and behind > bound:
+            ready, why = False, f"the read models are {behind} events behind the journal"
         body["failing_sources"] = [
             s.name for s in monitor.intake.sources() if s.last_outcome == "failed"
         ]
