@@ -480,3 +480,15 @@ def test_highlight_marks_terms_and_escapes_everything_else() -> None:
     # A term that is itself markup is matched as text and escaped inside the mark.
     assert str(highlight("a <script> b", '["<script>"]')) == "a <mark>&lt;script&gt;</mark> b"
     assert str(highlight("nothing here", "[]")) == "nothing here"
+
+
+def test_a_browser_session_posting_to_the_api_is_told_what_works(site) -> None:  # type: ignore[no-untyped-def]
+    """Logged in, a session posting JSON is not told to "log in first" (issue 13)."""
+    _monitor, client = site
+    anonymous = client.post("/api/commitments/EPCC23-SEMI-03/notes", json={"text": "n"})
+    assert (anonymous.status_code, anonymous.json()["error"]) == (401, "log in first")
+    login(client, "rita")
+    answer = client.post("/api/commitments/EPCC23-SEMI-03/notes", json={"text": "n"})
+    assert answer.status_code == 401
+    assert "takes an API token" in answer.json()["error"]
+    assert "Authorization: Bearer" in answer.json()["error"]

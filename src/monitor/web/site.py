@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
@@ -121,6 +121,14 @@ def token_account(request: Request) -> Account | None:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return site_of(request).monitor.accounts.for_token(header[7:].strip())
+    if account(request) is not None:
+        # logged in, in a browser: "log in first" would be wrong; say what works
+        raise HTTPException(
+            401,
+            "the JSON API takes an API token, not the browser's session: send "
+            "'Authorization: Bearer TOKEN' (an admin makes one with `monitor token create`), "
+            "or use the forms on the commitment's page",
+        )
     return None
 
 
