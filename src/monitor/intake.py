@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy import bindparam, text
 from sqlmodel import Session, col, select
 
-from monitor import files, overview
+from monitor import files
 from monitor.domain import commitment as commitment_rules
 from monitor.domain import review as review_rules
 from monitor.domain.catalogue import parse_catalogue
@@ -46,6 +46,7 @@ from monitor.events import (
 from monitor.matching import Match, MatchableItem, Matcher, RuleReport
 from monitor.matching.evaluation import Evaluation, evaluate, load_labelled
 from monitor.matching.learning import learned_factors
+from monitor.projections import overview
 from monitor.projections.items import IntakeProjection, ItemView, ProposalView, SourceView
 from monitor.projections.learning import LearningProjection
 from monitor.sources import config as source_config
@@ -340,8 +341,7 @@ class Intake:
         """How many proposals wait for review (pending, or snoozed until now)."""
         self.context.require_schema()
         self.projection.catch_up()
-        with Session(self.context.engine) as session:
-            return overview.waiting_count(session, self.context.clock.now())
+        return overview.waiting(self.context.engine, self.context.clock.now())
 
     # -- explaining and evaluating the rules ---------------------------------------------
 
