@@ -5,8 +5,6 @@ Reached as ``Monitor.intake``; the CLI, web UI and scheduler call these methods 
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import json
 import re
 import threading
@@ -18,10 +16,8 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, text
-from sqlmodel import Session, col, select
 
-from monitor import files, overview
+from monitor import files
 from monitor.domain import commitment as commitment_rules
 from monitor.domain import review as review_rules
 from monitor.domain.catalogue import parse_catalogue
@@ -46,7 +42,8 @@ from monitor.events import (
 from monitor.matching import Match, MatchableItem, Matcher, RuleReport
 from monitor.matching.evaluation import Evaluation, evaluate, load_labelled
 from monitor.matching.learning import learned_factors
-from monitor.projections.items import IntakeProjection, ItemView, ProposalView, SourceView
+from monitor.projections import item_queries, overview, proposal_queries, source_queries
+from monitor.projections.items import IntakeProjection, ProposalView, SourceView
 from monitor.projections.learning import LearningProjection
 from monitor.sources import config as source_config
 from monitor.sources.identity import derived_id
@@ -217,11 +214,7 @@ class Intake:
         """Every source with its health."""
         self.context.require_schema()
         self.projection.catch_up()
-        query = select(SourceView).order_by(col(SourceView.name))
-        if not include_removed:
-            query = query.where(SourceView.removed == False)  # noqa: E712
-        with Session(self.context.engine) as session:
-            return list(session.exec(query).all())
+        return source_queries.sources(self.context.engine, include_removed=include_removed)
 
     def source(self, name: str) -> SourceView:
         for view in self.sources(include_removed=True):
@@ -312,27 +305,14 @@ class Intake:
         self.context.require_schema()
         self.projection.catch_up()
         now = format_timestamp(self.context.clock.now())
-        order = (
-            col(ProposalView.score).desc(),
-            col(ProposalView.proposed_at).desc(),
-            col(ProposalView.proposal_id).desc(),
+        return proposal_queries.queue(
+            self.context.engine,
+            now,
+            commitment=commitment,
+            min_score=min_score,
+            limit=limit,
+            offset=offset,
         )
-        runs = []
-        with Session(self.context.engine) as session:
-            for waiting in (
-                col(ProposalView.state) == "pending",
-                (col(ProposalView.state) == "snoozed") & (col(ProposalView.snoozed_until) <= now),
-            ):
-                query = select(ProposalView).where(waiting)
-                if min_score > 0:
-                    query = query.where(ProposalView.score >= min_score)
-                if commitment:
-                    query = query.where(ProposalView.commitment_id == commitment)
-                runs.append(list(session.exec(query.order_by(*order).limit(offset + limit))))
-        merged = heapq.merge(
-            *runs, key=lambda p: (p.score, p.proposed_at, p.proposal_id), reverse=True
-        )
-        return list(itertools.islice(merged, offset, offset + limit))
 
     # -- review -------------------------------------------------------------------------
 
@@ -340,8 +320,7 @@ class Intake:
         """How many proposals wait for review (pending, or snoozed until now)."""
         self.context.require_schema()
         self.projection.catch_up()
-        with Session(self.context.engine) as session:
-            return overview.waiting_count(session, self.context.clock.now())
+        return overview.waiting(self.context.engine, self.context.clock.now())
 
     # -- explaining and evaluating the rules ---------------------------------------------
 
@@ -352,12 +331,7 @@ class Intake:
         ref = ref.strip().lower()
         if len(ref) < 6:
             raise CommandRejected("give at least 6 characters of the item id")
-        with Session(self.context.engine) as session:
-            found = session.exec(
-                select(ItemView.item_id)
-                .where(col(ItemView.item_id).startswith(ref, autoescape=True))
-                .limit(2)
-            ).all()
+        found = item_queries.item_ids_starting(self.context.engine, ref)
         if not found:
             raise NotFound(f"no item {ref!r}: item ids are in `monitor queue --json`")
         if len(found) > 1:
@@ -414,10 +388,7 @@ class Intake:
         ref = ref.strip().lower()
         if len(ref) < 6:
             raise CommandRejected("give at least 6 characters of the story or proposal id")
-        with Session(self.context.engine) as session:
-            found = session.exec(
-                select(ProposalView).where(col(ProposalView.proposal_id).startswith(ref)).limit(2)
-            ).all()
+        found = proposal_queries.proposals_starting(self.context.engine, ref)
         if not found:
             raise NotFound(f"no story or proposal {ref!r}: see `monitor queue`")
         if len(found) > 1:
@@ -646,33 +617,18 @@ class Intake:
         after = ""
         while True:
             with self.store.read_transaction() as conn:
-                ids = [
-                    row[0]
-                    for row in conn.execute(
-                        text(
-                            "SELECT item_id FROM item_view WHERE item_id > :after "
-                            "ORDER BY item_id LIMIT :n"
-                        ),
-                        {"after": after, "n": page},
-                    )
-                ]
+                ids = item_queries.item_ids_after(conn, after, page)
                 if not ids:
                     break
-                existing = conn.execute(
-                    text(
-                        "SELECT proposal_id, commitment_id, item_id, state, title, score "
-                        "FROM proposal_view WHERE item_id IN :ids"
-                    ).bindparams(bindparam("ids", expanding=True)),
-                    {"ids": ids},
-                ).all()
-            proposed = {UUID(row[0]) for row in existing}
+                existing = proposal_queries.of_items(conn, ids)
+            proposed = {UUID(row.proposal_id) for row in existing}
             found = self._rematch_page(matcher, ids, proposed)
             new_here = [p for p in found if p.proposal_id not in proposed]
             matched = {(str(p.item_id), p.commitment_id) for p in found}
             dropped = [
-                Dropped(row[0], row[1], row[4], float(row[5]))
+                Dropped(row.proposal_id, row.commitment_id, row.title, row.score)
                 for row in existing
-                if row[3] == "pending" and (row[2], row[1]) not in matched
+                if row.state == "pending" and (row.item_id, row.commitment_id) not in matched
             ]
             if not dry_run and new_here:
                 self.store.append_batch(

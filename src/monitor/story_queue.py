@@ -16,8 +16,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlmodel import Session, col, select
-
 from monitor.domain import review as review_rules
 from monitor.errors import CommandRejected
 from monitor.events import (
@@ -27,6 +25,7 @@ from monitor.events import (
     commitment_stream,
     proposal_stream,
 )
+from monitor.projections import proposal_queries
 from monitor.projections import queue as story_reads
 from monitor.projections.items import ProposalView
 from monitor.projections.queue import StoryRow
@@ -76,12 +75,7 @@ class StoryQueue:
         self.context.require_schema()
         self.intake.projection.catch_up()
         now = format_timestamp(self.context.clock.now())
-        with Session(self.context.engine) as session:
-            if selected is None:
-                ids = story_reads.waiting_story_ids(session, now, limit, offset)
-                return story_reads.story_rows(session, ids, now)
-            ids = story_reads.rank_proposals(selected)[offset : offset + limit]
-            return story_reads.story_rows(session, ids, now, selected)
+        return story_reads.page(self.context.engine, now, limit, offset, selected)
 
     def resolve(self, ref: str) -> StoryView | None:
         """The story ``ref`` (a unique id prefix) names, or None when it names none."""
@@ -90,14 +84,8 @@ class StoryQueue:
         ref = ref.strip().lower()
         if len(ref) < 6:
             return None
-        with Session(self.context.engine) as session:
-            found = story_reads.find_stories(session, ref)
-            proposal = session.exec(
-                select(ProposalView.proposal_id)
-                .where(col(ProposalView.proposal_id).startswith(ref))
-                .limit(1)
-            ).first()
-        if found and proposal is not None:
+        found, proposal = story_reads.by_prefix(self.context.engine, ref)
+        if found and proposal:
             raise CommandRejected(f"{ref!r} starts a story id and a proposal id: give more of it")
         if len(found) > 1:
             raise CommandRejected(f"{ref!r} matches several stories: give more of the id")
@@ -123,9 +111,7 @@ class StoryQueue:
 
         def decide(loaded: Loaded) -> list[StreamAppend]:
             self.intake.projection.catch_up()
-            with Session(self.context.engine) as session:
-                proposals = story_reads.story_proposals(session, story_id)
-                members = story_reads.members_of(session, [story_id]).get(story_id, [])
+            proposals, members = story_reads.story_parts(self.context.engine, story_id)
             chosen = _choose_commitments(story_id, proposals, commitments)
             if status is not None and len(chosen) > 1:
                 raise CommandRejected(
@@ -230,18 +216,7 @@ class StoryQueue:
     ) -> list[StreamAppend]:
         """The appends that reopen the members of a story closed as duplicates when it was
         accepted as ``evidence_id`` (through ``proposal_id``), if that is still in force."""
-        with Session(self.context.engine) as session:
-            accepted = session.get(ProposalView, str(proposal_id))
-            if accepted is None or accepted.story_id is None:
-                return []
-            closed = session.exec(
-                select(ProposalView).where(
-                    ProposalView.story_id == accepted.story_id,
-                    ProposalView.commitment_id == accepted.commitment_id,
-                    ProposalView.state == "rejected",
-                    ProposalView.reject_reason == "duplicate",
-                )
-            ).all()
+        closed = proposal_queries.closed_as_duplicates(self.context.engine, str(proposal_id))
         appends = []
         for view in sorted(closed, key=lambda v: v.proposal_id):
             pid = UUID(view.proposal_id)

@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlmodel import Session
-
-from monitor import files, overview
+from monitor import files
 from monitor.domain import commitment as rules
 from monitor.domain.commitment import CommitmentState, context_of
 from monitor.errors import CommandRejected, NotFound, unknown
@@ -32,6 +30,7 @@ from monitor.events import (
     commitment_stream,
 )
 from monitor.projections import commitment_queries as queries
+from monitor.projections import overview
 from monitor.projections.commitments import (
     CommitmentProjection,
     CommitmentView,
@@ -88,9 +87,7 @@ class Commitments:
         self.writer = context.writer
         self.projection = projection
         self.waiting = waiting
-        self._overview_cache: (
-            tuple[Any, dict[str, dict[str, int]], list[overview.ChartPoint]] | None
-        ) = None
+        self._overview_cache: overview.Figures | None = None
 
     def require_schema(self) -> None:
         self.context.require_schema()
@@ -286,8 +283,7 @@ class Commitments:
         """Active commitments by status, and by topic and status."""
         self.require_schema()
         self.projection.catch_up()
-        with Session(self.engine) as session:
-            return overview.count_by_status(session)
+        return overview.counts(self.engine)
 
     def status_over_time(self, months: int = 24) -> list[overview.ChartPoint]:
         """Active commitments by status at each month's end (effective time), oldest first.
@@ -296,51 +292,30 @@ class Commitments:
         """
         self.require_schema()
         self.projection.catch_up()
-        with Session(self.engine) as session:
-            made, assessed = overview.chart_inputs(session)
         zone = self.settings.timezone
         today = self.clock.now().astimezone(zone).date()
-        return overview.statuses_over_time(made, assessed, today, zone, months)
+        return overview.status_over_time(self.engine, today, zone, months)
 
     def overview(self, page: int = 1, per_page: int = 50) -> overview.Overview:
         """The dashboard: totals and the chart for all commitments, one page of rows.
 
-        One catch-up per read model and one snapshot for every figure.
+        One catch-up per read model and one snapshot for every figure (the counts and the
+        chart kept while no commitment and not the day has changed).
         """
         if page < 1 or per_page < 1:
             raise CommandRejected("page and rows per page start at 1")
         self.require_schema()
         self.projection.catch_up()
         self.waiting()
-        zone = self.settings.timezone
-        now = self.clock.now()
-        today = now.astimezone(zone).date()
-        with Session(self.engine) as session:
-            # Counts and chart change only when a commitment's stream does (or the day
-            # does): every such event raises that commitment's version, so the sum of
-            # versions names the state they were computed from.
-            key = (overview.commitments_fingerprint(session), today)
-            cached = self._overview_cache
-            if cached is not None and cached[0] == key:
-                counts, chart = cached[1], cached[2]
-            else:
-                counts = overview.count_by_status(session)
-                made, assessed = overview.chart_inputs(session)
-                chart = overview.statuses_over_time(made, assessed, today, zone)
-                self._overview_cache = (key, counts, chart)
-            rows, more = overview.page_of_commitments(session, page, per_page)
-            reviewed = overview.last_reviewed(session, [r.commitment_id for r in rows])
-            waiting = overview.waiting_count(session, now)
-        return overview.Overview(
-            total=sum(counts["status"].values()),
-            counts=counts,
-            chart=chart,
-            rows=rows,
-            reviewed=reviewed,
-            waiting=waiting,
+        figures, self._overview_cache = overview.dashboard(
+            self.engine,
             page=page,
-            more=more,
+            per_page=per_page,
+            now=self.clock.now(),
+            zone=self.settings.timezone,
+            cached=self._overview_cache,
         )
+        return figures
 
     def timeline(self, commitment_id: str) -> list[TimelineView]:
         """The commitment's recorded events in order, as one-line summaries."""

@@ -22,14 +22,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 from uuid import UUID
 
-from sqlalchemy import func
-from sqlmodel import Session, col, select
-
 from monitor.digest.config import DigestSettings, Recipient, scope_matches
 from monitor.domain.commitment import CommitmentState
 from monitor.domain.digest_schedule import Claim
 from monitor.events import Status
-from monitor.projections import CommitmentView, ProposalView
+from monitor.projections import CommitmentView, proposal_queries
 from monitor.timestamps import format_timestamp, parse_timestamp
 
 if TYPE_CHECKING:
@@ -387,18 +384,8 @@ def _change(
 def _waiting(reads: Reads, contents: Contents, followed: set[str], links: _Links) -> None:
     reads.waiting()
     now = format_timestamp(reads.context.clock.now())
-    waiting = (col(ProposalView.state) == "pending") | (
-        (col(ProposalView.state) == "snoozed") & (col(ProposalView.snoozed_until) <= now)
-    )
-    scope = col(ProposalView.commitment_id).in_(sorted(followed))
-    with Session(reads.context.engine) as session:
-        contents.waiting_count = int(session.exec(select(func.count()).where(waiting, scope)).one())
-        top = session.exec(
-            select(ProposalView)
-            .where(waiting, scope)
-            .order_by(col(ProposalView.score).desc(), col(ProposalView.proposed_at).desc())
-            .limit(TOP_WAITING)
-        ).all()
+    found = proposal_queries.waiting_about(reads.context.engine, now, followed, TOP_WAITING)
+    contents.waiting_count = found.count
     contents.waiting = [
         Waiting(
             p.commitment_id,
@@ -408,7 +395,7 @@ def _waiting(reads: Reads, contents: Contents, followed: set[str], links: _Links
             p.score,
             links.queue(p.commitment_id),
         )
-        for p in top
+        for p in found.top
     ]
 
 

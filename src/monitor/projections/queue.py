@@ -14,9 +14,9 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, Engine, func
 from sqlmodel import Session, col, select
 
 from monitor.projections.items import ProposalView
@@ -106,6 +106,20 @@ class StoryRow:
     def outlets(self) -> list[str]:
         """Who told the story, once each, in the order they told it."""
         return list(dict.fromkeys(m.label for m in self.members))
+
+
+class Prefixed(NamedTuple):
+    """What an id prefix starts: stories (at most two), and whether a proposal id too."""
+
+    stories: list[StoryView]
+    proposal: bool
+
+
+class StoryParts(NamedTuple):
+    """A story as a decision on it reads it: every proposal about a member, the members."""
+
+    proposals: list[ProposalView]
+    members: list[Member]
 
 
 def _rank(story_id: str, proposals: Iterable[ProposalView]) -> Rank:
@@ -258,3 +272,43 @@ def find_stories(session: Session, prefix: str, limit: int = 2) -> list[StoryVie
 def story_proposals(session: Session, story_id: str) -> list[ProposalView]:
     """Every proposal about a member of the story, whatever its state."""
     return list(session.exec(select(ProposalView).where(ProposalView.story_id == story_id)))
+
+
+def page(
+    engine: Engine,
+    now: str,
+    limit: int,
+    offset: int = 0,
+    selected: Sequence[ProposalView] | None = None,
+) -> list[StoryRow]:
+    """One page of the queue at ``now``, a row per story, best first, in one snapshot:
+    the stories with proposals waiting, or (``selected`` given) the stories of those
+    proposals, each row listing only them."""
+    with Session(engine) as session:
+        if selected is None:
+            ids = waiting_story_ids(session, now, limit, offset)
+            return story_rows(session, ids, now)
+        ids = rank_proposals(selected)[offset : offset + limit]
+        return story_rows(session, ids, now, selected)
+
+
+def by_prefix(engine: Engine, prefix: str) -> Prefixed:
+    """The stories whose id starts with ``prefix`` (two at most) and whether a proposal's
+    id starts with it too, in one snapshot."""
+    with Session(engine) as session:
+        stories = find_stories(session, prefix)
+        proposal = session.exec(
+            select(ProposalView.proposal_id)
+            .where(col(ProposalView.proposal_id).startswith(prefix))
+            .limit(1)
+        ).first()
+    return Prefixed(stories, proposal is not None)
+
+
+def story_parts(engine: Engine, story_id: str) -> StoryParts:
+    """Every proposal about a member of the story, whatever its state, and its members in
+    the order they were discovered, in one snapshot."""
+    with Session(engine) as session:
+        proposals = story_proposals(session, story_id)
+        members = members_of(session, [story_id]).get(story_id, [])
+    return StoryParts(proposals, members)

@@ -20,15 +20,10 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
-from uuid import UUID
-
-from sqlalchemy import bindparam, text
+from typing import Protocol
 
 from monitor.clock import Clock
 from monitor.domain.check_plan import (
-    KnownItem,
-    KnownKey,
     Lookup,
     PreparedItem,
     SourcePlan,
@@ -38,6 +33,7 @@ from monitor.domain.check_plan import (
 )
 from monitor.errors import ConcurrencyError, EventIdConflict
 from monitor.matching import Matcher
+from monitor.projections import item_queries, source_queries
 from monitor.projections.items import IntakeProjection, SourceView
 from monitor.sources.fetch import Fetcher
 from monitor.sources.limits import FetchLimits, FetchResult, Validators
@@ -387,17 +383,10 @@ class Poller:
 
     def _source_versions(self, names: list[str]) -> dict[str, int]:
         with self.store.read_transaction() as conn:
-            rows = conn.execute(
-                text("SELECT name, version FROM source_view WHERE name IN :names").bindparams(
-                    bindparam("names", expanding=True)
-                ),
-                {"names": names},
-            ).all()
-        return {name: int(version) for name, version in rows}
+            return source_queries.versions(conn, names)
 
     def _lookup(self, fetched: Iterable[Fetched]) -> Lookup:
         """Seen-state for these sources' items: their keys, URLs known anywhere, proposals."""
-        names = {f.source.name for f in fetched if f.prepared}
         keys: set[tuple[str, str]] = set()
         urls: set[str] = set()
         for f in fetched:
@@ -405,52 +394,7 @@ class Poller:
                 keys.add((f.source.name, ready.key))
                 if ready.canonical_url:
                     urls.add(ready.canonical_url)
-        lookup = Lookup()
         if not keys:
-            return lookup  # a round of 304s and failures: nothing to look up
-        rows: list[Any] = []
+            return Lookup()  # a round of 304s and failures: nothing to look up
         with self.store.read_transaction() as conn:
-            for chunk in _chunks(sorted({key for _source, key in keys}), 500):
-                rows += conn.execute(
-                    text(
-                        "SELECT k.source, k.key, k.content_hash, i.item_id, i.source, "
-                        "i.content_hash, i.version "
-                        "FROM item_key_view k JOIN item_view i ON i.item_id = k.item_id "
-                        "WHERE k.key IN :keys AND k.source IN :names"
-                    ).bindparams(
-                        bindparam("keys", expanding=True), bindparam("names", expanding=True)
-                    ),
-                    {"keys": chunk, "names": sorted(names)},
-                ).all()
-            items: dict[str, KnownItem] = {}
-            for source, key, key_hash, item_id, origin, digest, version in rows:
-                if (source, key) in keys:
-                    known = items.setdefault(
-                        item_id, KnownItem(UUID(item_id), origin, digest, version)
-                    )
-                    lookup.keys[(source, key)] = KnownKey(known, key_hash)
-            for chunk in _chunks(sorted(urls), 500):
-                for url, item_id, origin, digest, version in conn.execute(
-                    text(
-                        "SELECT canonical_url, item_id, source, content_hash, version "
-                        "FROM item_view WHERE canonical_url IN :urls"
-                    ).bindparams(bindparam("urls", expanding=True)),
-                    {"urls": chunk},
-                ):
-                    lookup.by_url[url] = items.setdefault(
-                        item_id, KnownItem(UUID(item_id), origin, digest, version)
-                    )
-            for chunk in _chunks(sorted(items), 500):
-                for (proposal_id,) in conn.execute(
-                    text("SELECT proposal_id FROM proposal_view WHERE item_id IN :ids").bindparams(
-                        bindparam("ids", expanding=True)
-                    ),
-                    {"ids": chunk},
-                ):
-                    lookup.proposed.add(UUID(proposal_id))
-        return lookup
-
-
-def _chunks(values: list[Any], size: int) -> Iterable[list[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
+            return item_queries.lookup(conn, keys, urls)

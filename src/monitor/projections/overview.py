@@ -4,6 +4,10 @@ Everything here reads projection tables (never folds a stream), so the cost of a
 does not grow with the journal: counts are two GROUP BYs over the commitments, the table is
 one page of them, "last reviewed" is one index lookup per commitment on that page, and the
 statuses over time are one sweep over the assessments in force.
+
+The capabilities ask :func:`dashboard`, :func:`counts`, :func:`status_over_time` and
+:func:`waiting`; the functions taking a ``Session`` are their parts, read in the caller's
+snapshot.
 """
 
 from __future__ import annotations
@@ -14,15 +18,18 @@ from datetime import date, datetime, timedelta, tzinfo
 from datetime import time as clock_time
 from typing import Any
 
-from sqlalchemy import Row, func, text
+from sqlalchemy import Engine, Row, func, text
 from sqlmodel import Session, col, select
 
 from monitor.events import Status
-from monitor.projections import CommitmentTopicView, CommitmentView
+from monitor.projections.commitments import CommitmentTopicView, CommitmentView
 from monitor.timestamps import format_timestamp
 
 #: one point of the chart: a month's last day and the commitments by status on it
 ChartPoint = tuple[date, dict[str, int]]
+#: the counts and the chart, with what they were computed from (the commitments'
+#: fingerprint and the day): the dashboard reuses them while that holds
+Figures = tuple[tuple[tuple[int, int], date], dict[str, dict[str, int]], list[ChartPoint]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,3 +203,65 @@ def waiting_count(session: Session, now: datetime) -> int:
         .scalar_one()
     )
     return int(count)
+
+
+def counts(engine: Engine) -> dict[str, dict[str, int]]:
+    """Active commitments by status, and by topic and status (``topic:NAME`` keys)."""
+    with Session(engine) as session:
+        return count_by_status(session)
+
+
+def status_over_time(
+    engine: Engine, today: date, zone: tzinfo, months: int = 24
+) -> list[ChartPoint]:
+    """Active commitments by status at each month's end (effective time), oldest first."""
+    with Session(engine) as session:
+        made, assessed = chart_inputs(session)
+    return statuses_over_time(made, assessed, today, zone, months)
+
+
+def waiting(engine: Engine, now: datetime) -> int:
+    """Proposals waiting for review: pending, or snoozed until a moment now past."""
+    with Session(engine) as session:
+        return waiting_count(session, now)
+
+
+def dashboard(
+    engine: Engine,
+    *,
+    page: int,
+    per_page: int,
+    now: datetime,
+    zone: tzinfo,
+    cached: Figures | None = None,
+) -> tuple[Overview, Figures]:
+    """The dashboard: totals and the chart for all commitments, one page of rows, all read
+    in one snapshot; and the counts and chart with their key, to pass back as ``cached``.
+
+    Counts and chart change only when a commitment's stream does (or the day does): every
+    such event raises that commitment's version, so the sum of versions names the state
+    they were computed from, and ``cached`` is used while it names the same one.
+    """
+    today = now.astimezone(zone).date()
+    with Session(engine) as session:
+        key = (commitments_fingerprint(session), today)
+        if cached is not None and cached[0] == key:
+            figures = cached
+        else:
+            counted = count_by_status(session)
+            made, assessed = chart_inputs(session)
+            figures = (key, counted, statuses_over_time(made, assessed, today, zone))
+        rows, more = page_of_commitments(session, page, per_page)
+        reviewed = last_reviewed(session, [r.commitment_id for r in rows])
+        waiting = waiting_count(session, now)
+    overview = Overview(
+        total=sum(figures[1]["status"].values()),
+        counts=figures[1],
+        chart=figures[2],
+        rows=rows,
+        reviewed=reviewed,
+        waiting=waiting,
+        page=page,
+        more=more,
+    )
+    return overview, figures
