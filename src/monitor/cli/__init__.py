@@ -11,27 +11,33 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
 import typer
 
+from monitor.cli.options import STATUS_HELP, ByOpt, JsonOpt, open_monitor, root_options
+from monitor.cli.output import (
+    count_progress,
+    err,
+    escape,
+    out,
+    print_json,
+    print_recorded,
+    progress_bar,
+    timestamp,
+)
 from monitor.clock import Clock, ScaledClock
 from monitor.dates import local, local_date, parse_moment
 from monitor.errors import CatalogueError, ConfigError, MonitorError
-from monitor.shapes import commitment_json, history_json, recorded_json, source_json
+from monitor.shapes import commitment_json, history_json, source_json
 from monitor.status import Status
 from monitor.version import __version__
 
 if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.progress import Progress
-
-    from monitor.core import Monitor, SyncReport
+    from monitor.core import SyncReport
     from monitor.domain.check_plan import SourcePlan
 
 # Every import that loads the database, the models or the terminal library waits for the
@@ -63,44 +69,6 @@ digest_app = typer.Typer(
 app.add_typer(digest_app, name="digest")
 
 
-class _LazyConsole:
-    """A rich Console made on first use (rich costs about as much to import as Typer)."""
-
-    def __init__(self, stderr: bool) -> None:
-        self._stderr = stderr
-        self._console: Console | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._console is None:
-            from rich.console import Console
-
-            self._console = Console(stderr=self._stderr, highlight=False, soft_wrap=True)
-        return getattr(self._console, name)
-
-
-out = cast("Console", _LazyConsole(stderr=False))
-err = cast("Console", _LazyConsole(stderr=True))
-
-
-def escape(text: str) -> str:
-    """``text`` with rich markup escaped (rich imported on first use)."""
-    from rich.markup import escape as rich_escape
-
-    return rich_escape(text)
-
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-ByOpt = Annotated[str, typer.Option("--by", help="Who does this (recorded in the journal).")]
-STATUS_HELP = "One of: " + ", ".join(s.value for s in Status)
-
-
-class _State:
-    config: Path | None = None
-
-
-_state = _State()
-
-
 def _version(value: bool) -> None:
     if value:
         sys.stdout.write(f"monitor {__version__}\n")
@@ -123,37 +91,7 @@ def _main(
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
-    _state.config = config
-
-
-@contextmanager
-def _monitor() -> Iterator[Monitor]:
-    from monitor.core import Monitor
-    from monitor.settings import load_settings
-
-    settings = load_settings(_state.config)
-    with Monitor.open(settings) as monitor:
-        yield monitor
-
-
-def _progress(label: str) -> Progress:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
-
-
-def _print_json(value: Any) -> None:
-    from monitor.core import dumps
-
-    sys.stdout.write(dumps(value) + "\n")
+    root_options.config = config
 
 
 def _sync_lines(report: SyncReport) -> list[str]:
@@ -181,13 +119,13 @@ def init(as_json: JsonOpt = False) -> None:
     """Create or upgrade the database, then load the catalogue and sources (safe to rerun)."""
     from monitor.settings import describe
 
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         before, after = monitor.migrate()
         report = monitor.sync()
         sources = monitor.intake.sync_sources()
         summary = monitor.database_summary()
     if as_json:
-        _print_json(
+        print_json(
             {
                 "schema_before": before,
                 "schema": after,
@@ -224,11 +162,11 @@ def sync(
     as_json: JsonOpt = False,
 ) -> None:
     """Record what changed in the catalogue and sources files (no change, no events)."""
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         report = monitor.sync(reason)
         sources = monitor.intake.sync_sources()
     if as_json:
-        _print_json({**_sync_json(report), "sources": sources})
+        print_json({**_sync_json(report), "sources": sources})
         return
     for line in _sync_lines(report):
         out.print(line)
@@ -245,10 +183,10 @@ def show_config(as_json: JsonOpt = False) -> None:
     """Show the settings in effect (file, environment and defaults combined)."""
     from monitor.settings import describe, load_settings
 
-    settings = load_settings(_state.config)
+    settings = load_settings(root_options.config)
     values = describe(settings)
     if as_json:
-        _print_json(values)
+        print_json(values)
         return
     for key, value in values.items():
         out.print(f"{key} = {value}")
@@ -267,11 +205,11 @@ def list_(
     """List the commitments with their current status."""
     from rich.table import Table
 
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         views = monitor.list_commitments(status, topic, retired)
         zone = monitor.settings.timezone
     if as_json:
-        _print_json([commitment_json(v) for v in views])
+        print_json([commitment_json(v) for v in views])
         return
     table = Table(title=f"{len(views)} commitment(s)", title_justify="left")
     # Rich shrinks short columns before a long one: give the title what is left over, and
@@ -286,18 +224,12 @@ def list_(
     if with_topics:
         table.add_column("topics", no_wrap=True, overflow="ellipsis", max_width=20)
     for v in views:
-        since = local_date(_parse(v.status_effective_at), zone)
+        since = local_date(timestamp(v.status_effective_at), zone)
         topics = ", ".join(json.loads(v.topics))
         title = escape(v.title) + (" [retired]" if v.retired else "")
         cells = [v.commitment_id, v.status, since, str(v.evidence_count), title]
         table.add_row(*cells, *([topics] if with_topics else []))
     out.print(table)
-
-
-def _parse(value: str | None) -> Any:
-    from monitor.timestamps import parse_timestamp
-
-    return parse_timestamp(value) if value else None
 
 
 @app.command()
@@ -310,14 +242,14 @@ def show(
 
     from monitor.core import show_record
 
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         state, timeline = monitor.show(commitment_id)
         zone = monitor.settings.timezone
     reg = state.registration
     assert reg is not None
     latest = state.latest_assessment()
     if as_json:
-        _print_json(show_record(state, timeline))
+        print_json(show_record(state, timeline))
         return
     out.print(f"[bold]{reg.commitment_id}[/bold]  {escape(reg.title)}")
     since = f" since {local_date(latest.effective_at, zone)}" if latest else ""
@@ -342,8 +274,8 @@ def show(
         table.add_column(name)
     for t in timeline:
         table.add_row(
-            local(_parse(t.recorded_at), zone),
-            local_date(_parse(t.effective_at), zone),
+            local(timestamp(t.recorded_at), zone),
+            local_date(timestamp(t.effective_at), zone),
             escape(t.actor or ""),
             escape(t.summary),
         )
@@ -369,12 +301,12 @@ def history(
     """The status of a commitment as of a date, by either clock."""
     from rich.table import Table
 
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         zone = monitor.settings.timezone
         moment = parse_moment(as_of, zone, end_of_day=True)
         result = monitor.history(commitment_id, moment, "recorded" if recorded else "effective")
     if as_json:
-        _print_json(history_json(result))
+        print_json(history_json(result))
         return
     clock = "as recorded by" if recorded else "in effect on"
     a = result.assessment
@@ -400,10 +332,10 @@ def counts(as_json: JsonOpt = False) -> None:
     """How many commitments stand at each status, overall and per topic."""
     from rich.table import Table
 
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         result = monitor.counts()
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
     table = Table()
     table.add_column("group", no_wrap=True)
@@ -417,14 +349,6 @@ def counts(as_json: JsonOpt = False) -> None:
 
 
 # -- commands -----------------------------------------------------------------------------------
-
-
-def _recorded(events: list[Any], as_json: bool, zone: Any) -> None:
-    if as_json:
-        _print_json(recorded_json(events))
-        return
-    for e in events:
-        out.print(f"recorded {e.event_type} {e.event_id} at {local(e.recorded_at, zone)}")
 
 
 @status_app.command("set")
@@ -448,7 +372,7 @@ def status_set(
     as_json: JsonOpt = False,
 ) -> None:
     """Assess a commitment's status, with rationale, evidence and effective date."""
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         zone = monitor.settings.timezone
         effective_at = parse_moment(effective, zone) if effective else monitor.clock.now()
         events = monitor.set_status(
@@ -460,7 +384,7 @@ def status_set(
             evidence=evidence or [],
             note=note,
         )
-    _recorded(events, as_json, zone)
+    print_recorded(events, as_json, zone)
 
 
 @status_app.command("correct")
@@ -477,7 +401,7 @@ def status_correct(
     as_json: JsonOpt = False,
 ) -> None:
     """Correct an earlier assessment (recorded as a new event; the original stays)."""
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         zone = monitor.settings.timezone
         if effective:
             effective_at = parse_moment(effective, zone)
@@ -496,7 +420,7 @@ def status_correct(
             by=by,
             effective_at=effective_at,
         )
-    _recorded(events, as_json, zone)
+    print_recorded(events, as_json, zone)
 
 
 @note_app.command("add")
@@ -507,10 +431,10 @@ def note_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a note to a commitment's timeline."""
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         events = monitor.add_note(commitment_id, text, by=by)
         zone = monitor.settings.timezone
-    _recorded(events, as_json, zone)
+    print_recorded(events, as_json, zone)
 
 
 @evidence_app.command("retract")
@@ -522,10 +446,10 @@ def evidence_retract(
     as_json: JsonOpt = False,
 ) -> None:
     """Withdraw accepted evidence (history keeps it, marked retracted)."""
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         events = monitor.retract_evidence(commitment_id, evidence_id, reason=reason, by=by)
         zone = monitor.settings.timezone
-    _recorded(events, as_json, zone)
+    print_recorded(events, as_json, zone)
 
 
 # -- sources, polls, queue -------------------------------------------------------------------
@@ -542,11 +466,11 @@ def sources_list(
 
     if ctx.invoked_subcommand is not None:
         return
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         views = monitor.intake.sources(include_removed=removed)
         zone = monitor.settings.timezone
     if as_json:
-        _print_json([source_json(v) for v in views])
+        print_json([source_json(v) for v in views])
         return
     table = Table(title=f"{len(views)} source(s)", title_justify="left")
     for name in ("name", "health", "last success", "next check", "items", "prop.", "error"):
@@ -563,8 +487,8 @@ def sources_list(
         table.add_row(
             v.name,
             health,
-            local(_parse(v.last_success_at), zone),
-            local(_parse(v.next_check_at), zone) or "now",
+            local(timestamp(v.last_success_at), zone),
+            local(timestamp(v.next_check_at), zone) or "now",
             str(v.items_seen),
             str(v.proposals),
             escape(v.last_error or ""),
@@ -583,7 +507,7 @@ def sources_add(
     """Add a source by hand (kept in the database; sources.toml is not changed)."""
     from monitor.sources.config import format_interval
 
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         view = monitor.intake.add_source(url, name, interval=interval, kind=kind, by=by)
     out.print(f"added {view.name}: {view.url} every {format_interval(view.interval_seconds)}")
 
@@ -594,7 +518,7 @@ def sources_import(
     by: ByOpt = "cli",
 ) -> None:
     """Add every feed of an OPML file (names and URLs already known are skipped)."""
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         names = monitor.intake.import_opml(file, by=by)
     out.print(f"added {len(names)} source(s)" + (f": {', '.join(names)}" if names else ""))
 
@@ -602,7 +526,7 @@ def sources_import(
 @sources_app.command("export")
 def sources_export() -> None:
     """Print every active source as OPML (monitor sources export > feeds.opml)."""
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         document = monitor.intake.export_opml()
     sys.stdout.buffer.write(document + b"\n")
 
@@ -617,15 +541,15 @@ def poll(
     as_json: JsonOpt = False,
 ) -> None:
     """Check due sources once now (or --all, or --source NAME) and record what they hold."""
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         sources = monitor.intake.due(source, everything)
         if not sources:
             if as_json:
-                _print_json({"sources": 0})
+                print_json({"sources": 0})
             else:
                 out.print("no source is due (use --all to check every source now)")
             return
-        with _progress("polling") as progress:
+        with progress_bar("polling") as progress:
             task = progress.add_task("sources", total=len(sources))
 
             def recorded(plan: SourcePlan, done: int, total: int) -> None:
@@ -639,7 +563,7 @@ def poll(
 
             report = monitor.intake.poll(sources, on_recorded=recorded, chunk=chunk)
     if as_json:
-        _print_json(dataclasses.asdict(report))
+        print_json(dataclasses.asdict(report))
         return
     out.print(
         f"{report.sources} source(s): {report.ok} ok, {report.not_modified} not modified, "
@@ -670,7 +594,7 @@ def queue(
 
     from monitor.story_queue import story_json
 
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         rows = monitor.intake.stories.page(
             commitment=commitment,
             min_score=min_score,
@@ -681,7 +605,7 @@ def queue(
         )
         zone = monitor.settings.timezone
     if as_json:
-        _print_json([story_json(row) for row in rows])
+        print_json([story_json(row) for row in rows])
         return
     table = Table(title=f"{len(rows)} story(ies) waiting", title_justify="left")
     # The title gets the room; the matched words only on a wide terminal (they are in
@@ -705,7 +629,7 @@ def queue(
                 + (f" x{len(c.proposals)}" if len(c.proposals) > 1 else "")
                 for c in row.commitments
             ),
-            local_date(_parse(row.first_at), zone),
+            local_date(timestamp(row.first_at), zone),
             escape(row.title) + told,
         ]
         if wide:
@@ -769,7 +693,7 @@ def review(
     if filter_ is not None and commitment:
         raise typer.BadParameter("with --filter, name the commitment in it: commitment=ID")
     action = args[-1]
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         zone = monitor.settings.timezone
         options: dict[str, Any] = {
             "by": by,
@@ -784,7 +708,7 @@ def review(
             events = monitor.intake.review(
                 args[0], action, commitments=tuple(commitment or ()), **options
             )
-            _recorded(events, False, zone)
+            print_recorded(events, False, zone)
             return
         selected = monitor.intake.select_proposals(filter_)
         if not selected:
@@ -812,10 +736,10 @@ def undo(
 ) -> None:
     """Undo a review decision, an accepted evidence or an assessment: a compensating event,
     never a deletion."""
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         events = monitor.intake.undo(event_id, by=by, rationale=rationale)
         zone = monitor.settings.timezone
-    _recorded(events, as_json, zone)
+    print_recorded(events, as_json, zone)
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -839,7 +763,7 @@ def user_add(
     by: ByOpt = "cli",
 ) -> None:
     """Add a user (the password is asked for, and stored with Argon2id)."""
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         account = monitor.accounts.add(name, role, _read_password(password_stdin), by=by)
     out.print(f"added {account.name} ({account.role})")
 
@@ -847,10 +771,10 @@ def user_add(
 @user_app.command("list")
 def user_list(as_json: JsonOpt = False) -> None:
     """Every user with role and state."""
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         accounts = monitor.accounts.list()
     if as_json:
-        _print_json([dataclasses.asdict(a) for a in accounts])
+        print_json([dataclasses.asdict(a) for a in accounts])
         return
     for a in accounts:
         out.print(f"{a.name:<20} {a.role:<9} {'disabled' if a.disabled else 'active'}")
@@ -859,7 +783,7 @@ def user_list(as_json: JsonOpt = False) -> None:
 @user_app.command("disable")
 def user_disable(name: Annotated[str, typer.Argument()], by: ByOpt = "cli") -> None:
     """Lock a user out; their name stays in the history."""
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         monitor.accounts.disable(name, by=by)
     out.print(f"disabled {name}")
 
@@ -874,7 +798,7 @@ def token_create(
     by: ByOpt = "cli",
 ) -> None:
     """Create an API token (printed once: store it now; only its hash is kept)."""
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         token = monitor.accounts.create_token(name, label, by=by, scope="feed" if feed else "api")
     sys.stdout.write(token + "\n")
 
@@ -901,7 +825,7 @@ def web(
     from monitor.web import create_app
     from monitor.web.security import secret_key
 
-    settings = load_settings(_state.config)
+    settings = load_settings(root_options.config)
     monitor = Monitor.open(settings)
     monitor.require_schema()
     application = create_app(
@@ -937,7 +861,7 @@ def serve(
     from monitor.service.runner import serve as run_service
     from monitor.settings import load_settings
 
-    settings = load_settings(config or _state.config)
+    settings = load_settings(config or root_options.config)
     logs.configure(settings.service.log_level, settings.service.log_format)
     raise typer.Exit(run_service(settings, web=not no_web, clock=_clock_from_env()))
 
@@ -1015,12 +939,10 @@ def rematch(as_json: JsonOpt = False) -> None:
 def _rematch(*, dry_run: bool, as_json: bool) -> None:
     from monitor.intake import REMATCH_SAMPLE
 
-    with _monitor() as monitor, _progress("matching") as progress:
-        result = monitor.intake.rematch(
-            dry_run=dry_run, progress=_count_progress(progress, "items")
-        )
+    with open_monitor() as monitor, progress_bar("matching") as progress:
+        result = monitor.intake.rematch(dry_run=dry_run, progress=count_progress(progress, "items"))
     if as_json:
-        _print_json(
+        print_json(
             {
                 "matcher_version": result.matcher_version,
                 "items": result.items,
@@ -1063,11 +985,11 @@ def _highlight(text: str, words: set[str]) -> str:
 
 
 def _explain(ref: str, commitment: str | None, as_json: bool) -> None:
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         result = monitor.intake.explain(ref, commitment)
     item = result.item
     if as_json:
-        _print_json(
+        print_json(
             {
                 "item_id": item["item_id"],
                 "title": item["title"],
@@ -1124,10 +1046,10 @@ def _explain(ref: str, commitment: str | None, as_json: bool) -> None:
 def _evaluate(paths: list[Path], as_json: bool) -> None:
     from rich.table import Table
 
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         result = monitor.intake.evaluate(paths)
     if as_json:
-        _print_json(result.as_dict())
+        print_json(result.as_dict())
         return
     o = result.overall
     out.print(
@@ -1169,7 +1091,7 @@ def digest_preview(
     ] = None,
 ) -> None:
     """Print the digest a recipient would get now (its text part); nothing is sent or recorded."""
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         recipient = monitor.digests.recipient(to)
         moment = parse_moment(since, recipient.timezone) if since else None
         preview = monitor.digests.preview(to, monitor.clock.now(), moment)
@@ -1196,7 +1118,7 @@ def digest_send(
     as_json: JsonOpt = False,
 ) -> None:
     """Send the digests that are due (catch-ups and retries too); exit 1 if one failed."""
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         if not monitor.digests.recipients:
             raise MonitorError(NO_RECIPIENTS)
         moment = monitor.clock.now()
@@ -1207,7 +1129,7 @@ def digest_send(
         due = {r.address: monitor.next_digest_due(r.address, moment) for r in results}
         zones = {r.address: r.timezone for r in monitor.digests.recipients}
     if as_json:
-        _print_json([{**dataclasses.asdict(r), "next_due": due[r.address]} for r in results])
+        print_json([{**dataclasses.asdict(r), "next_due": due[r.address]} for r in results])
     for r in results:
         if as_json:
             break
@@ -1254,10 +1176,10 @@ def digest_status(as_json: JsonOpt = False) -> None:
     """Per recipient: last digest sent, next one due (in their zone), last error."""
     from rich.table import Table
 
-    with _monitor() as monitor:
+    with open_monitor() as monitor:
         rows = monitor.digests.status(monitor.clock.now())
     if as_json:
-        _print_json(
+        print_json(
             [
                 {
                     "address": s.recipient.address,
@@ -1301,22 +1223,13 @@ def digest_status(as_json: JsonOpt = False) -> None:
 # -- journal ------------------------------------------------------------------------------------
 
 
-def _count_progress(progress: Progress, label: str) -> Callable[[int], None]:
-    task = progress.add_task(label, total=None)
-
-    def update(done: int) -> None:
-        progress.update(task, completed=done)
-
-    return update
-
-
 @app.command()
 def verify(as_json: JsonOpt = False) -> None:
     """Check the hash chain and the journal's invariants end to end; exit 1 on any break."""
-    with _monitor() as monitor, _progress("verifying") as progress:
-        report = monitor.verify(_count_progress(progress, "events"))
+    with open_monitor() as monitor, progress_bar("verifying") as progress:
+        report = monitor.verify(count_progress(progress, "events"))
     if as_json:
-        _print_json(
+        print_json(
             {
                 "ok": report.ok,
                 "events": report.events,
@@ -1350,8 +1263,8 @@ def export(
     ] = None,
 ) -> None:
     """Write the whole journal as hash-chained JSON Lines (re-importable)."""
-    with _monitor() as monitor, _progress("exporting") as progress:
-        path, count, last_hash = monitor.export(out_path, _count_progress(progress, "events"))
+    with open_monitor() as monitor, progress_bar("exporting") as progress:
+        path, count, last_hash = monitor.export(out_path, count_progress(progress, "events"))
     out.print(f"wrote {count} events to {path} (head {last_hash[:16]})")
 
 
@@ -1360,8 +1273,8 @@ def import_(
     file: Annotated[Path, typer.Argument(help="A journal written by `monitor export`.")],
 ) -> None:
     """Load an exported journal into an empty store: same positions and hashes."""
-    with _monitor() as monitor, _progress("importing") as progress:
-        report = monitor.import_journal(file, _count_progress(progress, "events"))
+    with open_monitor() as monitor, progress_bar("importing") as progress:
+        report = monitor.import_journal(file, count_progress(progress, "events"))
     out.print(
         f"imported {report.events} events in {report.streams} streams, chain verified "
         f"(head {report.last_hash[:16]})"
@@ -1371,7 +1284,7 @@ def import_(
 @app.command()
 def rebuild() -> None:
     """Drop the read models and rebuild them from the journal, with a progress bar."""
-    with _monitor() as monitor, _progress("rebuilding") as progress:
+    with open_monitor() as monitor, progress_bar("rebuilding") as progress:
         task = progress.add_task("events", total=monitor.last_position() or None)
 
         def update(done: int, total: int) -> None:
