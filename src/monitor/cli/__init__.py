@@ -2,24 +2,39 @@
 
 Exit codes: 0 success, 1 a problem the user can fix (one line on stderr, no traceback),
 2 wrong usage (unknown option, missing argument). ``--json`` prints machine-readable output.
+
+This module is the root app: the global options (``--config``, ``--version``), the entry
+point :func:`main`, and every command with the module that holds it, in the order
+``--help`` lists them. Each area has its module (``commitments``, ``sources``, ``review``,
+``journal``...); what they share is in ``output`` (how commands print) and ``options``
+(``--json``, ``--by``, the statuses, the Monitor that ``--config`` names).
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
-from monitor.cli import accounts, commitments, digest, journal, matching, review, serve, sources
-from monitor.cli.options import JsonOpt, open_monitor, root_options
-from monitor.cli.output import err, escape, out, print_json
+from monitor.cli import (
+    accounts,
+    commitments,
+    digest,
+    journal,
+    matching,
+    review,
+    serve,
+    setup,
+    sources,
+)
+from monitor.cli.options import root_options
+from monitor.cli.output import err, escape
 from monitor.errors import CatalogueError, MonitorError
 from monitor.version import __version__
 
-if TYPE_CHECKING:
-    from monitor.core import SyncReport
+__all__ = ["app", "main"]
 
 # Every import that loads the database, the models or the terminal library waits for the
 # command that needs it: `monitor --version` and `--help` load none of them (see
@@ -32,13 +47,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(commitments.status_app, name="status")
-app.add_typer(commitments.note_app, name="note")
-app.add_typer(commitments.evidence_app, name="evidence")
-app.add_typer(accounts.user_app, name="user")
-app.add_typer(accounts.token_app, name="token")
-app.add_typer(sources.sources_app, name="sources")
-app.add_typer(digest.digest_app, name="digest")
 
 
 def _version(value: bool) -> None:
@@ -66,136 +74,42 @@ def _main(
     root_options.config = config
 
 
-def _sync_lines(report: SyncReport) -> list[str]:
-    lines = [f"registered {cid}" for cid in report.registered]
-    lines += [f"revised {cid}: {', '.join(f)}" for cid, f in report.revised.items()]
-    lines += [f"retired {cid}" for cid in report.retired]
-    lines += [f"reinstated {cid}" for cid in report.reinstated]
-    return lines
+# -- the commands, in the order --help lists them -------------------------------------------
 
-
-def _sync_json(report: SyncReport) -> dict[str, Any]:
-    return {
-        "registered": report.registered,
-        "revised": report.revised,
-        "retired": report.retired,
-        "reinstated": report.reinstated,
-    }
-
-
-# -- setup ------------------------------------------------------------------------------------
-
-
-@app.command()
-def init(as_json: JsonOpt = False) -> None:
-    """Create or upgrade the database, then load the catalogue and sources (safe to rerun)."""
-    from monitor.settings import describe
-
-    with open_monitor() as monitor:
-        before, after = monitor.migrate()
-        report = monitor.sync()
-        sources = monitor.intake.sync_sources()
-        summary = monitor.database_summary()
-    if as_json:
-        print_json(
-            {
-                "schema_before": before,
-                "schema": after,
-                **_sync_json(report),
-                "sources": sources,
-                **summary,
-            }
-        )
-        return
-    where = describe(monitor.settings)["database_url"]
-    schema = (
-        f"created schema {after}"
-        if before is None
-        else (
-            f"upgraded schema {before} -> {after}" if before != after else f"schema {after} current"
-        )
-    )
-    out.print(f"{where}: {schema}")
-    for line in _sync_lines(report):
-        out.print(line)
-    for kind, names in sources.items():
-        out.print(f"sources {kind}: {', '.join(names)}")
-    out.print(
-        f"catalogue: {len(report.registered)} registered, {len(report.revised)} revised, "
-        f"{len(report.retired)} retired; {summary['events']} events in the journal"
-    )
-
-
-@app.command()
-def sync(
-    reason: Annotated[
-        str | None, typer.Option(help="Why the catalogue changed (recorded on revisions).")
-    ] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Record what changed in the catalogue and sources files (no change, no events)."""
-    with open_monitor() as monitor:
-        report = monitor.sync(reason)
-        sources = monitor.intake.sync_sources()
-    if as_json:
-        print_json({**_sync_json(report), "sources": sources})
-        return
-    for line in _sync_lines(report):
-        out.print(line)
-    if not report.changed:
-        out.print("catalogue unchanged: nothing recorded")
-    for kind, names in sources.items():
-        out.print(f"{kind}: {', '.join(names)}")
-    if not sources:
-        out.print("sources unchanged: nothing recorded")
-
-
-@app.command("config")
-def show_config(as_json: JsonOpt = False) -> None:
-    """Show the settings in effect (file, environment and defaults combined)."""
-    from monitor.settings import describe, load_settings
-
-    settings = load_settings(root_options.config)
-    values = describe(settings)
-    if as_json:
-        print_json(values)
-        return
-    for key, value in values.items():
-        out.print(f"{key} = {value}")
-
-
-# -- queries ----------------------------------------------------------------------------------
-
+app.command()(setup.init)
+app.command()(setup.sync)
+app.command("config")(setup.show_config)
 
 app.command("list")(commitments.list_)
 app.command()(commitments.show)
 app.command()(commitments.history)
 app.command()(commitments.counts)
 
-
-# -- sources, polls, queue -------------------------------------------------------------------
-
-
 app.command()(sources.poll)
-
 
 app.command()(review.queue)
 app.command()(review.review)
 app.command()(review.undo)
 
-
 app.command()(serve.web)
 app.command()(serve.serve)
 
-
 app.command()(matching.match)
 app.command()(matching.rematch)
-
 
 app.command()(journal.verify)
 app.command()(journal.export)
 app.command("import")(journal.import_)
 app.command()(journal.rebuild)
+
+# the sub-apps, each its module's own (Typer lists them after the commands)
+app.add_typer(commitments.status_app, name="status")
+app.add_typer(commitments.note_app, name="note")
+app.add_typer(commitments.evidence_app, name="evidence")
+app.add_typer(accounts.user_app, name="user")
+app.add_typer(accounts.token_app, name="token")
+app.add_typer(sources.sources_app, name="sources")
+app.add_typer(digest.digest_app, name="digest")
 
 
 def main() -> None:
