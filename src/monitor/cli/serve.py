@@ -1,0 +1,98 @@
+"""Serving: ``monitor web`` (the web UI and JSON API alone) and ``monitor serve`` (the
+service: scheduled polls, digests and deadline checks, and the web UI).
+
+The root app (:mod:`monitor.cli`) registers these commands. The web stack and the scheduler
+are imported when one of them runs.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from monitor.cli.options import root_options
+from monitor.cli.output import err
+from monitor.clock import Clock, ScaledClock
+from monitor.errors import ConfigError
+
+
+def web(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (only this machine by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    https: Annotated[
+        bool,
+        typer.Option(
+            "--https",
+            help="Served to browsers over HTTPS (e.g. behind a TLS proxy): Secure cookies, HSTS.",
+        ),
+    ] = False,
+) -> None:
+    """Serve the web UI and the JSON API (log in with an account from `monitor user add`)."""
+    import uvicorn
+
+    from monitor.core import Monitor
+    from monitor.settings import load_settings
+    from monitor.web import create_app
+    from monitor.web.security import secret_key
+
+    settings = load_settings(root_options.config)
+    monitor = Monitor.open(settings)
+    monitor.require_schema()
+    application = create_app(
+        monitor, secret_key=secret_key(settings.data_dir), secure_cookies=https
+    )
+    err.print(f"serving http://{host}:{port}/ (Ctrl-C stops)")
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+def serve(
+    no_web: Annotated[
+        bool, typer.Option("--no-web", help="Only schedule work; serve no web UI from here.")
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="monitor.toml to use (the same as `monitor --config FILE serve`).",
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Run the service: poll due sources, send digests, check deadlines, serve the web UI.
+
+    Start-up migrates the database and syncs the catalogue and sources first. Logs go to
+    stdout; SIGTERM or Ctrl-C stops it cleanly. One service schedules per database: on
+    SQLite a second one refuses to start; on PostgreSQL the others stand by and take over
+    when the leader goes away. See docs/service.md.
+    """
+    from monitor import logs
+    from monitor.service.runner import serve as run_service
+    from monitor.settings import load_settings
+
+    settings = load_settings(config or root_options.config)
+    logs.configure(settings.service.log_level, settings.service.log_format)
+    raise typer.Exit(run_service(settings, web=not no_web, clock=_clock_from_env()))
+
+
+def _clock_from_env() -> Clock | None:
+    """MONITOR_CLOCK_START (ISO time) and MONITOR_CLOCK_SPEED: a compressed schedule."""
+    start = os.environ.get("MONITOR_CLOCK_START")
+    speed = os.environ.get("MONITOR_CLOCK_SPEED", "1")
+    if not start:
+        return None
+    try:
+        moment = datetime.fromisoformat(start)
+        factor = float(speed)
+        return ScaledClock(moment, factor)
+    except ValueError as exc:
+        raise ConfigError(
+            f"MONITOR_CLOCK_START={start!r} / MONITOR_CLOCK_SPEED={speed!r}: {exc} "
+            "(an ISO time with its zone, and a positive number)"
+        ) from exc

@@ -1,0 +1,110 @@
+"""Setting up: ``monitor init`` (the database, the catalogue, the sources), ``monitor sync``
+(what changed in the catalogue and sources files) and ``monitor config`` (the settings in
+effect).
+
+The root app (:mod:`monitor.cli`) registers these commands.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from monitor.cli.options import JsonOpt, open_monitor, root_options
+from monitor.cli.output import out, print_json
+
+if TYPE_CHECKING:
+    from monitor.core import SyncReport
+
+
+def _sync_lines(report: SyncReport) -> list[str]:
+    lines = [f"registered {cid}" for cid in report.registered]
+    lines += [f"revised {cid}: {', '.join(f)}" for cid, f in report.revised.items()]
+    lines += [f"retired {cid}" for cid in report.retired]
+    lines += [f"reinstated {cid}" for cid in report.reinstated]
+    return lines
+
+
+def _sync_json(report: SyncReport) -> dict[str, Any]:
+    return {
+        "registered": report.registered,
+        "revised": report.revised,
+        "retired": report.retired,
+        "reinstated": report.reinstated,
+    }
+
+
+def init(as_json: JsonOpt = False) -> None:
+    """Create or upgrade the database, then load the catalogue and sources (safe to rerun)."""
+    from monitor.settings import describe
+
+    with open_monitor() as monitor:
+        before, after = monitor.migrate()
+        report = monitor.sync()
+        sources = monitor.intake.sync_sources()
+        summary = monitor.database_summary()
+    if as_json:
+        print_json(
+            {
+                "schema_before": before,
+                "schema": after,
+                **_sync_json(report),
+                "sources": sources,
+                **summary,
+            }
+        )
+        return
+    where = describe(monitor.settings)["database_url"]
+    schema = (
+        f"created schema {after}"
+        if before is None
+        else (
+            f"upgraded schema {before} -> {after}" if before != after else f"schema {after} current"
+        )
+    )
+    out.print(f"{where}: {schema}")
+    for line in _sync_lines(report):
+        out.print(line)
+    for kind, names in sources.items():
+        out.print(f"sources {kind}: {', '.join(names)}")
+    out.print(
+        f"catalogue: {len(report.registered)} registered, {len(report.revised)} revised, "
+        f"{len(report.retired)} retired; {summary['events']} events in the journal"
+    )
+
+
+def sync(
+    reason: Annotated[
+        str | None, typer.Option(help="Why the catalogue changed (recorded on revisions).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record what changed in the catalogue and sources files (no change, no events)."""
+    with open_monitor() as monitor:
+        report = monitor.sync(reason)
+        sources = monitor.intake.sync_sources()
+    if as_json:
+        print_json({**_sync_json(report), "sources": sources})
+        return
+    for line in _sync_lines(report):
+        out.print(line)
+    if not report.changed:
+        out.print("catalogue unchanged: nothing recorded")
+    for kind, names in sources.items():
+        out.print(f"{kind}: {', '.join(names)}")
+    if not sources:
+        out.print("sources unchanged: nothing recorded")
+
+
+def show_config(as_json: JsonOpt = False) -> None:
+    """Show the settings in effect (file, environment and defaults combined)."""
+    from monitor.settings import describe, load_settings
+
+    settings = load_settings(root_options.config)
+    values = describe(settings)
+    if as_json:
+        print_json(values)
+        return
+    for key, value in values.items():
+        out.print(f"{key} = {value}")
