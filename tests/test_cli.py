@@ -138,22 +138,22 @@ def test_a_session_of_a_user(workdir: Path) -> None:
     assert (workdir / "backup" / "journal.jsonl").is_file()
 
 
-def test_user_errors_are_one_line_and_exit_1(workdir: Path) -> None:
-    proc = run(workdir, "list", code=1)
+def test_user_errors_are_one_line_and_exit_2(workdir: Path) -> None:
+    proc = run(workdir, "list", code=2)
     assert proc.stderr.strip() == (
         "error: the database has no monitor schema yet: run `monitor init`"
     )
     run(workdir, "init")
-    proc = run(workdir, "status", "set", "EPCC23-SEMI-03", "fulfilled", "--by", "bob", code=1)
+    proc = run(workdir, "status", "set", "EPCC23-SEMI-03", "fulfilled", "--by", "bob", code=2)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "rationale is required" in lines[0]
     assert "evidence" in lines[0]
     assert "Traceback" not in proc.stderr
-    assert "unknown commitment" in run(workdir, "show", "EPCC23-NOPE-99", code=1).stderr
+    assert "unknown commitment" in run(workdir, "show", "EPCC23-NOPE-99", code=2).stderr
     assert (
         "not a usable date"
-        in run(workdir, "history", "EPCC23-SEMI-03", "--as-of", "last week", code=1).stderr
+        in run(workdir, "history", "EPCC23-SEMI-03", "--as-of", "last week", code=2).stderr
     )
 
 
@@ -164,7 +164,7 @@ def test_usage_errors_exit_2(workdir: Path) -> None:
 
 def test_bad_configuration_names_the_key(workdir: Path) -> None:
     (workdir / "config" / "monitor.toml").write_text('[display]\ntimezone = "Mars/Olympus"\n')
-    assert "display.timezone" in run(workdir, "list", code=1).stderr
+    assert "display.timezone" in run(workdir, "list", code=2).stderr
 
 
 def test_verify_exits_1_on_a_broken_chain_and_import_refuses_a_full_store(
@@ -172,7 +172,7 @@ def test_verify_exits_1_on_a_broken_chain_and_import_refuses_a_full_store(
 ) -> None:
     run(workdir, "init")
     run(workdir, "export", "--out", "journal.jsonl")
-    assert "an empty store" in run(workdir, "import", "journal.jsonl", code=1).stderr
+    assert "an empty store" in run(workdir, "import", "journal.jsonl", code=2).stderr
     db = sqlite3.connect(workdir / "data" / "monitor.sqlite3")
     db.execute("DROP TRIGGER events_refuse_update")
     db.execute(
@@ -198,7 +198,7 @@ def test_an_unreachable_database_is_one_line(workdir: Path) -> None:
     assert proc.stderr.startswith("error: cannot use the database postgresql")
     assert "Traceback" not in proc.stderr
     (workdir / "config" / "monitor.toml").write_text('[paths]\ndata_dir = "config/monitor.toml"\n')
-    assert "cannot create the data folder" in run(workdir, "init", code=1).stderr
+    assert "cannot create the data folder" in run(workdir, "init", code=2).stderr
 
 
 def test_polling_from_the_command_line(workdir: Path, feed_server: FeedServer) -> None:
@@ -221,7 +221,7 @@ def test_polling_from_the_command_line(workdir: Path, feed_server: FeedServer) -
             feed_server.url("/feeds/cli-feed"),
             "--name",
             "cli-feed",
-            code=1,
+            code=2,
         ).stderr
     )
     out = run(workdir, "poll").stdout
@@ -246,11 +246,10 @@ def test_polling_from_the_command_line(workdir: Path, feed_server: FeedServer) -
     why = json.loads(run(workdir, "match", "--explain", item[:8], "--json").stdout)
     assert {m["commitment_id"] for m in why["matches"]} == {"EPCC23-SEMI-01", "EPCC23-SEMI-02"}
     assert any(r["fired"] is False and r["missing"] for r in why["rules"])
-    assert "no item" in run(workdir, "match", "--explain", "ffffffff", code=1).stderr
-    assert (
-        "--commitment goes with --explain"
-        in run(workdir, "match", "--commitment", "SEMI-01", code=1).stderr
-    )
+    assert "no item" in run(workdir, "match", "--explain", "ffffffff", code=2).stderr
+    misused = run(workdir, "match", "--commitment", "SEMI-01", code=2).stderr
+    assert "--commitment" in misused
+    assert "goes with --explain ITEM_ID" in misused
     refused = run(
         workdir,
         "review",
@@ -261,7 +260,7 @@ def test_polling_from_the_command_line(workdir: Path, feed_server: FeedServer) -
         "other",
         "--by",
         "cli",
-        code=1,
+        code=2,
     )
     assert "nothing done" in refused.stderr  # no terminal to confirm on, and no --yes
     first = commitments[0]["proposal_id"]
@@ -270,7 +269,7 @@ def test_polling_from_the_command_line(workdir: Path, feed_server: FeedServer) -
     assert (
         "ana already accepted"
         in run(
-            workdir, "review", first[:8], "reject", "--reason", "other", "--by", "bo", code=1
+            workdir, "review", first[:8], "reject", "--reason", "other", "--by", "bo", code=2
         ).stderr
     )
     bulk = run(
@@ -289,7 +288,7 @@ def test_polling_from_the_command_line(workdir: Path, feed_server: FeedServer) -
     assert json.loads(run(workdir, "queue", "--json").stdout) == []
     opml = run(workdir, "sources", "export").stdout
     assert feed_server.url("/feeds/cli-feed") in opml
-    assert "unknown" in run(workdir, "poll", "--source", "nope", code=1).stderr
+    assert "unknown" in run(workdir, "poll", "--source", "nope", code=2).stderr
 
 
 def test_version(workdir: Path) -> None:
@@ -318,4 +317,4 @@ def test_rules_scored_on_a_labelled_set(workdir: Path) -> None:
     assert scored["lookalikes_proposed"] == []
     bad = workdir / "bad.toml"
     bad.write_text('[[item]]\nid = "x"\n', encoding="utf-8")
-    assert "bad.toml" in run(workdir, "match", "--evaluate", str(bad), code=1).stderr
+    assert "bad.toml" in run(workdir, "match", "--evaluate", str(bad), code=2).stderr

@@ -77,7 +77,7 @@ def test_preview_send_now_and_status_in_outbox_mode(workdir: Path) -> None:
     assert "ana@example.org" in table
     assert "JST" in table
 
-    unknown = run(workdir, "digest", "preview", "--to", "nobody@example.org", code=1)
+    unknown = run(workdir, "digest", "preview", "--to", "nobody@example.org", code=2)
     assert "'nobody@example.org' is not a digest recipient" in unknown.stderr
 
 

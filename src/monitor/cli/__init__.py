@@ -31,7 +31,15 @@ from monitor.cli import (
 )
 from monitor.cli.options import root_options
 from monitor.cli.output import err, escape
-from monitor.errors import CatalogueError, MonitorError
+from monitor.errors import (
+    CatalogueError,
+    CommandRejected,
+    ConfigError,
+    MonitorError,
+    NotFound,
+    StoreNotEmpty,
+    StoreNotInitialised,
+)
 from monitor.version import __version__
 
 __all__ = ["app", "main"]
@@ -112,8 +120,18 @@ app.add_typer(sources.sources_app, name="sources")
 app.add_typer(digest.digest_app, name="digest")
 
 
+#: what a user got wrong and can put right (exit 2, as for a usage error): a refused
+#: command, an unknown name, the configuration, the catalogue, a store not made yet or not
+#: empty. Anything else (the database down, a stream that kept changing, a chain that does
+#: not verify, mail not delivered) exits 1.
+USER_MISTAKES: tuple[type[MonitorError], ...] = (
+    CommandRejected, NotFound, ConfigError, CatalogueError, StoreNotInitialised, StoreNotEmpty,
+)  # fmt: skip
+
+
 def main() -> None:
-    """Entry point: run the app, turning MonitorError into one line and exit code 1."""
+    """Entry point: run the app, turning MonitorError into one line; exit 2 for a user's
+    mistake, 1 for a failure."""
     try:
         app()
     except CatalogueError as exc:
@@ -121,10 +139,10 @@ def main() -> None:
         err.print(f"error: the catalogue has {len(exc.problems)} problem(s); nothing was written")
         for problem in exc.problems:
             err.print(f"  {escape(problem)}")
-        sys.exit(1)
+        sys.exit(2)
     except MonitorError as exc:
         err.print(f"error: {escape(str(exc))}")
-        sys.exit(1)
+        sys.exit(2 if isinstance(exc, USER_MISTAKES) else 1)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)

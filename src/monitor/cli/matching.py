@@ -15,7 +15,6 @@ import typer
 
 from monitor.cli.options import JsonOpt, open_monitor
 from monitor.cli.output import count_progress, escape, out, print_json, progress_bar
-from monitor.errors import MonitorError
 
 
 def match(
@@ -59,7 +58,7 @@ def match(
     elif evaluate:
         _evaluate(evaluate, as_json)
     elif commitment is not None:
-        raise MonitorError("--commitment goes with --explain ITEM_ID")
+        raise typer.BadParameter("goes with --explain ITEM_ID", param_hint="--commitment")
     else:
         _rematch(dry_run=dry_run, as_json=as_json)
 

@@ -162,7 +162,7 @@ def review(
         question = f"{action} these {len(selected)} proposal(s)?"
         if not yes and not (sys.stdin.isatty() and typer.confirm(question)):
             err.print("nothing done (confirm interactively, or pass --yes)")
-            raise typer.Exit(1)
+            raise typer.Exit(2)  # not confirmed: the user must say --yes
         for p in selected:
             monitor.intake.review(p.proposal_id, action, **options)
         out.print(f"{action}: {len(selected)} proposal(s)")

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Literal
 
-from monitor.errors import MonitorError
+from monitor.errors import CommandRejected
 from monitor.matching.learning import RuleRecord, learned_factors, record_decision
 from monitor.matching.matcher import Match, MatchableItem, Matcher
 
@@ -63,12 +63,12 @@ def load_labelled(paths: Iterable[Path]) -> list[LabelledItem]:
         elif path.is_file():
             files.append(path)
         else:
-            raise MonitorError(
+            raise CommandRejected(
                 f"no labelled set at {path}: give a .toml file of [[item]] tables or a folder"
                 " of them (see tests/data/matching)"
             )
     if not files:
-        raise MonitorError("no labelled set given (a .toml file or a folder of them)")
+        raise CommandRejected("no labelled set given (a .toml file or a folder of them)")
     items: list[LabelledItem] = []
     seen: set[str] = set()
     problems: list[str] = []
@@ -76,7 +76,7 @@ def load_labelled(paths: Iterable[Path]) -> list[LabelledItem]:
         try:
             raw = tomllib.loads(file.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise MonitorError(f"{file}: cannot read the labelled set: {exc}") from exc
+            raise CommandRejected(f"{file}: cannot read the labelled set: {exc}") from exc
         for index, entry in enumerate(raw.get("item", []), start=1):
             where = f"{file.name}: item #{index} ({entry.get('id', '?')})"
             unknown = set(entry) - _ITEM_KEYS
@@ -92,7 +92,7 @@ def load_labelled(paths: Iterable[Path]) -> list[LabelledItem]:
             seen.add(item.item_id)
             items.append(item)
     if problems:
-        raise MonitorError("; ".join(problems[:10]))
+        raise CommandRejected("; ".join(problems[:10]))
     items.sort(key=lambda i: (i.published, i.item_id))
     return items
 
