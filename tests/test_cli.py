@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -318,3 +319,33 @@ def test_rules_scored_on_a_labelled_set(workdir: Path) -> None:
     bad = workdir / "bad.toml"
     bad.write_text('[[item]]\nid = "x"\n', encoding="utf-8")
     assert "bad.toml" in run(workdir, "match", "--evaluate", str(bad), code=2).stderr
+
+
+def test_ids_are_shown_where_they_are_needed_and_taken_by_prefix(workdir: Path) -> None:
+    """show lists each assessment's id; status set names the ids it made and the date it
+    used; status correct and evidence retract take 8 characters of an id (issue 13)."""
+    run(workdir, "init")
+    made = run(
+        workdir, "status", "set", "EPCC23-SEMI-03", "in_progress", "--rationale", "work began",
+        "--evidence", "https://example.org/evidence", "--by", "ana",
+    )  # fmt: skip
+    assert "(today)" in made.stderr
+    assert "give --effective YYYY-MM-DD" in made.stderr
+    assessment = re.search(r"StatusAssessed \S+ at .* \(assessment ([0-9a-f]{8})\)", made.stdout)
+    evidence = re.search(r"EvidenceAccepted \S+ at .* \(evidence ([0-9a-f]{8})\)", made.stdout)
+    assert assessment, made.stdout
+    assert evidence, made.stdout
+    shown = run(workdir, "show", "EPCC23-SEMI-03").stdout
+    assert f"  {assessment[1]}  in_progress  effective " in shown
+    assert f"  {evidence[1]}  " in shown
+    run(
+        workdir, "status", "correct", "EPCC23-SEMI-03", assessment[1].upper(), "stalled",
+        "--rationale", "on hold", "--reason", "misread", "--by", "ana", "--effective",
+        "2026-01-05",
+    )  # fmt: skip
+    assert "(corrected)" in run(workdir, "show", "EPCC23-SEMI-03").stdout
+    short = run(workdir, "evidence", "retract", "EPCC23-SEMI-03", "abc", "--by", "a", code=2)
+    assert "at least 8 characters" in short.stderr
+    run(workdir, "evidence", "retract", "EPCC23-SEMI-03", evidence[1], "--reason", "moved",
+        "--by", "ana")  # fmt: skip
+    assert "(retracted)" in run(workdir, "show", "EPCC23-SEMI-03").stdout

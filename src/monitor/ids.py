@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from uuid import UUID
 
 
@@ -22,3 +23,50 @@ def uuid7(unix_ms: int | None = None) -> UUID:
     value |= 0b10 << 62  # RFC 4122 variant
     value |= rand & 0x3FFF_FFFF_FFFF_FFFF  # rand_b: 62 bits
     return UUID(int=value)
+
+
+#: the fewest characters of an id shown to people, and accepted from them (as git does)
+MIN_PREFIX = 8
+
+
+def short_ids(ids: Iterable[UUID | str]) -> dict[str, str]:
+    """Each id (as text) -> its shortest prefix of at least :data:`MIN_PREFIX` characters
+    that no other id of ``ids`` starts with."""
+    texts = sorted({str(i) for i in ids})
+    short = {}
+    for index, text in enumerate(texts):
+        # the longest prefix shared with a neighbour in sorted order decides the length
+        shared = 0
+        for other in (
+            texts[index - 1] if index else "",
+            texts[index + 1] if index + 1 < len(texts) else "",
+        ):
+            common = 0
+            while common < min(len(text), len(other)) and text[common] == other[common]:
+                common += 1
+            shared = max(shared, common)
+        short[text] = text[: max(MIN_PREFIX, shared + 1)]
+    return short
+
+
+def resolve(ref: UUID | str, known: Iterable[UUID], kind: str) -> UUID:
+    """The one id of ``known`` that ``ref`` is, or starts (at least :data:`MIN_PREFIX`
+    characters, any case); a clear refusal otherwise."""
+    from monitor.errors import CommandRejected, NotFound
+
+    if isinstance(ref, UUID):
+        return ref  # a whole id: the decider says whether it is there
+    text = ref.strip().lower()
+    if len(text) == 36:
+        try:
+            return UUID(text)
+        except ValueError:
+            pass
+    if len(text) < MIN_PREFIX:
+        raise CommandRejected(f"give at least {MIN_PREFIX} characters of the {kind} id")
+    found = [k for k in known if str(k).startswith(text)]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise NotFound(f"no {kind} {text}")
+    raise CommandRejected(f"{text!r} starts {len(found)} {kind} ids: give more of it")

@@ -29,6 +29,7 @@ from monitor.events import (
     Status,
     commitment_stream,
 )
+from monitor.ids import resolve
 from monitor.projections import commitment_queries as queries
 from monitor.projections import overview
 from monitor.projections.commitments import (
@@ -181,39 +182,48 @@ class Commitments:
     def correct_assessment(
         self,
         commitment_id: str,
-        assessment_id: UUID,
+        assessment_id: UUID | str,
         status: str,
         *,
         rationale: str,
         reason: str,
         by: str,
-        effective_at: datetime,
+        effective_at: datetime | None = None,
     ) -> list[RecordedEvent]:
-        """Correct an earlier assessment with a new event."""
-        return self._execute(
-            commitment_id,
-            lambda state: rules.correct_assessment(
+        """Correct an earlier assessment (its id, or at least 8 characters of it) with a new
+        event; without ``effective_at`` the corrected assessment keeps its date."""
+
+        def decide(state: CommitmentState) -> list[DomainEvent]:
+            found = resolve(assessment_id, state.assessments, "assessment")
+            old = state.assessments.get(found)
+            when = effective_at or (old.effective_at if old is not None else None)
+            if when is None:
+                raise NotFound(f"no assessment {found} on {commitment_id}")
+            return rules.correct_assessment(
                 state,
-                assessment_id=assessment_id,
+                assessment_id=found,
                 status=status,
                 rationale=rationale,
-                effective_at=effective_at,
+                effective_at=when,
                 corrected_by=by,
                 reason=reason,
                 now=self.clock.now(),
                 zone=self.settings.timezone,
-            ),
-            by,
-        )
+            )
+
+        return self._execute(commitment_id, decide, by)
 
     def withdraw_assessment(
-        self, commitment_id: str, assessment_id: UUID, *, reason: str, by: str
+        self, commitment_id: str, assessment_id: UUID | str, *, reason: str, by: str
     ) -> list[RecordedEvent]:
         """Take an assessment out of the status history (a new event; nothing is deleted)."""
         return self._execute(
             commitment_id,
             lambda state: rules.withdraw_assessment(
-                state, assessment_id=assessment_id, reason=reason, by=by
+                state,
+                assessment_id=resolve(assessment_id, state.assessments, "assessment"),
+                reason=reason,
+                by=by,
             ),
             by,
         )
@@ -245,13 +255,16 @@ class Commitments:
         return recorded
 
     def retract_evidence(
-        self, commitment_id: str, evidence_id: UUID, *, reason: str, by: str
+        self, commitment_id: str, evidence_id: UUID | str, *, reason: str, by: str
     ) -> list[RecordedEvent]:
-        """Withdraw accepted evidence."""
+        """Withdraw accepted evidence (its id, or at least 8 characters of it)."""
         return self._execute(
             commitment_id,
             lambda state: rules.retract_evidence(
-                state, evidence_id=evidence_id, reason=reason, by=by
+                state,
+                evidence_id=resolve(evidence_id, state.evidence, "evidence"),
+                reason=reason,
+                by=by,
             ),
             by,
         )

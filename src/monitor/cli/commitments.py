@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 from typing import Annotated
-from uuid import UUID
 
 import typer
 
 from monitor.cli.options import STATUS_HELP, ByOpt, JsonOpt, open_monitor
-from monitor.cli.output import escape, out, print_json, print_recorded, timestamp
+from monitor.cli.output import err, escape, out, print_json, print_recorded, timestamp
 from monitor.dates import local, local_date, parse_moment
-from monitor.errors import MonitorError
+from monitor.ids import short_ids
 from monitor.shapes import commitment_json, history_json
 from monitor.status import Status
 
@@ -92,11 +91,21 @@ def show(
     out.print(f"parties: {', '.join(reg.parties)}   topics: {', '.join(reg.topics)}")
     deadline = f"   deadline: {reg.deadline} ({reg.deadline_text})" if reg.deadline else ""
     out.print(f"made on: {reg.made_on}{deadline}")
+    if state.assessments:
+        out.print("assessments (`status correct ID`, `status withdraw ID`):")
+        ids = short_ids(state.assessments)
+        for a in sorted(state.assessments.values(), key=lambda a: (a.effective_at, a.position)):
+            mark = " (corrected)" if a.corrected else ""
+            out.print(
+                f"  {ids[str(a.assessment_id)]}  {a.status.value}  effective "
+                f"{local_date(a.effective_at, zone)}  by {escape(a.assessor)}{mark}"
+            )
     if state.evidence:
-        out.print("evidence:")
+        out.print("evidence (`evidence retract ID`):")
+        ids = short_ids(state.evidence)
         for e in state.evidence.values():
             mark = " (retracted)" if e.retracted else ""
-            out.print(f"  {e.evidence_id}  {escape(e.title or e.url)}{mark}")
+            out.print(f"  {ids[str(e.evidence_id)]}  {escape(e.title or e.url)}{mark}")
     table = Table(title="timeline", title_justify="left")
     for name in ("recorded", "effective", "by", "what"):
         table.add_column(name)
@@ -185,7 +194,10 @@ def status_set(
     ] = None,
     effective: Annotated[
         str | None,
-        typer.Option(help="When it took effect in the world: YYYY-MM-DD (default: today)."),
+        typer.Option(
+            help="When it took effect in the world: YYYY-MM-DD (default: today, and the "
+            "command says so)."
+        ),
     ] = None,
     note: Annotated[
         str | None,
@@ -198,6 +210,11 @@ def status_set(
     with open_monitor() as monitor:
         zone = monitor.settings.timezone
         effective_at = parse_moment(effective, zone) if effective else monitor.clock.now()
+        if not effective:
+            err.print(
+                f"effective {local_date(effective_at, zone)} (today): when it took effect in "
+                "the world; give --effective YYYY-MM-DD for another day"
+            )
         events = monitor.set_status(
             commitment_id,
             status,
@@ -213,7 +230,9 @@ def status_set(
 @status_app.command("correct")
 def status_correct(
     commitment_id: Annotated[str, typer.Argument(help="For example EPCC23-SEMI-03.")],
-    assessment_id: Annotated[UUID, typer.Argument(help="The assessment to correct (see show).")],
+    assessment_id: Annotated[
+        str, typer.Argument(help="The assessment to correct: its id as `show` lists it.")
+    ],
     status: Annotated[str, typer.Argument(help=STATUS_HELP)],
     rationale: Annotated[str, typer.Option(help="The corrected rationale.")] = "",
     reason: Annotated[str, typer.Option(help="Why the earlier assessment was wrong.")] = "",
@@ -226,14 +245,7 @@ def status_correct(
     """Correct an earlier assessment (recorded as a new event; the original stays)."""
     with open_monitor() as monitor:
         zone = monitor.settings.timezone
-        if effective:
-            effective_at = parse_moment(effective, zone)
-        else:
-            state = monitor.load(commitment_id)
-            old = state.assessments.get(assessment_id)
-            if old is None:
-                raise MonitorError(f"no assessment {assessment_id} on {commitment_id}")
-            effective_at = old.effective_at
+        effective_at = parse_moment(effective, zone) if effective else None
         events = monitor.correct_assessment(
             commitment_id,
             assessment_id,
@@ -263,7 +275,9 @@ def note_add(
 @evidence_app.command("retract")
 def evidence_retract(
     commitment_id: Annotated[str, typer.Argument(help="For example EPCC23-SEMI-03.")],
-    evidence_id: Annotated[UUID, typer.Argument(help="The accepted evidence (see show).")],
+    evidence_id: Annotated[
+        str, typer.Argument(help="The accepted evidence: its id as `show` lists it.")
+    ],
     reason: Annotated[str, typer.Option(help="Why it no longer counts.")] = "",
     by: ByOpt = "",
     as_json: JsonOpt = False,

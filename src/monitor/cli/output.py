@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from monitor.dates import local
+from monitor.ids import MIN_PREFIX
 from monitor.shapes import recorded_json
 
 if TYPE_CHECKING:
@@ -57,13 +58,27 @@ def timestamp(value: str | None) -> Any:
     return parse_timestamp(value) if value else None
 
 
+#: the events that bring an id into being (a correction names its assessment, not a new one)
+_NAMES_ITS_ID = {
+    "assessment_id": ("StatusAssessed",),
+    "evidence_id": ("EvidenceAccepted",),
+}
+
+
 def print_recorded(events: list[Any], as_json: bool, zone: Any) -> None:
     """The events a command recorded: one line each, or their JSON."""
     if as_json:
         print_json(recorded_json(events))
         return
     for e in events:
-        out.print(f"recorded {e.event_type} {e.event_id} at {local(e.recorded_at, zone)}")
+        # the ids later commands take (status correct, evidence retract, undo)
+        named = [
+            f"{kind} {e.data[key][:MIN_PREFIX]}"
+            for key, kind in (("assessment_id", "assessment"), ("evidence_id", "evidence"))
+            if isinstance(e.data.get(key), str) and e.event_type in _NAMES_ITS_ID.get(key, ())
+        ]
+        more = f" ({', '.join(named)})" if named else ""
+        out.print(f"recorded {e.event_type} {e.event_id} at {local(e.recorded_at, zone)}{more}")
 
 
 def progress_bar(label: str) -> Progress:
