@@ -349,3 +349,25 @@ def test_ids_are_shown_where_they_are_needed_and_taken_by_prefix(workdir: Path) 
     run(workdir, "evidence", "retract", "EPCC23-SEMI-03", evidence[1], "--reason", "moved",
         "--by", "ana")  # fmt: skip
     assert "(retracted)" in run(workdir, "show", "EPCC23-SEMI-03").stdout
+
+
+def test_a_taken_web_port_is_one_line_before_anything_starts(workdir: Path) -> None:
+    """`web` honours web.port / MONITOR_WEB_PORT like `serve`; both check the port first
+    (serve used to start the scheduler, then exit 3) (issue 13)."""
+    import socket
+
+    run(workdir, "init")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+        env["MONITOR_WEB_PORT"] = str(port)
+        for command in (["web"], ["serve"]):
+            proc = subprocess.run(
+                [sys.executable, "-m", "monitor", *command],
+                cwd=workdir, env=env, capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            assert proc.returncode == 2, (command, proc.stdout, proc.stderr)
+            assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+            assert "starting" not in proc.stdout  # the scheduler never started

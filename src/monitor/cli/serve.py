@@ -22,33 +22,48 @@ from monitor.errors import ConfigError
 
 def web(
     host: Annotated[
-        str, typer.Option(help="Address to listen on (only this machine by default).")
-    ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+        str | None,
+        typer.Option(help="Address to listen on (default: web.host, this machine only)."),
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default: web.port, 8080).")
+    ] = None,
     https: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--https",
-            help="Served to browsers over HTTPS (e.g. behind a TLS proxy): Secure cookies, HSTS.",
+            "--https/--no-https",
+            help="Served to browsers over HTTPS (e.g. behind a TLS proxy): Secure cookies, "
+            "HSTS (default: web.https).",
         ),
-    ] = False,
+    ] = None,
 ) -> None:
-    """Serve the web UI and the JSON API (log in with an account from `monitor user add`)."""
+    """Serve the web UI and the JSON API (log in with an account from `monitor user add`).
+
+    Listens where `serve` would: web.host and web.port (MONITOR_WEB_HOST, MONITOR_WEB_PORT)
+    unless --host and --port say otherwise.
+    """
     import uvicorn
 
     from monitor.core import Monitor
+    from monitor.service.ports import check_free
     from monitor.settings import load_settings
     from monitor.web import create_app
     from monitor.web.security import secret_key
 
     settings = load_settings(root_options.config)
-    monitor = Monitor.open(settings)
-    monitor.require_schema()
-    application = create_app(
-        monitor, secret_key=secret_key(settings.data_dir), secure_cookies=https
-    )
-    err.print(f"serving http://{host}:{port}/ (Ctrl-C stops)")
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    options = settings.service
+    host = host or options.web_host
+    port = port or options.web_port
+    check_free(host, port)
+    with Monitor.open(settings) as monitor:
+        monitor.require_schema()
+        application = create_app(
+            monitor,
+            secret_key=secret_key(settings.data_dir),
+            secure_cookies=options.web_https if https is None else https,
+        )
+        err.print(f"serving http://{host}:{port}/ (Ctrl-C stops)")
+        uvicorn.run(application, host=host, port=port, log_level="warning")
 
 
 def serve(

@@ -174,6 +174,10 @@ class Service:
 
 def serve(settings: Settings, *, web: bool = True, clock: Clock | None = None) -> int:
     """Run the service until SIGTERM or SIGINT; returns the exit code."""
+    if web:  # before the scheduler starts: a taken port is a mistake to say, not a crash
+        from monitor.service.ports import check_free
+
+        check_free(settings.service.web_host, settings.service.web_port)
     service = Service(settings, clock)
     log.info("monitor %s starting (config: %s)", __version__, settings.config_file or "defaults")
     if clock is not None:
