@@ -492,3 +492,27 @@ def test_a_browser_session_posting_to_the_api_is_told_what_works(site) -> None: 
     assert answer.status_code == 401
     assert "takes an API token" in answer.json()["error"]
     assert "Authorization: Bearer" in answer.json()["error"]
+
+
+def test_a_fresh_install_s_login_page_says_how_to_make_the_first_account(
+    monitor: Monitor,
+) -> None:
+    """Issue 13: with no account at all, the login page says how to make one."""
+    with (
+        LiveServer(create_app(monitor, secret_key="test-key")) as server,
+        httpx.Client(base_url=server.url("")) as client,
+    ):
+        page = client.get("/login").text
+        assert "No account exists yet" in page
+        assert "monitor user add NAME --role admin --password-stdin" in page
+        monitor.accounts.add("ana", "admin", "correct horse battery")
+        assert "No account exists yet" not in client.get("/login").text
+
+
+def test_a_failed_login_keeps_the_name(site) -> None:  # type: ignore[no-untyped-def]
+    _monitor, client = site
+    failed = client.post(
+        "/login", data={"name": "rita", "password": "wrong", "csrf": csrf_of(client)}
+    )
+    assert failed.status_code == 401
+    assert 'value="rita"' in failed.text

@@ -193,9 +193,22 @@ def script() -> Response:
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
 def login_form(request: Request, web: Web) -> HTMLResponse:
-    return web.templates.TemplateResponse(
-        request, "login.html", {"csrf": csrf_token(request), "user": None, "error": None}
-    )
+    return _login_page(request, web, "", None)
+
+
+def _login_page(
+    request: Request, web: Web, name: str, error: str | None, status_code: int = 200
+) -> HTMLResponse:
+    """The login form, keeping the name typed; with no account at all yet, how to make the
+    first one (an account is made on the server, never from this page)."""
+    context = {
+        "csrf": csrf_token(request),
+        "user": None,
+        "error": error,
+        "name": name,
+        "no_accounts": not web.monitor.accounts.list(),
+    }
+    return web.templates.TemplateResponse(request, "login.html", context, status_code=status_code)
 
 
 @router.post("/login", include_in_schema=False)
@@ -211,25 +224,11 @@ def login(
     accounts = web.monitor.accounts
     client = request.client.host if request.client else "?"
     if throttle.blocked(client, name.strip()):
-        return web.templates.TemplateResponse(
-            request,
-            "login.html",
-            {
-                "csrf": csrf_token(request),
-                "user": None,
-                "error": "too many failed attempts: wait a few minutes",
-            },
-            status_code=429,
-        )
+        return _login_page(request, web, name, "too many failed attempts: wait a few minutes", 429)
     found = accounts.authenticate(name.strip(), password)
     if found is None:
         throttle.failed(client, name.strip())
-        return web.templates.TemplateResponse(
-            request,
-            "login.html",
-            {"csrf": csrf_token(request), "user": None, "error": "wrong name or password"},
-            status_code=401,
-        )
+        return _login_page(request, web, name, "wrong name or password", 401)
     request.session.clear()
     request.session["user"] = found.name
     request.session["epoch"] = accounts.session_epoch(found.name)
