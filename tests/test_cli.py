@@ -346,8 +346,9 @@ def test_ids_are_shown_where_they_are_needed_and_taken_by_prefix(workdir: Path) 
     assert "(corrected)" in run(workdir, "show", "EPCC23-SEMI-03").stdout
     short = run(workdir, "evidence", "retract", "EPCC23-SEMI-03", "abc", "--by", "a", code=2)
     assert "at least 8 characters" in short.stderr
-    run(workdir, "evidence", "retract", "EPCC23-SEMI-03", evidence[1], "--reason", "moved",
-        "--by", "ana")  # fmt: skip
+    retracted = run(workdir, "evidence", "retract", "EPCC23-SEMI-03", evidence[1], "--reason",
+                    "moved", "--by", "ana")  # fmt: skip
+    assert "now rests on no evidence" in retracted.stderr
     assert "(retracted)" in run(workdir, "show", "EPCC23-SEMI-03").stdout
 
 

@@ -92,6 +92,7 @@ class Monitor:
         self.add_note = commitments.add_note
         self.check_deadlines = commitments.check_deadlines
         self.retract_evidence = commitments.retract_evidence
+        self.unsupported = commitments.unsupported
         self.list_commitments = commitments.list_commitments
         self.counts = commitments.counts
         self.status_over_time = commitments.status_over_time

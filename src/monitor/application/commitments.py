@@ -269,6 +269,22 @@ class Commitments:
             by,
         )
 
+    def unsupported(self, commitment_id: str) -> str | None:
+        """A warning when the status in force rests on evidence that is all retracted now
+        (after `evidence retract`): the status stands, but nothing supports it."""
+        state = self.load(commitment_id)
+        latest = state.latest_assessment()
+        if latest is None or not latest.evidence_ids:
+            return None
+        live = {e.evidence_id for e in state.live_evidence()}
+        if live.intersection(latest.evidence_ids):
+            return None
+        return (
+            f"the status in force ({latest.status.value}, assessment "
+            f"{str(latest.assessment_id)[:8]}) now rests on no evidence: assess it again "
+            "with new evidence, or withdraw it"
+        )
+
     def _meta(self, actor: str) -> dict[str, Any]:
         return {"actor": actor.strip() or "unknown"}
 

@@ -286,4 +286,7 @@ def evidence_retract(
     with open_monitor() as monitor:
         events = monitor.retract_evidence(commitment_id, evidence_id, reason=reason, by=by)
         zone = monitor.settings.timezone
+        warning = monitor.unsupported(commitment_id)
     print_recorded(events, as_json, zone)
+    if warning:
+        err.print(f"warning: {escape(warning)}")
