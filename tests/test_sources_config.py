@@ -131,6 +131,7 @@ OPML = b"""<?xml version="1.0"?><opml version="2.0"><head><title>x</title></head
 <outline title="State Dept" xmlUrl="https://example.org/other.xml"/></outline>
 <outline text="no feed here" htmlUrl="https://example.org/"/>
 <outline text="News" xmlUrl="https://news.google.com/rss/search?q=EPCC"/>
+<outline text="Local file" xmlUrl="file:///etc/passwd"/>
 </body></opml>"""
 
 
@@ -143,8 +144,11 @@ def test_opml_import_and_export(monitor: Monitor, tmp_path: Path) -> None:
     ]
     path = tmp_path / "feeds.opml"
     path.write_bytes(OPML)
-    assert monitor.intake.import_opml(path) == ["state-dept", "state-dept-2", "news"]
-    assert monitor.intake.import_opml(path) == []  # nothing twice
+    first = monitor.intake.import_opml(path)
+    assert first.added == ["state-dept", "state-dept-2", "news"]
+    assert first.refused == ["Local file: not an http(s) URL with a valid host"]
+    again = monitor.intake.import_opml(path)  # nothing twice
+    assert (again.added, again.known) == ([], ["state-dept", "state-dept-2", "news"])
     exported = monitor.intake.export_opml()
     assert parse_opml(exported)[0].url.startswith("https://")
     assert {s.url for s in parse_opml(exported)} == {s.url for s in specs}

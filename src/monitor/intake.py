@@ -99,6 +99,17 @@ class Rematch:
     dropped_count: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class OpmlImport:
+    """What `sources import` did with an OPML file's feeds."""
+
+    added: list[str]
+    #: feeds whose name or URL a source has already
+    known: list[str]
+    #: outlines that cannot be a source, each with why
+    refused: list[str]
+
+
 class Intake:
     """Sources, polls, proposals: given a context and one peer, the commitments capability
     (the commitments a proposal is about, and commands on them)."""
@@ -175,19 +186,22 @@ class Intake:
         self._register([spec], by)
         return self.source(name)
 
-    def import_opml(self, path: Path, *, by: str = "cli") -> list[str]:
-        """Register every feed of an OPML file whose name is not taken."""
+    def import_opml(self, path: Path, *, by: str = "cli") -> OpmlImport:
+        """Register every feed of an OPML file whose name and URL are not taken: what was
+        added, what was known already, and what could not be a source."""
         self.context.require_schema()
         try:
             body = path.read_bytes()
         except OSError as exc:
             raise MonitorError(f"cannot read {path}: {exc.strerror}") from exc
-        specs = source_config.parse_opml(body)
+        refused: list[str] = []
+        specs = source_config.parse_opml(body, refused=refused)
         taken = {v.name for v in self.sources(include_removed=True) if not v.removed}
         urls = {v.url for v in self.sources()}
         fresh = [s for s in specs if s.name not in taken and s.url not in urls]
         self._register(fresh, by)
-        return [s.name for s in fresh]
+        known = [s.name for s in specs if s not in fresh]
+        return OpmlImport([s.name for s in fresh], known, refused)
 
     def export_opml(self) -> bytes:
         """Every active source as OPML 2.0."""

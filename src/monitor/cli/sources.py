@@ -89,8 +89,14 @@ def sources_import(
 ) -> None:
     """Add every feed of an OPML file (names and URLs already known are skipped)."""
     with open_monitor() as monitor:
-        names = monitor.intake.import_opml(file, by=by)
-    out.print(f"added {len(names)} source(s)" + (f": {', '.join(names)}" if names else ""))
+        done = monitor.intake.import_opml(file, by=by)
+    listed = f": {', '.join(done.added)}" if done.added else ""
+    out.print(
+        f"added {len(done.added)} source(s){listed}; {len(done.known)} already known; "
+        f"{len(done.refused)} refused"
+    )
+    for reason in done.refused:
+        out.print(f"  refused {escape(reason)}")
 
 
 @sources_app.command("export")

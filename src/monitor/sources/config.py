@@ -222,8 +222,11 @@ def _slug(text: str) -> str:
     return slug[:60] or "feed"
 
 
-def parse_opml(body: bytes, default_interval: int = 3600) -> list[SourceRegistered]:
-    """Feeds of an OPML file (nested outlines too), with unique names made from their titles."""
+def parse_opml(
+    body: bytes, default_interval: int = 3600, refused: list[str] | None = None
+) -> list[SourceRegistered]:
+    """Feeds of an OPML file (nested outlines too), with unique names made from their titles;
+    each feed outline that cannot be a source is named in ``refused``, with why."""
     try:
         root = SafeElementTree.fromstring(body)
     except Exception as exc:  # defusedxml raises several types; all mean "not usable OPML"
@@ -233,6 +236,9 @@ def parse_opml(body: bytes, default_interval: int = 3600) -> list[SourceRegister
     for outline in root.iter("outline"):
         url = (outline.get("xmlUrl") or "").strip()
         if not usable_url(url):
+            if url and refused is not None:  # an outline without xmlUrl is a folder
+                label = outline.get("title") or outline.get("text") or url
+                refused.append(f"{label[:80]}: not an http(s) URL with a valid host")
             continue
         base = _slug(outline.get("title") or outline.get("text") or url)
         name, n = base, 2
