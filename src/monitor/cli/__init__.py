@@ -132,6 +132,10 @@ USER_MISTAKES: tuple[type[MonitorError], ...] = (
 def main() -> None:
     """Entry point: run the app, turning MonitorError into one line; exit 2 for a user's
     mistake, 1 for a failure."""
+    if sys.argv[1:] == ["--version"]:
+        # asked by scripts and package managers: answered without building every command
+        sys.stdout.write(f"monitor {__version__}\n")
+        return
     try:
         app()
     except CatalogueError as exc:
