@@ -372,3 +372,15 @@ def test_a_taken_web_port_is_one_line_before_anything_starts(workdir: Path) -> N
             assert proc.returncode == 2, (command, proc.stdout, proc.stderr)
             assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
             assert "starting" not in proc.stdout  # the scheduler never started
+
+
+def test_poll_all_when_every_source_fails_exits_1_naming_each_host(workdir: Path) -> None:
+    """Issue 13: a round where nothing could be read is a failure, with each host named
+    (a DNS failure included), not a summary line and exit 0."""
+    run(workdir, "init")
+    run(workdir, "sources", "add", "https://feeds.example.invalid/rss", "--name", "nowhere")
+    run(workdir, "sources", "add", "http://127.0.0.1:1/feed", "--name", "closed")
+    failed = run(workdir, "poll", "--all", code=1)
+    assert "every source failed (2)" in failed.stderr
+    assert "nowhere (feeds.example.invalid):" in failed.stderr
+    assert "closed (127.0.0.1):" in failed.stderr

@@ -11,11 +11,12 @@ import dataclasses
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
 
 import typer
 
 from monitor.cli.options import ByOpt, JsonOpt, open_monitor
-from monitor.cli.output import escape, out, print_json, progress_bar, timestamp
+from monitor.cli.output import err, escape, out, print_json, progress_bar, timestamp
 from monitor.dates import local
 from monitor.shapes import source_json
 
@@ -147,3 +148,11 @@ def poll(
     )
     for name in report.skipped:
         out.print(f"skipped {name}: changed by someone else meanwhile; it stays due")
+    if report.sources and report.failed == report.sources:
+        # nothing could be read: say where each failure was (a name alone hides a DNS
+        # failure or a proxy), and fail the command for scripts and cron
+        hosts = {v.name: urlsplit(v.url).hostname or v.url for v in sources}
+        err.print(f"error: every source failed ({report.failed}):")
+        for name, error in report.failures:
+            err.print(f"  {escape(name)} ({escape(hosts.get(name, '?'))}): {escape(error)}")
+        raise typer.Exit(1)
