@@ -90,3 +90,23 @@ def test_a_project_without_its_own_catalogue_uses_the_one_that_ships(tmp_path: P
     settings = load_settings(tmp_path / "config" / "monitor.toml", env={})
     assert settings.data_dir == tmp_path / "data"  # a project keeps its data with it
     assert settings.catalogue.read_bytes() == (ROOT / "config" / "commitments.toml").read_bytes()
+
+
+def test_every_setting_is_shown_with_where_it_came_from(tmp_path: Path) -> None:
+    """`monitor config` (issue 13): file, environment or default for every setting, poll,
+    SMTP and digest ones included; secrets masked."""
+    from monitor.settings import sources_of
+
+    path = write(tmp_path, '[poll]\nconcurrency = 4\n[smtp]\nhost = "mail.example.org"\n')
+    env = {
+        "MONITOR_DATABASE_URL": "postgresql://monitor:hunter2@db/monitor",
+        "MONITOR_SMTP_PASSWORD": "hunter2",
+    }
+    shown = {s.name: (s.value, s.source) for s in sources_of(path, env)}
+    assert {s.name for s in SETTINGS} <= set(shown)
+    assert shown["poll.concurrency"] == ("4", "file")
+    assert shown["smtp.host"] == ("mail.example.org", "file")
+    assert shown["display.timezone"] == ("UTC", "default")
+    assert shown["database.database_url"] == ("postgresql://monitor:***@db/monitor", "environment")
+    assert shown["smtp.password"] == ("(set)", "environment")
+    assert "hunter2" not in repr(shown)

@@ -540,3 +540,51 @@ def bundled_catalogue() -> Path:
 def _catalogue(base: Path, configured: str, explicit: bool) -> Path:
     path = (base / configured).resolve()
     return path if explicit or path.is_file() else bundled_catalogue()
+
+
+@dataclass(frozen=True, slots=True)
+class SettingSource:
+    """One setting as `monitor config` shows it: its value and where the value came from."""
+
+    name: str
+    value: str
+    #: "file", "environment" or "default"
+    source: str
+    env: str
+
+
+def _masked(name: str, value: str) -> str:
+    if name == "database.database_url" and value:
+        return make_url(value).render_as_string(hide_password=True)
+    return value
+
+
+def sources_of(
+    config: Path | None = None, env: Mapping[str, str] | None = None
+) -> list[SettingSource]:
+    """Every setting with its value and its source (file, environment or default), secrets
+    masked; the SMTP password, read only from the environment, shows whether it is set."""
+    env = os.environ if env is None else env
+    path = find_config(config, env)
+    scalars: dict[str, str] = {}
+    if path is not None:
+        scalars, _ = _read_file(path.resolve())
+    shown = []
+    for setting in SETTINGS:
+        if setting.env in env:
+            value, source = env[setting.env], "environment"
+        elif setting.name in scalars:
+            value, source = scalars[setting.name], "file"
+        else:
+            value, source = setting.default, "default"
+        shown.append(SettingSource(setting.name, _masked(setting.name, value), source, setting.env))
+    password_set = bool(env.get(PASSWORD_ENV))
+    shown.append(
+        SettingSource(
+            "smtp.password",
+            "(set)" if password_set else "(not set)",
+            "environment" if password_set else "default",
+            PASSWORD_ENV,
+        )
+    )
+    return shown

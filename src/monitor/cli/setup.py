@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from monitor.cli.options import JsonOpt, open_monitor, root_options
-from monitor.cli.output import out, print_json
+from monitor.cli.output import escape, out, print_json
 
 if TYPE_CHECKING:
     from monitor.core import SyncReport
@@ -64,6 +64,8 @@ def init(as_json: JsonOpt = False) -> None:
         )
     )
     out.print(f"{where}: {schema}")
+    settings = monitor.settings
+    out.print(f"data folder: {settings.data_dir}; catalogue: {settings.catalogue}")
     for line in _sync_lines(report):
         out.print(line)
     for kind, names in sources.items():
@@ -98,13 +100,29 @@ def sync(
 
 
 def show_config(as_json: JsonOpt = False) -> None:
-    """Show the settings in effect (file, environment and defaults combined)."""
-    from monitor.settings import describe, load_settings
+    """Show every setting in effect and where it came from (the config file, a MONITOR_*
+    environment variable, or the default); secrets masked."""
+    from monitor.settings import describe, load_settings, sources_of
 
     settings = load_settings(root_options.config)
-    values = describe(settings)
+    shown = sources_of(root_options.config)
     if as_json:
-        print_json(values)
+        print_json(
+            {
+                "config_file": str(settings.config_file) if settings.config_file else None,
+                "settings": [
+                    {"name": s.name, "value": s.value, "source": s.source, "env": s.env}
+                    for s in shown
+                ],
+                "resolved": describe(settings),
+            }
+        )
         return
-    for key, value in values.items():
-        out.print(f"{key} = {value}")
+    out.print(f"config file: {settings.config_file or '(none: defaults and environment)'}")
+    out.print(f"data folder: {settings.data_dir}")
+    out.print(f"catalogue:   {settings.catalogue}")
+    width = max(len(s.name) for s in shown)
+    for s in shown:
+        origin = f"{s.source} ({s.env})" if s.source == "environment" else s.source
+        line = f"{s.name:<{width}} = {s.value!r}  [{origin}]"
+        out.print(escape(line), highlight=False)
