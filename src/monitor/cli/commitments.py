@@ -210,11 +210,6 @@ def status_set(
     with open_monitor() as monitor:
         zone = monitor.settings.timezone
         effective_at = parse_moment(effective, zone) if effective else monitor.clock.now()
-        if not effective:
-            err.print(
-                f"effective {local_date(effective_at, zone)} (today): when it took effect in "
-                "the world; give --effective YYYY-MM-DD for another day"
-            )
         events = monitor.set_status(
             commitment_id,
             status,
@@ -225,6 +220,11 @@ def status_set(
             note=note,
         )
     print_recorded(events, as_json, zone)
+    if not effective:  # said after it worked: an error stays one line
+        err.print(
+            f"effective {local_date(effective_at, zone)} (today): when it took effect in "
+            "the world; give --effective YYYY-MM-DD for another day"
+        )
 
 
 @status_app.command("correct")
