@@ -310,12 +310,8 @@ class Intake:
         limit: int = 200,
         offset: int = 0,
     ) -> list[ProposalView]:
-        """Proposals waiting for review (snoozed ones once their date has come), best first.
-
-        Best first is: score, then the newest proposal, then the id. Pending and due snoozed
-        proposals are read as two runs in that order (each walks an index, none sorts the
-        whole table) and merged.
-        """
+        """Proposals waiting for review (snoozed ones once their date has come), best first
+        (the read model's query: :func:`monitor.projections.proposal_queries.queue`)."""
         self.context.require_schema()
         self.projection.catch_up()
         now = format_timestamp(self.context.clock.now())
