@@ -250,7 +250,7 @@ def test_bad_configuration_names_the_key_and_writes_nothing(tmp_path: Path) -> N
         text=True,
         timeout=60,
     )
-    assert result.returncode == 1
+    assert result.returncode == 2  # a mistake in the configuration: exit 2
     assert result.stderr.strip().splitlines() == [
         "error: service.tick_seconds: '-1' is not a number from 0.05 to 3600"
     ]

@@ -537,7 +537,7 @@ def test_monitor_review_story_accepts_it_once_with_every_member_url(
 ) -> None:
     ids = seed_queue(monitor)
     story = ids["kyodo"][:8]
-    refused = cli(project, "review", story, "accept", "--by", "ana", code=1).stderr
+    refused = cli(project, "review", story, "accept", "--by", "ana", code=2).stderr
     assert "waits on 2 commitments (EPCC23-SEMI-01, EPCC23-SEMI-02)" in refused
     out = cli(
         project, "review", story, "accept", "--commitment", "EPCC23-SEMI-01", "--by", "ana"
@@ -584,7 +584,7 @@ def test_monitor_review_story_accepts_it_once_with_every_member_url(
         "other",
         "--by",
         "bo",
-        code=1,
+        code=2,
     ).stderr
     assert "already" in again
     # With one commitment left, none needs naming.
