@@ -302,8 +302,10 @@ class Commitments:
                 f"unknown status {status!r} (one of: {', '.join(s.value for s in Status)})"
             )
         self.projection.catch_up()
-        if topic and topic.casefold() not in {t.casefold() for t in queries.topics(self.engine)}:
-            raise unknown("topic", topic, queries.topics(self.engine))
+        if topic:
+            known = queries.topics(self.engine)
+            if topic.casefold() not in {t.casefold() for t in known}:
+                raise unknown("topic", topic, known)
         return queries.commitments(
             self.engine, status=status, topic=topic, include_retired=include_retired
         )

@@ -58,11 +58,8 @@ def timestamp(value: str | None) -> Any:
     return parse_timestamp(value) if value else None
 
 
-#: the events that bring an id into being (a correction names its assessment, not a new one)
-_NAMES_ITS_ID = {
-    "assessment_id": ("StatusAssessed",),
-    "evidence_id": ("EvidenceAccepted",),
-}
+#: the events that bring an id into being, and the id (a correction names an old one)
+_MADE_ID = {"StatusAssessed": "assessment", "EvidenceAccepted": "evidence"}
 
 
 def print_recorded(events: list[Any], as_json: bool, zone: Any) -> None:
@@ -71,12 +68,10 @@ def print_recorded(events: list[Any], as_json: bool, zone: Any) -> None:
         print_json(recorded_json(events))
         return
     for e in events:
-        # the ids later commands take (status correct, evidence retract, undo)
-        named = [
-            f"{kind} {e.data[key][:MIN_PREFIX]}"
-            for key, kind in (("assessment_id", "assessment"), ("evidence_id", "evidence"))
-            if isinstance(e.data.get(key), str) and e.event_type in _NAMES_ITS_ID.get(key, ())
-        ]
+        # the id later commands take (status correct, evidence retract)
+        kind = _MADE_ID.get(e.event_type)
+        made = e.data.get(f"{kind}_id") if kind else None
+        named = [f"{kind} {made[:MIN_PREFIX]}"] if isinstance(made, str) else []
         more = f" ({', '.join(named)})" if named else ""
         out.print(f"recorded {e.event_type} {e.event_id} at {local(e.recorded_at, zone)}{more}")
 
