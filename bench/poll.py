@@ -114,14 +114,14 @@ def run_monitor(base: str, feeds: int, folder: Path) -> tuple[float, float, int,
     )
     with Monitor.open(load_settings(config / "monitor.toml", env={})) as monitor:
         monitor.init()
-        monitor.intake.import_opml(opml)
-        sources = monitor.intake.due(everything=True)
+        monitor.sources.import_opml(opml)
+        sources = monitor.sources.due(everything=True)
         start = time.perf_counter()
-        first = monitor.intake.poll(sources, limits=LIMITS)
+        first = monitor.sources.poll(sources, limits=LIMITS)
         t_first = time.perf_counter() - start
-        sources = monitor.intake.due(everything=True)
+        sources = monitor.sources.due(everything=True)
         start = time.perf_counter()
-        again = monitor.intake.poll(sources, limits=LIMITS)
+        again = monitor.sources.poll(sources, limits=LIMITS)
         t_again = time.perf_counter() - start
         assert first.ok == feeds, first.failures[:3]
         assert again.not_modified == feeds, again.failures[:3]

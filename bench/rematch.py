@@ -58,11 +58,11 @@ def build(monitor: Monitor, count: int, start: int = 0) -> None:
 
 def peak_of_rematch(monitor: Monitor, page: int) -> tuple[int, int, float]:
     # the read models catch up first (in batches of their own): the rematch is measured
-    monitor.intake.projection.catch_up()
-    monitor.intake.matcher()  # compiles the rules, catches the learning read model up
+    monitor.item_views.catch_up()
+    monitor.matching.matcher()  # compiles the rules, catches the learning read model up
     tracemalloc.start()
     started = time.perf_counter()
-    result = monitor.intake.rematch(dry_run=True, page=page)
+    result = monitor.matching.rematch(dry_run=True, page=page)
     elapsed = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

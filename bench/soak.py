@@ -85,7 +85,7 @@ def main() -> int:
             kinds = Counter(
                 e.event_type for e in monitor.store.read_recent(steady) if e.position > steady_from
             )
-            checked = len(monitor.intake.sources())
+            checked = len(monitor.sources.all())
         rounds = args.rounds - WARM_UP
         growth = (rss_end - rss_start) / rss_start * 100
         health = kinds.pop("SourceChecked", 0)

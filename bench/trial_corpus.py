@@ -15,7 +15,7 @@ What it does, as a user would:
 2. starts the loopback ``FeedServer`` of the test suite (127.0.0.1 only) and registers one
    source, ``state-press``, pointing at its ``/feeds/state``;
 3. for every capture in time order: serves the capture's bytes, sets the ``FixedClock`` to the
-   capture time, and runs ``monitor.intake.poll(monitor.intake.due(names=["state-press"]))``
+   capture time, and runs ``monitor.sources.poll(monitor.sources.due(names=["state-press"]))``
    once (one poll per capture; the monitor sends its stored ETag, so an unchanged capture is
    a 304);
 4. counts what the journal holds (``ItemDiscovered``, ``ItemRevised``, ``ItemAlsoSeen``,
@@ -136,7 +136,7 @@ def replay(
         captures_with_duplicates += extra > 0
         server.set_body(FEED, body, CONTENT_TYPE)
         clock.set(moment)
-        report = monitor.intake.poll(monitor.intake.due(names=[SOURCE]))
+        report = monitor.sources.poll(monitor.sources.due(names=[SOURCE]))
         for key in ("sources", "ok", "not_modified", "failed", "items_new", "items_revised"):
             totals[key] += getattr(report, key)
         totals["proposals"] += report.proposals
@@ -369,7 +369,7 @@ def _moment(value: str | None) -> datetime | None:
 
 def undated_matches(monitor: Monitor, items: list[dict[str, Any]], top: int) -> dict[str, Any]:
     """The catalogue's matcher on every item, dated as stored and undated (no date rule)."""
-    matcher = monitor.intake.matcher()
+    matcher = monitor.matching.matcher()
     per_commitment: Counter[str] = Counter()
     dated_matches = 0
     matched_items: list[dict[str, Any]] = []
@@ -450,7 +450,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         started = time.perf_counter()
         monitor.init("trial on the State Department press-release captures")
         url = server.url(f"/feeds/{FEED}")
-        monitor.intake.add_source(url, SOURCE, interval="15m", by="trial")
+        monitor.sources.add(url, SOURCE, interval="15m", by="trial")
         timings["init"] = round(time.perf_counter() - started, 2)
         print(f"source {SOURCE} -> {url}; replaying one poll per capture", flush=True)
 
@@ -484,7 +484,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         result["edits"] = edits(journal, args.examples)
 
         started = time.perf_counter()
-        rematch = monitor.intake.rematch(dry_run=True)
+        rematch = monitor.matching.rematch(dry_run=True)
         timings["rematch_dry_run"] = round(time.perf_counter() - started, 2)
         result["rematch_dry_run"] = {
             "matcher_version": rematch.matcher_version,

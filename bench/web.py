@@ -25,7 +25,7 @@ import httpx
 from argon2 import PasswordHasher
 
 from monitor import Monitor, load_settings
-from monitor.accounts import Accounts
+from monitor.application.accounts import Accounts
 from monitor.events import (
     CommitmentRegistered,
     EvidenceProposed,
@@ -203,7 +203,7 @@ def main() -> int:
             if not reuse:
                 build(monitor, args.events)
             monitor.projection.catch_up()
-            monitor.intake.projection.catch_up()
+            monitor.item_views.catch_up()
             verb = "reused" if reuse else "built"
             print(
                 f"{verb} {monitor.last_position():,} events in {time.perf_counter() - start:.1f} s"

@@ -85,8 +85,8 @@ def poll_hostile_feed(monitor: Monitor, feed_server: FeedServer, name: str) -> N
         ),
     )
     write_sources(monitor.settings.base_dir, {name: feed_server.url(f"/feeds/{name}")})
-    monitor.intake.sync_sources()
-    monitor.intake.poll(monitor.intake.due(), limits=LIMITS)
+    monitor.sources.sync()
+    monitor.sources.poll(monitor.sources.due(), limits=LIMITS)
 
 
 def parts(message: EmailMessage) -> tuple[str, str]:

@@ -6,7 +6,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from monitor import CommandRejected, Monitor
-from monitor.accounts import Accounts
+from monitor.application.accounts import Accounts
 
 # Cheap Argon2 parameters for tests only (the defaults are deliberately slow).
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)

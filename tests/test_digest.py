@@ -55,7 +55,7 @@ def test_content_mime_structure_headers_and_escaping(
             evidence=["https://www.meti.go.jp/english/press/2024/0411_001.html"],
         )
         poll_hostile_feed(monitor, feed_server, f"digest{id(monitor)}")
-        queue = monitor.intake.queue()
+        queue = monitor.review.queue()
         waiting, best = len(queue), queue[0].commitment_id
         assert waiting >= 2
         # 12:00 UTC is 21:00 in Tokyo: Ana's 07:30 has passed today.

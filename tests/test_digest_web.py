@@ -9,7 +9,7 @@ import httpx
 from argon2 import PasswordHasher
 
 from monitor import FixedClock
-from monitor.accounts import Accounts
+from monitor.application.accounts import Accounts
 from monitor.web import create_app
 
 from .digestkit import ANA, BOB, configure, open_monitor

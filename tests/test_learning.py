@@ -44,27 +44,27 @@ def test_replaying_the_development_set_learns_without_losing(
 
 def test_review_decisions_reach_the_matcher_and_a_rebuild_agrees(reviewed) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     monitor: Monitor = reviewed[0]
-    assert RULE not in monitor.intake.matcher().learned
+    assert RULE not in monitor.matching.matcher().learned
     pid = proposal(monitor, "EPCC23-SEMI-01")
-    monitor.intake.review(pid[:8], "reject", by="bob", reason="irrelevant")
-    taught = monitor.intake.matcher().learned
+    monitor.review.decide(pid[:8], "reject", by="bob", reason="irrelevant")
+    taught = monitor.matching.matcher().learned
     assert taught[RULE] < 1.0
-    live = monitor.intake.learning.records()
+    live = monitor.learning.records()
     monitor.rebuild()
-    assert monitor.intake.learning.records() == live
+    assert monitor.learning.records() == live
     # undoing the decision takes it back
     [rejected] = [
         e
         for e in monitor.store.read_stream(f"proposal-{pid}")
         if e.event_type == "EvidenceRejected"
     ]
-    monitor.intake.undo(rejected.event_id, by="bob", rationale="wrong button")
-    assert RULE not in monitor.intake.matcher().learned
+    monitor.review.undo(rejected.event_id, by="bob", rationale="wrong button")
+    assert RULE not in monitor.matching.matcher().learned
 
 
 @pytest.mark.parametrize("reason", ["duplicate", "before-commitment"])
 def test_rejections_that_say_nothing_of_the_rule_teach_nothing(reviewed, reason: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     monitor: Monitor = reviewed[0]
     pid = proposal(monitor, "EPCC23-SEMI-01")
-    monitor.intake.review(pid[:8], "reject", by="bob", reason=reason)
-    assert RULE not in monitor.intake.matcher().learned
+    monitor.review.decide(pid[:8], "reject", by="bob", reason=reason)
+    assert RULE not in monitor.matching.matcher().learned

@@ -82,7 +82,7 @@ def events_of(monitor: Monitor, event_type: str) -> list[dict]:
 
 
 def poll(monitor: Monitor, everything: bool = True):  # type: ignore[no-untyped-def]
-    return monitor.intake.poll(monitor.intake.due(everything=everything), limits=LIMITS)
+    return monitor.sources.poll(monitor.sources.due(everything=everything), limits=LIMITS)
 
 
 def test_first_poll_then_an_unchanged_repoll(setup, feed_server: FeedServer, project: Path) -> None:  # type: ignore[no-untyped-def]
@@ -101,10 +101,10 @@ def test_first_poll_then_an_unchanged_repoll(setup, feed_server: FeedServer, pro
     second = poll(monitor, everything=False)
     assert (second.not_modified, second.items_new, second.proposals) == (1, 0, 0)
     assert monitor.last_position() == before + 1  # the check itself, nothing else
-    health = monitor.intake.source(f"{p}-a")
+    health = monitor.sources.get(f"{p}-a")
     assert health.last_outcome == "not_modified"
     assert health.items_seen == 3
-    queue = monitor.intake.queue()
+    queue = monitor.review.queue()
     assert [q.commitment_id for q in queue] == ["EPCC23-SEMI-01", "EPCC23-SEMI-02"]
 
 
@@ -178,16 +178,16 @@ def test_failures_back_off_and_retry_after_is_honoured(  # type: ignore[no-untyp
     for _ in range(8):
         report = poll(monitor)
         assert report.ok + report.not_modified == 1  # the healthy source is unaffected
-        down = monitor.intake.source(f"{p}-down")
+        down = monitor.sources.get(f"{p}-down")
         delays.append(datetime.fromisoformat(down.next_check_at) - clock.now())  # type: ignore[arg-type]
         clock.advance(timedelta(minutes=1))
     assert delays[1] > delays[0]
     assert max(delays) <= timedelta(hours=24)
     assert delays[-1] >= timedelta(hours=24) * 0.8  # capped at a day, with jitter below
-    down = monitor.intake.source(f"{p}-down")
+    down = monitor.sources.get(f"{p}-down")
     assert (down.consecutive_failures, down.last_status) == (8, 500)
     assert down.failing_since is not None
-    limited = monitor.intake.source(f"{p}-limited")
+    limited = monitor.sources.get(f"{p}-limited")
     wait = datetime.fromisoformat(limited.next_check_at) - clock.now()  # type: ignore[arg-type]
     assert wait >= timedelta(seconds=7200) - timedelta(minutes=1)
     assert "HTTP 429" in (limited.last_error or "")
@@ -198,11 +198,11 @@ def test_only_due_sources_are_polled(setup, feed_server: FeedServer, project: Pa
     feed_server.set_body(f"{p}-d", rss(UNRELATED))
     write_sources(project, {f"{p}-d": feed_server.url(f"/feeds/{p}-d")})
     monitor.init()
-    assert [s.name for s in monitor.intake.due()] == [f"{p}-d"]
+    assert [s.name for s in monitor.sources.due()] == [f"{p}-d"]
     poll(monitor, everything=False)
-    assert monitor.intake.due() == []
+    assert monitor.sources.due() == []
     clock.advance(timedelta(minutes=31))
-    assert [s.name for s in monitor.intake.due()] == [f"{p}-d"]
+    assert [s.name for s in monitor.sources.due()] == [f"{p}-d"]
 
 
 def test_rematch_proposes_only_what_is_new(setup, feed_server: FeedServer, project: Path) -> None:  # type: ignore[no-untyped-def]
@@ -211,7 +211,7 @@ def test_rematch_proposes_only_what_is_new(setup, feed_server: FeedServer, proje
     write_sources(project, {f"{p}-r": feed_server.url(f"/feeds/{p}-r")})
     monitor.init()
     poll(monitor)
-    assert monitor.intake.rematch(dry_run=True).new == []
+    assert monitor.matching.rematch(dry_run=True).new == []
     # A catalogue change: passports now count for the coercion commitment.
     path = monitor.settings.catalogue
     text = path.read_text(encoding="utf-8")
@@ -222,27 +222,27 @@ def test_rematch_proposes_only_what_is_new(setup, feed_server: FeedServer, proje
     )
     monitor.sync()
     before = monitor.last_position()
-    dry = monitor.intake.rematch(dry_run=True, page=1)  # one item a page: pages join up
+    dry = monitor.matching.rematch(dry_run=True, page=1)  # one item a page: pages join up
     assert [(n.commitment_id, n.title) for n in dry.new] == [
         ("EPCC23-COER-02", "Passport fees change")
     ]
     assert (dry.items, dry.new_count, dry.dropped_count) == (2, 1, 0)
     assert monitor.last_position() == before  # a dry run writes nothing
-    done = monitor.intake.rematch(dry_run=False, page=1)
+    done = monitor.matching.rematch(dry_run=False, page=1)
     assert len(done.new) == 1
-    assert monitor.intake.rematch(dry_run=False).new == []
-    assert {q.title for q in monitor.intake.queue(commitment="EPCC23-COER-02")} == {
+    assert monitor.matching.rematch(dry_run=False).new == []
+    assert {q.title for q in monitor.review.queue(commitment="EPCC23-COER-02")} == {
         "Passport fees change"
     }
     # The rule change taken back: the waiting proposal is shown as dropped, and stays.
     path.write_text(text)
     monitor.sync()
-    dropped = monitor.intake.rematch(dry_run=True)
+    dropped = monitor.matching.rematch(dry_run=True)
     assert [(d.commitment_id, d.title) for d in dropped.dropped] == [
         ("EPCC23-COER-02", "Passport fees change")
     ]
-    assert monitor.intake.rematch(dry_run=False).dropped_count == 1
-    assert {q.title for q in monitor.intake.queue(commitment="EPCC23-COER-02")} == {
+    assert monitor.matching.rematch(dry_run=False).dropped_count == 1
+    assert {q.title for q in monitor.review.queue(commitment="EPCC23-COER-02")} == {
         "Passport fees change"
     }
 
@@ -278,9 +278,9 @@ def test_every_failure_is_recorded_and_the_healthy_source_is_unaffected(  # type
         max_body=1024 * 1024,
         max_decoded=1024 * 1024,
     )
-    report = monitor.intake.poll(monitor.intake.due(everything=True), limits=limits)
+    report = monitor.sources.poll(monitor.sources.due(everything=True), limits=limits)
     assert report.sources == len(FAILURE_MODES) + 1
-    health = {s.name: s for s in monitor.intake.sources()}
+    health = {s.name: s for s in monitor.sources.all()}
     assert (health[f"{p}-fine"].last_outcome, health[f"{p}-fine"].items_seen) == ("ok", 1)
     for name, (_path, error) in FAILURE_MODES.items():
         source = health[f"{p}-{name}"]
@@ -333,7 +333,7 @@ def test_an_edit_after_another_source_saw_the_item_is_recorded(  # type: ignore[
     clock.advance(timedelta(hours=1))
     report = poll(monitor)
     assert (report.items_revised, report.skipped) == (1, [])
-    [view] = [i for i in monitor.intake.sources() if i.name == origin]
+    [view] = [i for i in monitor.sources.all() if i.name == origin]
     assert view.last_outcome == "ok"
     with monitor.engine.connect() as conn:
         from sqlalchemy import text
@@ -359,8 +359,8 @@ def test_edits_count_from_whichever_source_saw_the_story_first(  # type: ignore[
         {origin: feed_server.url(f"/feeds/{origin}"), copy: feed_server.url(f"/feeds/{copy}")},
     )
     monitor.init()
-    monitor.intake.poll(monitor.intake.due(names=[copy]), limits=LIMITS)
-    monitor.intake.poll(monitor.intake.due(names=[origin]), limits=LIMITS)
+    monitor.sources.poll(monitor.sources.due(names=[copy]), limits=LIMITS)
+    monitor.sources.poll(monitor.sources.due(names=[origin]), limits=LIMITS)
     assert len(events_of(monitor, "ItemAlsoSeen")) == 1
     feed_server.set_body(origin, rss(story.replace("v1", "v2: legacy chips")))
     clock.advance(timedelta(hours=1))
@@ -382,17 +382,17 @@ def test_a_stopped_round_keeps_what_it_recorded_and_leaves_the_rest_due(  # type
     monitor.init()
     stop = threading.Event()
     # The service's shutdown, as the first source is recorded: the slow ones are in flight.
-    report = monitor.intake.poll(
-        monitor.intake.due(everything=True),
+    report = monitor.sources.poll(
+        monitor.sources.due(everything=True),
         chunk=1,
         stop=stop,
         on_recorded=lambda plan, done, total: stop.set(),
     )
     assert report.stopped
     assert (report.sources, report.ok) == (1, 1)
-    health = {s.name: s for s in monitor.intake.sources()}
+    health = {s.name: s for s in monitor.sources.all()}
     assert health[f"{p}-fine"].last_outcome == "ok"
     # Untouched, so still due: the next round checks them.
     assert all(health[name].last_outcome is None for name in slow)
-    assert {s.name for s in monitor.intake.due()} >= set(slow)
+    assert {s.name for s in monitor.sources.due()} >= set(slow)
     assert monitor.verify().ok

@@ -87,6 +87,6 @@ def test_kill_mid_round_then_repoll(
         assert Counter(proposed).most_common(1)[0][1] == 1
         assert len(proposed) == len(discovered) * 2  # SEMI-01 and SEMI-02 for every item
         assert monitor.verify().ok
-        health = {s.name: s for s in monitor.intake.sources()}
+        health = {s.name: s for s in monitor.sources.all()}
         assert all(health[n].items_seen == ITEMS for n in [*names, held])
-        assert monitor.intake.due() == []
+        assert monitor.sources.due() == []

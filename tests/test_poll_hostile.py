@@ -46,7 +46,7 @@ def test_an_unusable_source_url_is_a_failed_check(
     feed_server.set_body(f"{p}-ok", rss(item("1", "fine")))
     # Sources added by hand are checked; one that slipped in (an older store) is a failure.
     monitor.init()
-    monitor.intake.add_source(feed_server.url(f"/feeds/{p}-ok"), f"{p}-ok")
+    monitor.sources.add(feed_server.url(f"/feeds/{p}-ok"), f"{p}-ok")
     from monitor.events import SourceRegistered, source_stream, to_new_event
 
     bad = SourceRegistered(
@@ -55,7 +55,7 @@ def test_an_unusable_source_url_is_a_failed_check(
     monitor.store.append(source_stream(bad.name), [to_new_event(bad)], 0)
     report = poll(monitor)
     assert (report.ok, report.failed) == (1, 1)
-    assert "zz" in (monitor.intake.source(f"{p}-bad").last_error or "")
+    assert "zz" in (monitor.sources.get(f"{p}-bad").last_error or "")
 
 
 def test_edits_that_flip_back_are_all_recorded(
@@ -117,7 +117,7 @@ def test_poll_settings_reach_the_fetcher(project: Path, feed_server: FeedServer)
     write_sources(project, {"slow": feed_server.url("/slow-headers?seconds=30")})
     with Monitor.open(load_settings(config, env={}), FixedClock(NOW)) as monitor:
         monitor.init()
-        report = monitor.intake.poll(monitor.intake.due(everything=True))
+        report = monitor.sources.poll(monitor.sources.due(everything=True))
         assert report.failures == [("slow", "the server stopped answering for 0.3 s")]
 
 
@@ -137,7 +137,7 @@ def test_a_runaway_parse_is_cut_off_and_the_round_goes_on(  # type: ignore[no-un
     )
     monitor.init()
     limits = FetchLimits(connect_timeout=1, read_timeout=2, deadline=5, parse_timeout=0.2)
-    report = monitor.intake.poll(monitor.intake.due(everything=True), limits=limits)
+    report = monitor.sources.poll(monitor.sources.due(everything=True), limits=limits)
     assert report.ok == 1
     assert report.failures == [(f"{p}-tar", "not a feed: parsing took over 0.2 s")]
 
@@ -161,14 +161,14 @@ def test_cache_control_and_a_new_url(setup, feed_server: FeedServer, project: Pa
     write_sources(project, {name: feed_server.url(f"/feeds/{name}?cache=7200")})
     monitor.init()
     poll(monitor)
-    source = monitor.intake.source(name)
+    source = monitor.sources.get(name)
     assert source.next_check_at == (clock.now() + timedelta(hours=2)).strftime(
         "%Y-%m-%dT%H:%M:%S.%fZ"
     )
     assert source.etag
     write_sources(project, {name: feed_server.url(f"/feeds/{name}")})
-    monitor.intake.sync_sources()
-    moved = monitor.intake.source(name)
+    monitor.sources.sync()
+    moved = monitor.sources.get(name)
     assert (moved.etag, moved.last_modified) == (None, None)
     poll(monitor)
     last = [r for r in feed_server.requests if r.path == f"/feeds/{name}"][-1]
@@ -193,11 +193,11 @@ def test_intake_rebuild_equals_live(setup, feed_server: FeedServer, project: Pat
         project,
         {f"{p}-1": feed_server.url(f"/feeds/{p}-1"), f"{p}-2": feed_server.url(f"/feeds/{p}-2")},
     )
-    monitor.intake.sync_sources()
+    monitor.sources.sync()
     feed_server.set_body(f"{p}-1", rss(item("a", "Legacy chips, revised", link="https://e.org/a")))
     clock.advance(timedelta(hours=1))
     poll(monitor)
-    tables = monitor.intake.projection.tables  # every read model, the counts included
+    tables = monitor.item_views.tables  # every read model, the counts included
 
     def dump() -> dict[str, list[tuple]]:
         with monitor.engine.connect() as conn:
@@ -208,6 +208,6 @@ def test_intake_rebuild_equals_live(setup, feed_server: FeedServer, project: Pat
 
     live = dump()
     assert live["proposal_view"]
-    monitor.intake.projection.rebuild()
+    monitor.item_views.rebuild()
     assert dump() == live
     assert json.loads(live["proposal_view"][0][8])  # matched terms survive as JSON

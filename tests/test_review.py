@@ -39,19 +39,19 @@ def reviewed(project: Path, feed_server: FeedServer) -> Iterator[tuple[Monitor, 
     clock = FixedClock(NOW)
     with Monitor.open(load_settings(project / "config" / "monitor.toml", env={}), clock) as m:
         m.init()
-        m.intake.poll(m.intake.due(), limits=LIMITS)
+        m.sources.poll(m.sources.due(), limits=LIMITS)
         yield m, clock
 
 
 def proposal(monitor: Monitor, commitment: str) -> str:
-    [p] = monitor.intake.queue(commitment=commitment)
+    [p] = monitor.review.queue(commitment=commitment)
     return p.proposal_id
 
 
 def test_accept_with_a_status_in_one_step(reviewed) -> None:  # type: ignore[no-untyped-def]
     monitor, _clock = reviewed
     pid = proposal(monitor, "EPCC23-SEMI-01")
-    events = monitor.intake.review(
+    events = monitor.review.decide(
         pid[:8],
         "accept",
         by="alice",
@@ -68,28 +68,28 @@ def test_accept_with_a_status_in_one_step(reviewed) -> None:  # type: ignore[no-
     assert state.status().value == "in_progress"
     [evidence] = state.evidence.values()
     assert (evidence.url, evidence.accepted_by) == ("https://example.org/1", "alice")
-    assert pid not in {p.proposal_id for p in monitor.intake.queue()}
+    assert pid not in {p.proposal_id for p in monitor.review.queue()}
     assert monitor.list_commitments(status="in_progress")[0].evidence_count == 1
     with pytest.raises(CommandRejected, match="alice already accepted"):
-        monitor.intake.review(pid, "reject", by="bob", reason="irrelevant")
+        monitor.review.decide(pid, "reject", by="bob", reason="irrelevant")
 
 
 def test_reject_and_snooze(reviewed) -> None:  # type: ignore[no-untyped-def]
     monitor, clock = reviewed
     pid = proposal(monitor, "EPCC23-SEMI-02")
     with pytest.raises(CommandRejected, match="reason must be one of"):
-        monitor.intake.review(pid, "reject", by="bob", reason="boring")
-    monitor.intake.review(pid, "reject", by="bob", reason="duplicate", note="same as SEMI-01")
+        monitor.review.decide(pid, "reject", by="bob", reason="boring")
+    monitor.review.decide(pid, "reject", by="bob", reason="duplicate", note="same as SEMI-01")
     assert events_of(monitor, "EvidenceRejected")[0]["reason"] == "duplicate"
     other = proposal(monitor, "EPCC23-ORD-03")
     with pytest.raises(CommandRejected, match="future"):
-        monitor.intake.review(other, "snooze", by="bob", until=NOW - timedelta(days=1))
-    monitor.intake.review(other, "snooze", by="bob", until=NOW + timedelta(days=7))
-    assert other not in {p.proposal_id for p in monitor.intake.queue()}
+        monitor.review.decide(other, "snooze", by="bob", until=NOW - timedelta(days=1))
+    monitor.review.decide(other, "snooze", by="bob", until=NOW + timedelta(days=7))
+    assert other not in {p.proposal_id for p in monitor.review.queue()}
     clock.advance(timedelta(days=8))
-    assert other in {p.proposal_id for p in monitor.intake.queue()}  # back when it is due
-    monitor.intake.projection.rebuild()
-    assert pid not in {p.proposal_id for p in monitor.intake.queue()}
+    assert other in {p.proposal_id for p in monitor.review.queue()}  # back when it is due
+    monitor.item_views.rebuild()
+    assert pid not in {p.proposal_id for p in monitor.review.queue()}
 
 
 def test_two_reviewers_on_one_proposal(reviewed, project: Path) -> None:  # type: ignore[no-untyped-def]
@@ -101,7 +101,7 @@ def test_two_reviewers_on_one_proposal(reviewed, project: Path) -> None:  # type
         settings = load_settings(project / "config" / "monitor.toml", env={})
         with Monitor.open(settings, FixedClock(NOW)) as own:
             try:
-                own.intake.review(pid, "accept", by=name)
+                own.review.decide(pid, "accept", by=name)
                 outcomes[name] = "accepted"
             except CommandRejected as exc:
                 outcomes[name] = str(exc)
@@ -136,7 +136,7 @@ def test_a_review_racing_another_host_is_decided_again(reviewed, project: Path) 
             state, commitment = states
             decisions.append(state.state)
             if len(decisions) == 1:
-                elsewhere.intake.review(pid, "accept", by="ben")  # first, for real
+                elsewhere.review.decide(pid, "accept", by="ben")  # first, for real
             on_proposal, on_commitment = review_rules.accept(
                 state, commitment, reviewer="ana", now=NOW, zone=UTC
             )
@@ -151,22 +151,22 @@ def test_a_review_racing_another_host_is_decided_again(reviewed, project: Path) 
 
 def test_bulk_selection_by_filter(reviewed) -> None:  # type: ignore[no-untyped-def]
     monitor, _clock = reviewed
-    chosen = monitor.intake.select_proposals("score<0.6 age>=0")
+    chosen = monitor.review.select_proposals("score<0.6 age>=0")
     assert chosen
     assert all(p.score < 0.6 for p in chosen)
-    assert monitor.intake.select_proposals("commitment=EPCC23-SEMI-01")[0].commitment_id == (
+    assert monitor.review.select_proposals("commitment=EPCC23-SEMI-01")[0].commitment_id == (
         "EPCC23-SEMI-01"
     )
     with pytest.raises(CommandRejected, match="not understood"):
-        monitor.intake.select_proposals("score~1")
+        monitor.review.select_proposals("score~1")
     with pytest.raises(CommandRejected, match="at least 6"):
-        monitor.intake.find_proposal("ab")
+        monitor.review.find_proposal("ab")
 
 
 def test_undo_is_a_compensating_event(reviewed) -> None:  # type: ignore[no-untyped-def]
     monitor, _clock = reviewed
     pid = proposal(monitor, "EPCC23-SEMI-01")
-    accepted, _evidence, assessed = monitor.intake.review(
+    accepted, _evidence, assessed = monitor.review.decide(
         pid,
         "accept",
         by="alice",
@@ -175,40 +175,40 @@ def test_undo_is_a_compensating_event(reviewed) -> None:  # type: ignore[no-unty
         effective_at=datetime(2026, 1, 5, tzinfo=UTC),
     )
     before = monitor.last_position()
-    undone = monitor.intake.undo(assessed.event_id, by="carol", rationale="too early")
+    undone = monitor.review.undo(assessed.event_id, by="carol", rationale="too early")
     assert [e.event_type for e in undone] == ["AssessmentWithdrawn"]
     assert monitor.load("EPCC23-SEMI-01").status().value == "not_yet_assessed"
     with pytest.raises(CommandRejected, match="no assessment"):
-        monitor.intake.undo(assessed.event_id, by="carol", rationale="twice")
-    undone = monitor.intake.undo(accepted.event_id, by="carol", rationale="wrong story")
+        monitor.review.undo(assessed.event_id, by="carol", rationale="twice")
+    undone = monitor.review.undo(accepted.event_id, by="carol", rationale="wrong story")
     assert sorted(e.event_type for e in undone) == ["EvidenceRetracted", "ProposalReopened"]
-    assert pid in {p.proposal_id for p in monitor.intake.queue()}  # waiting again
+    assert pid in {p.proposal_id for p in monitor.review.queue()}  # waiting again
     assert monitor.load("EPCC23-SEMI-01").live_evidence() == []
     with pytest.raises(CommandRejected, match="undone already"):
-        monitor.intake.undo(accepted.event_id, by="carol", rationale="again")
+        monitor.review.undo(accepted.event_id, by="carol", rationale="again")
     with pytest.raises(CommandRejected, match="cannot be undone"):
-        monitor.intake.undo(monitor.store.read_all(0, 1)[0].event_id, by="c", rationale="r")
+        monitor.review.undo(monitor.store.read_all(0, 1)[0].event_id, by="c", rationale="r")
     assert monitor.last_position() == before + 3  # every undo is new events; nothing deleted
     other = proposal(monitor, "EPCC23-SEMI-02")
-    [rejected] = monitor.intake.review(other, "reject", by="bob", reason="other")
-    monitor.intake.undo(rejected.event_id, by="bob", rationale="misclick")
-    assert other in {p.proposal_id for p in monitor.intake.queue()}
+    [rejected] = monitor.review.decide(other, "reject", by="bob", reason="other")
+    monitor.review.undo(rejected.event_id, by="bob", rationale="misclick")
+    assert other in {p.proposal_id for p in monitor.review.queue()}
     assert monitor.verify().ok
 
 
 def test_queue_filters_from_the_command_line(reviewed) -> None:  # type: ignore[no-untyped-def]
     monitor, _clock = reviewed
-    everything = monitor.intake.queue()
+    everything = monitor.review.queue()
     source = everything[0].source
-    assert monitor.intake.select_proposals(f"source={source}") == everything
-    assert monitor.intake.select_proposals("source=elsewhere") == []
-    assert monitor.intake.select_proposals("age>1") == []  # all proposed just now
+    assert monitor.review.select_proposals(f"source={source}") == everything
+    assert monitor.review.select_proposals("source=elsewhere") == []
+    assert monitor.review.select_proposals("age>1") == []  # all proposed just now
 
 
 def test_undo_of_an_accept_with_status_and_of_a_stale_decision(reviewed) -> None:  # type: ignore[no-untyped-def]
     monitor, clock = reviewed
     pid = proposal(monitor, "EPCC23-SEMI-01")
-    accepted, _evidence, _assessed = monitor.intake.review(
+    accepted, _evidence, _assessed = monitor.review.decide(
         pid,
         "accept",
         by="alice",
@@ -216,7 +216,7 @@ def test_undo_of_an_accept_with_status_and_of_a_stale_decision(reviewed) -> None
         rationale="legacy chip work",
         effective_at=datetime(2026, 1, 5, tzinfo=UTC),
     )
-    undone = monitor.intake.undo(accepted.event_id, by="carol", rationale="wrong story")
+    undone = monitor.review.undo(accepted.event_id, by="carol", rationale="wrong story")
     # The assessment rested on this evidence alone: it goes with it.
     assert sorted(e.event_type for e in undone) == [
         "AssessmentWithdrawn",
@@ -226,30 +226,30 @@ def test_undo_of_an_accept_with_status_and_of_a_stale_decision(reviewed) -> None
     assert monitor.load("EPCC23-SEMI-01").status().value == "not_yet_assessed"
     # An old snooze undone after a later accept must not reopen the proposal.
     other = proposal(monitor, "EPCC23-SEMI-02")
-    [snoozed] = monitor.intake.review(other, "snooze", by="bob", until=NOW + timedelta(days=1))
+    [snoozed] = monitor.review.decide(other, "snooze", by="bob", until=NOW + timedelta(days=1))
     clock.advance(timedelta(days=2))
-    monitor.intake.review(other, "accept", by="bob")
+    monitor.review.decide(other, "accept", by="bob")
     with pytest.raises(CommandRejected, match="decided again since"):
-        monitor.intake.undo(snoozed.event_id, by="bob", rationale="stale")
+        monitor.review.undo(snoozed.event_id, by="bob", rationale="stale")
     assert len(monitor.load("EPCC23-SEMI-02").live_evidence()) == 1
 
 
 def test_waiting_count_matches_the_queue(reviewed) -> None:  # type: ignore[no-untyped-def]
     monitor, clock = reviewed
-    assert monitor.intake.waiting_count() == len(monitor.intake.queue())
+    assert monitor.review.waiting_count() == len(monitor.review.queue())
     pid = proposal(monitor, "EPCC23-SEMI-01")
-    monitor.intake.review(pid, "snooze", by="bob", until=NOW + timedelta(days=1))
-    assert monitor.intake.waiting_count() == len(monitor.intake.queue())
+    monitor.review.decide(pid, "snooze", by="bob", until=NOW + timedelta(days=1))
+    assert monitor.review.waiting_count() == len(monitor.review.queue())
     clock.advance(timedelta(days=2))
-    assert monitor.intake.waiting_count() == len(monitor.intake.queue())
+    assert monitor.review.waiting_count() == len(monitor.review.queue())
     # Accepted, rejected and reopened by an undo: the kept count follows every change,
     # and a rebuild of the read models gives the same count.
-    accepted = monitor.intake.review(pid, "accept", by="bob")
+    accepted = monitor.review.decide(pid, "accept", by="bob")
     other = proposal(monitor, "EPCC23-SEMI-02")
-    monitor.intake.review(other, "reject", by="bob", reason="irrelevant")
-    assert monitor.intake.waiting_count() == len(monitor.intake.queue())
-    monitor.intake.undo(accepted[0].event_id, by="bob", rationale="too early")
-    live = monitor.intake.waiting_count()
-    assert live == len(monitor.intake.queue())
-    monitor.intake.projection.rebuild()
-    assert monitor.intake.waiting_count() == live
+    monitor.review.decide(other, "reject", by="bob", reason="irrelevant")
+    assert monitor.review.waiting_count() == len(monitor.review.queue())
+    monitor.review.undo(accepted[0].event_id, by="bob", rationale="too early")
+    live = monitor.review.waiting_count()
+    assert live == len(monitor.review.queue())
+    monitor.item_views.rebuild()
+    assert monitor.review.waiting_count() == live

@@ -82,7 +82,7 @@ def test_polls_on_a_compressed_schedule_and_a_digest_arrives(
         assert message.rcpt_tos == ["ana@example.org"]
     with open_store(project) as monitor:
         assert monitor.verify().ok
-        assert {s.name: s.items_seen for s in monitor.intake.sources()} == {
+        assert {s.name: s.items_seen for s in monitor.sources.all()} == {
             f"{prefix}-0": 3,
             f"{prefix}-1": 3,
         }
@@ -115,7 +115,7 @@ def test_sigterm_during_a_poll_exits_cleanly(project: Path, feed_server: FeedSer
         feed_server.on_request = None
     with open_store(project) as monitor:
         assert monitor.verify().ok
-        due = {s.name for s in monitor.intake.due()}
+        due = {s.name for s in monitor.sources.due()}
         assert set(slow) <= due  # abandoned untouched: the next start polls them
 
 
@@ -523,7 +523,7 @@ def test_readyz_is_not_ready_while_the_read_models_lag_the_journal(monitor: Moni
     # written as another process would, whose read models have not caught up yet; a
     # probe folds one batch (made small here) and says how far the rest is behind
     monitor.store.append_batch([StreamAppend(stream, notes, monitor.store.stream_version(stream))])
-    for read_model in (monitor.projection, monitor.intake.projection):
+    for read_model in (monitor.projection, monitor.item_views):
         read_model.batch_size = 4
     reasons = [asyncio.run(ask()).json().get("reason") for _ in range(3)]
     assert reasons == [f"the read models are {n} events behind the journal" for n in (22, 18, 14)]

@@ -144,12 +144,12 @@ def test_opml_import_and_export(monitor: Monitor, tmp_path: Path) -> None:
     ]
     path = tmp_path / "feeds.opml"
     path.write_bytes(OPML)
-    first = monitor.intake.import_opml(path)
+    first = monitor.sources.import_opml(path)
     assert first.added == ["state-dept", "state-dept-2", "news"]
     assert first.refused == ["Local file: not an http(s) URL with a valid host"]
-    again = monitor.intake.import_opml(path)  # nothing twice
+    again = monitor.sources.import_opml(path)  # nothing twice
     assert (again.added, again.known) == ([], ["state-dept", "state-dept-2", "news"])
-    exported = monitor.intake.export_opml()
+    exported = monitor.sources.export_opml()
     assert parse_opml(exported)[0].url.startswith("https://")
     assert {s.url for s in parse_opml(exported)} == {s.url for s in specs}
     with pytest.raises(MonitorError, match="not a usable OPML"):
@@ -157,16 +157,16 @@ def test_opml_import_and_export(monitor: Monitor, tmp_path: Path) -> None:
 
 
 def test_add_source_by_hand_and_sync_leaves_it_alone(monitor: Monitor) -> None:
-    added = monitor.intake.add_source("https://example.org/feed.xml", "mine", interval="2h")
+    added = monitor.sources.add("https://example.org/feed.xml", "mine", interval="2h")
     assert (added.origin, added.interval_seconds) == ("cli", 7200)
     with pytest.raises(CommandRejected, match="exists already"):
-        monitor.intake.add_source("https://example.org/other.xml", "mine")
+        monitor.sources.add("https://example.org/other.xml", "mine")
     with pytest.raises(CommandRejected, match="interval"):
-        monitor.intake.add_source("https://example.org/x.xml", "x", interval="1m")
+        monitor.sources.add("https://example.org/x.xml", "x", interval="1m")
     with pytest.raises(CommandRejected, match="http"):
-        monitor.intake.add_source("file:///etc/passwd", "y")
-    monitor.intake.sync_sources()
-    assert "mine" in {s.name for s in monitor.intake.sources()}
+        monitor.sources.add("file:///etc/passwd", "y")
+    monitor.sources.sync()
+    assert "mine" in {s.name for s in monitor.sources.all()}
 
 
 def test_sync_revises_and_removes_config_sources(monitor: Monitor) -> None:
@@ -176,11 +176,11 @@ def test_sync_revises_and_removes_config_sources(monitor: Monitor) -> None:
         '[[source]]\nname = "b"\nurl = "https://x.org/b"\n',
         encoding="utf-8",
     )
-    assert monitor.intake.sync_sources() == {"SourceRegistered": ["a", "b"]}
-    assert monitor.intake.sync_sources() == {}
+    assert monitor.sources.sync() == {"SourceRegistered": ["a", "b"]}
+    assert monitor.sources.sync() == {}
     path.write_text('[[source]]\nname = "a"\nurl = "https://x.org/a2"\ninterval = "2h"\n')
-    assert monitor.intake.sync_sources() == {"SourceRevised": ["a"], "SourceRemoved": ["b"]}
-    [a] = monitor.intake.sources()
+    assert monitor.sources.sync() == {"SourceRevised": ["a"], "SourceRemoved": ["b"]}
+    [a] = monitor.sources.all()
     assert (a.url, a.interval_seconds) == ("https://x.org/a2", 7200)
 
 
@@ -193,7 +193,7 @@ def test_a_rule_change_revises_the_search_built_from_it(project: Path, clock) ->
     settings = load_settings(project / "config" / "monitor.toml", env={})
     with Monitor.open(settings, clock) as monitor:
         monitor.init()
-        before = monitor.intake.source("ipef-search").url
+        before = monitor.sources.get("ipef-search").url
         assert "IPEF" in before
         catalogue = project / "config" / "commitments.toml"
         text = catalogue.read_text(encoding="utf-8")
@@ -206,7 +206,7 @@ def test_a_rule_change_revises_the_search_built_from_it(project: Path, clock) ->
             encoding="utf-8",
         )
         monitor.sync()
-        assert monitor.intake.sync_sources() == {"SourceRevised": ["ipef-search"]}
-        after = monitor.intake.source("ipef-search").url
+        assert monitor.sources.sync() == {"SourceRevised": ["ipef-search"]}
+        after = monitor.sources.get("ipef-search").url
         assert after != before
         assert "IPEF+talks" in after

@@ -325,7 +325,7 @@ STORY_TABLES = {
 def dump(
     monitor: Monitor, tables: dict[str, str] | None = None
 ) -> dict[str, list[tuple[Any, ...]]]:
-    monitor.intake.projection.catch_up()
+    monitor.item_views.catch_up()
     chosen = tables or {**STORY_TABLES, "proposal_view": "proposal_id"}
     with monitor.engine.connect() as conn:
         return {
@@ -335,7 +335,7 @@ def dump(
 
 
 def groups(monitor: Monitor) -> dict[str, str]:
-    monitor.intake.projection.catch_up()
+    monitor.item_views.catch_up()
     with monitor.engine.connect() as conn:
         return dict(conn.execute(text("SELECT item_id, story_id FROM story_member_view")).all())
 
@@ -365,11 +365,11 @@ def test_items_are_grouped_in_journal_order_and_a_rebuild_groups_them_alike(
     assert why[ids["kyodo"]] is None
     assert why[ids["nikkei"]].startswith("lede 1.00 ")
     assert (members, pending, best) == (4, 2, 0.7)
-    monitor.intake.projection.rebuild()
+    monitor.item_views.rebuild()
     assert dump(monitor) == live
     # Folded in batches of two events, the groups are the same too.
-    monitor.intake.projection.batch_size = 2
-    monitor.intake.projection.rebuild()
+    monitor.item_views.batch_size = 2
+    monitor.item_views.rebuild()
     assert dump(monitor) == live
 
 
@@ -378,15 +378,15 @@ def test_a_failing_batch_leaves_no_group_half_made(monitor: Monitor) -> None:
         "a", "Japan, US agree to boost chip supply chains", "https://a.example/1", T0
     )
     before = dump(monitor)
-    checkpoint = monitor.intake.projection.checkpoint()
+    checkpoint = monitor.item_views.checkpoint()
     j = Journal(monitor)
     j.item("b", "Japan and US agree to boost chip supply chains", "https://b.example/1", T0)
     j.item("c", "Japan, U.S. agree to boost chip supply chains", "https://c.example/1", T0)
     # An item event this code cannot read, behind them in the same batch.
     monitor.store.append("item-future", [NewEvent(uuid.uuid4(), "ItemFromTheFuture", 1, {}, {})], 0)
     with pytest.raises(UnknownEventType):
-        monitor.intake.projection.catch_up()
-    assert monitor.intake.projection.checkpoint() == checkpoint
+        monitor.item_views.catch_up()
+    assert monitor.item_views.checkpoint() == checkpoint
     with monitor.engine.connect() as conn:
         tables = {
             t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY {order}"))]
@@ -427,24 +427,24 @@ def test_a_repoll_changes_no_group(project: Path, feed_server: FeedServer) -> No
     clock = FixedClock(NOW)
     with Monitor.open(load_settings(project / "config" / "monitor.toml", env={}), clock) as m:
         m.init()
-        m.intake.poll(m.intake.due(everything=True), limits=LIMITS)
+        m.sources.poll(m.sources.due(everything=True), limits=LIMITS)
         first = groups(m)
         assert len(first) == 3
         assert len(set(first.values())) == 2  # the story twice, and the passport item
         before = dump(m, STORY_TABLES)
         clock.advance(timedelta(hours=1))
-        m.intake.poll(m.intake.due(everything=True), limits=LIMITS)  # nothing new
+        m.sources.poll(m.sources.due(everything=True), limits=LIMITS)  # nothing new
         # The publisher edits its headline: the item is revised, its story stays.
         feed_server.set_body(f"{prefix}-a", rss(publisher.replace("boost", "strengthen")))
         clock.advance(timedelta(hours=1))
-        m.intake.poll(m.intake.due(everything=True), limits=LIMITS)
+        m.sources.poll(m.sources.due(everything=True), limits=LIMITS)
         assert groups(m) == first
         after = dump(m, STORY_TABLES)
         assert after["story_token_view"] == before["story_token_view"]
         assert [r[:2] for r in after["story_member_view"]] == [
             r[:2] for r in before["story_member_view"]
         ]
-        m.intake.projection.rebuild()
+        m.item_views.rebuild()
         assert dump(m, STORY_TABLES) == after
 
 
@@ -461,7 +461,7 @@ def test_an_upgraded_database_groups_the_items_it_has(database_url: str, project
                 {"p": monitor.last_position()},
             )
         monitor.migrate()
-        assert monitor.intake.projection.checkpoint() == 0
+        assert monitor.item_views.checkpoint() == 0
         story = groups(monitor)
     assert story[ids["mainichi"]] == story[ids["japan_times"]] == ids["kyodo"]
     engine.dispose()
@@ -558,9 +558,9 @@ def test_monitor_review_story_accepts_it_once_with_every_member_url(
     ]
     shown = json.loads(cli(project, "show", "EPCC23-SEMI-01", "--json").stdout)
     assert shown["evidence"][0]["also_urls"] == accepted["also_urls"]
-    monitor.intake.projection.catch_up()
+    monitor.item_views.catch_up()
     states = {
-        p: monitor.intake.find_proposal(ids[p]).state
+        p: monitor.review.find_proposal(ids[p]).state
         for p in ("p-kyodo", "p-japan_times", "p-mainichi", "p-semi-02")
     }
     assert states == {
@@ -569,9 +569,9 @@ def test_monitor_review_story_accepts_it_once_with_every_member_url(
         "p-mainichi": "rejected",
         "p-semi-02": "pending",  # another commitment: decided on its own
     }
-    rejected = monitor.intake.find_proposal(ids["p-kyodo"])
+    rejected = monitor.review.find_proposal(ids["p-kyodo"])
     assert rejected.reject_reason == "duplicate"
-    [row] = [r for r in monitor.intake.stories.page() if r.story_id == ids["kyodo"]]
+    [row] = [r for r in monitor.review.stories.page() if r.story_id == ids["kyodo"]]
     assert [c.commitment_id for c in row.commitments] == ["EPCC23-SEMI-02"]
     again = cli(
         project,
@@ -589,7 +589,7 @@ def test_monitor_review_story_accepts_it_once_with_every_member_url(
     assert "already" in again
     # With one commitment left, none needs naming.
     cli(project, "review", story, "reject", "--reason", "irrelevant", "--by", "bo")
-    assert ids["kyodo"] not in {r.story_id for r in monitor.intake.stories.page()}
+    assert ids["kyodo"] not in {r.story_id for r in monitor.review.stories.page()}
     # A proposal id still names one proposal.
     cli(
         project,
@@ -601,13 +601,13 @@ def test_monitor_review_story_accepts_it_once_with_every_member_url(
         "--by",
         "bo",
     )
-    assert monitor.intake.find_proposal(ids["r-EPCC23-SEMI-03"]).state == "snoozed"
+    assert monitor.review.find_proposal(ids["r-EPCC23-SEMI-03"]).state == "snoozed"
 
 
 def test_a_story_decision_for_several_commitments_and_a_snooze(monitor: Monitor) -> None:
     ids = seed_queue(monitor)
     readout = ids["readout"]
-    events = monitor.intake.review(
+    events = monitor.review.decide(
         readout,
         "reject",
         by="bo",
@@ -617,34 +617,34 @@ def test_a_story_decision_for_several_commitments_and_a_snooze(monitor: Monitor)
     assert [e.event_type for e in events] == ["EvidenceRejected", "EvidenceRejected"]
     assert all(e.metadata["story"] == readout for e in events)
     with pytest.raises(CommandRejected, match="has no proposal for EPCC23-ORD-01"):
-        monitor.intake.review(readout, "reject", by="bo", commitments=("EPCC23-ORD-01",))
+        monitor.review.decide(readout, "reject", by="bo", commitments=("EPCC23-ORD-01",))
     with pytest.raises(CommandRejected, match="one --commitment"):
-        monitor.intake.review(
+        monitor.review.decide(
             ids["kyodo"],
             "accept",
             by="ana",
             commitments=("EPCC23-SEMI-01", "EPCC23-SEMI-02"),
             status="in_progress",
         )
-    monitor.intake.review(
+    monitor.review.decide(
         ids["kyodo"],
         "snooze",
         by="bo",
         commitments=("EPCC23-SEMI-01",),
         until=NOW + timedelta(days=7),
     )
-    snoozed = [monitor.intake.find_proposal(ids[p]).state for p in ("p-kyodo", "p-mainichi")]
+    snoozed = [monitor.review.find_proposal(ids[p]).state for p in ("p-kyodo", "p-mainichi")]
     assert snoozed == ["snoozed", "snoozed"]
-    [row] = [r for r in monitor.intake.stories.page() if r.story_id == ids["kyodo"]]
+    [row] = [r for r in monitor.review.stories.page() if r.story_id == ids["kyodo"]]
     assert [c.commitment_id for c in row.commitments] == ["EPCC23-SEMI-02"]
     live = dump(monitor)
-    monitor.intake.projection.rebuild()
+    monitor.item_views.rebuild()
     assert dump(monitor) == live
 
 
 def test_undoing_a_story_acceptance_reopens_every_member(monitor: Monitor) -> None:
     ids = seed_queue(monitor)
-    events = monitor.intake.review(
+    events = monitor.review.decide(
         ids["kyodo"], "accept", by="ana", commitments=("EPCC23-SEMI-01",)
     )
     [accepted] = [e for e in events if e.event_type == "EvidenceAccepted"]
@@ -653,16 +653,16 @@ def test_undoing_a_story_acceptance_reopens_every_member(monitor: Monitor) -> No
         "story": ids["kyodo"],
         "evidence": accepted.data["evidence_id"],
     }
-    undone = monitor.intake.undo(accepted.event_id, by="carol", rationale="another meeting")
+    undone = monitor.review.undo(accepted.event_id, by="carol", rationale="another meeting")
     assert sorted(e.event_type for e in undone) == [
         "EvidenceRetracted",
         *["ProposalReopened"] * 3,
     ]
     assert monitor.load("EPCC23-SEMI-01").live_evidence() == []
-    [row] = [r for r in monitor.intake.stories.page() if r.story_id == ids["kyodo"]]
+    [row] = [r for r in monitor.review.stories.page() if r.story_id == ids["kyodo"]]
     assert [len(c.proposals) for c in row.commitments] == [3, 1]  # all waiting again
     with pytest.raises(CommandRejected, match="nothing to undo"):
-        monitor.intake.undo(accepted.event_id, by="carol", rationale="twice")
+        monitor.review.undo(accepted.event_id, by="carol", rationale="twice")
 
 
 def test_two_reviewers_accept_one_story(monitor: Monitor, project: Path) -> None:
@@ -673,7 +673,7 @@ def test_two_reviewers_accept_one_story(monitor: Monitor, project: Path) -> None
         settings = load_settings(project / "config" / "monitor.toml", env={})
         with Monitor.open(settings, FixedClock(NOW)) as own:
             try:
-                own.intake.review(ids["kyodo"], "accept", by=name, commitments=("EPCC23-SEMI-01",))
+                own.review.decide(ids["kyodo"], "accept", by=name, commitments=("EPCC23-SEMI-01",))
                 outcomes[name] = "accepted"
             except CommandRejected as exc:
                 outcomes[name] = str(exc)
@@ -706,9 +706,9 @@ def test_the_explanation_is_kept_and_old_proposals_have_none(monitor: Monitor) -
     monitor.store.append(
         proposal_stream(old_id), [NewEvent(uuid.uuid4(), "EvidenceProposed", 1, v1, {})], 0
     )
-    monitor.intake.projection.catch_up()
-    assert monitor.intake.find_proposal(str(old_id)).explanation is None
-    kept = json.loads(monitor.intake.find_proposal(ids["r-EPCC23-SEMI-01"]).explanation or "")
+    monitor.item_views.catch_up()
+    assert monitor.review.find_proposal(str(old_id)).explanation is None
+    kept = json.loads(monitor.review.find_proposal(ids["r-EPCC23-SEMI-01"]).explanation or "")
     assert kept == [
         {"kind": "rule", "name": "chips-and-supply", "words": ["legacy"], "weight": 0.9}
     ]
@@ -724,7 +724,7 @@ HOSTILE = "<script>alert(1)</script>"
 def web(monitor: Monitor) -> Any:
     from argon2 import PasswordHasher
 
-    from monitor.accounts import Accounts
+    from monitor.application.accounts import Accounts
 
     monitor.accounts = Accounts(monitor, PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
     monitor.accounts.add("rita", "reviewer", PASSWORD)
@@ -818,14 +818,14 @@ def test_a_story_rejected_for_three_outlets_teaches_once_and_undoing_takes_it_ba
 ) -> None:
     ids = seed_queue(monitor)
     rule = ("EPCC23-SEMI-01", "chips-and-supply")
-    events = monitor.intake.review(
+    events = monitor.review.decide(
         ids["kyodo"], "reject", by="bo", commitments=("EPCC23-SEMI-01",), reason="irrelevant"
     )
     assert len([e for e in events if e.event_type == "EvidenceRejected"]) == 3
-    assert monitor.intake.learning.records()[rule].rejected == 1
-    live = monitor.intake.learning.records()
-    monitor.intake.learning.rebuild()
-    assert monitor.intake.learning.records() == live
+    assert monitor.learning.records()[rule].rejected == 1
+    live = monitor.learning.records()
+    monitor.learning.rebuild()
+    assert monitor.learning.records() == live
     for event in events:
-        monitor.intake.undo(event.event_id, by="bo", rationale="wrong story")
-    assert monitor.intake.learning.records()[rule].rejected == 0
+        monitor.review.undo(event.event_id, by="bo", rationale="wrong story")
+    assert monitor.learning.records()[rule].rejected == 0

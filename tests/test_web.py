@@ -79,7 +79,7 @@ def test_every_role_can_read(site, role_user: str, path: str) -> None:  # type: 
 
 def test_reviewing_needs_the_reviewer_role_and_a_csrf_token(site) -> None:  # type: ignore[no-untyped-def]
     monitor, client = site
-    [first, *_] = monitor.intake.queue()
+    [first, *_] = monitor.review.queue()
     login(client, "vera")
     token = csrf_of(client, "/queue")
     refused = client.post(f"/queue/{first.proposal_id}", data={"action": "accept", "csrf": token})
@@ -95,7 +95,7 @@ def test_reviewing_needs_the_reviewer_role_and_a_csrf_token(site) -> None:  # ty
         data={"action": "accept-status", "csrf": token, "rationale": "no status chosen"},
     )
     assert "choose a status" in missing.text
-    assert monitor.intake.find_proposal(first.proposal_id).state == "pending"
+    assert monitor.review.find_proposal(first.proposal_id).state == "pending"
     done = client.post(
         f"/queue/{first.proposal_id}",
         data={
@@ -167,8 +167,8 @@ def test_json_api_with_tokens(site) -> None:  # type: ignore[no-untyped-def]
 
 def test_audit_log_and_atom_feed(site) -> None:  # type: ignore[no-untyped-def]
     monitor, client = site
-    [first, *_] = monitor.intake.queue()
-    monitor.intake.review(
+    [first, *_] = monitor.review.queue()
+    monitor.review.decide(
         first.proposal_id,
         "accept",
         by="rita",
@@ -207,8 +207,8 @@ def test_audit_log_and_atom_feed(site) -> None:  # type: ignore[no-untyped-def]
 
 def test_dashboard_shows_status_history_and_last_review(site) -> None:  # type: ignore[no-untyped-def]
     monitor, client = site
-    [first, *_] = monitor.intake.queue()
-    monitor.intake.review(first.proposal_id, "accept", by="rita")
+    [first, *_] = monitor.review.queue()
+    monitor.review.decide(first.proposal_id, "accept", by="rita")
     points = monitor.status_over_time()
     assert points[-1][1] == {"not_yet_assessed": 19}
     # Two years of month ends up to today (the statement was made 2023-11-14).
@@ -251,7 +251,7 @@ def test_dashboard_pages_and_follows_every_change(site) -> None:  # type: ignore
     ids = [r.commitment_id for o in (first, second, last) for r in o.rows]
     assert ids == sorted(ids)
     assert len(ids) == len(set(ids)) == first.total == 19
-    assert first.waiting == monitor.intake.waiting_count() > 0
+    assert first.waiting == monitor.review.waiting_count() > 0
     # Counts and the chart are kept between calls until a commitment changes: then they
     # follow at once.
     before = monitor.overview(1, 8)
@@ -280,7 +280,7 @@ def test_dashboard_pages_and_follows_every_change(site) -> None:  # type: ignore
 @pytest.mark.parametrize("action", ["accept", "reject", "snooze"])
 def test_every_mutating_route_for_every_role(site, who, allowed, action) -> None:  # type: ignore[no-untyped-def]
     monitor, client = site
-    [first, *_] = monitor.intake.queue()
+    [first, *_] = monitor.review.queue()
     if who:
         login(client, who)
     token = csrf_of(client, "/login")
@@ -293,11 +293,11 @@ def test_every_mutating_route_for_every_role(site, who, allowed, action) -> None
         assert response.headers["location"].startswith("/queue?notice=")
     else:
         assert response.status_code == 403
-    assert (first.proposal_id in {p.proposal_id for p in monitor.intake.queue()}) != allowed
+    assert (first.proposal_id in {p.proposal_id for p in monitor.review.queue()}) != allowed
     if who:
         api = {"Authorization": f"Bearer {monitor.accounts.create_token(who, 'matrix')}"}
         body = {"reason": "other", "until": "2026-03-01"}
-        second = monitor.intake.queue()[-1].proposal_id
+        second = monitor.review.queue()[-1].proposal_id
         answer = client.post(f"/api/queue/{second}/{action}", headers=api, json=body)
         assert answer.status_code == (200 if allowed else 403)
 
@@ -435,7 +435,7 @@ def test_hostile_requests_get_clean_answers(site) -> None:  # type: ignore[no-un
     assert big.status_code == 413
     assert "content-security-policy" in big.headers
     token = {"Authorization": f"Bearer {monitor.accounts.create_token('rita', 'x')}"}
-    pid = monitor.intake.queue()[0].proposal_id
+    pid = monitor.review.queue()[0].proposal_id
     odd = client.post(f"/api/queue/{pid}/snooze", headers=token, json={"until": 5})
     assert odd.status_code == 422  # a bad body: the field is named
     assert odd.json()["problems"] == ["until: Input should be a valid string"]

@@ -59,7 +59,7 @@ def pair(
     settings = load_settings(project / "config" / "monitor.toml", env={})
     with Monitor.open(settings, FixedClock(NOW)) as first, Monitor.open(settings) as second:
         first.init()
-        first.intake.poll(first.intake.due(), limits=LIMITS)
+        first.sources.poll(first.sources.due(), limits=LIMITS)
         yield first, second, {"source": name}
 
 
@@ -72,8 +72,8 @@ def assess(m: Monitor) -> uuid.UUID:
 
 
 def accept(m: Monitor) -> Any:
-    proposal = m.intake.queue(commitment="EPCC23-SEMI-01")[0]
-    return m.intake.review(proposal.proposal_id, "accept", by="a")
+    proposal = m.review.queue(commitment="EPCC23-SEMI-01")[0]
+    return m.review.decide(proposal.proposal_id, "accept", by="a")
 
 
 def _retitle(m: Monitor) -> None:
@@ -114,18 +114,18 @@ COMMANDS: list[tuple[str, Callable[..., Any], Callable[..., Any]]] = [
         ),
     ),
     ("catalogue sync", lambda m, n: _retitle(m), lambda m, n, s: m.sync()),
-    ("sources sync", lambda m, n: _resource(m, n), lambda m, n, s: m.intake.sync_sources()),
+    ("sources sync", lambda m, n: _resource(m, n), lambda m, n, s: m.sources.sync()),
     (
         "sources add",
         lambda m, n: None,
-        lambda m, n, s: m.intake.add_source("https://example.org/other.xml", "other"),
+        lambda m, n, s: m.sources.add("https://example.org/other.xml", "other"),
     ),
     ("review", lambda m, n: None, lambda m, n, s: accept(m)),
     (
         "review a story",
         lambda m, n: None,
-        lambda m, n, s: m.intake.review(
-            m.intake.queue(commitment="EPCC23-SEMI-01")[0].story_id,
+        lambda m, n, s: m.review.decide(
+            m.review.queue(commitment="EPCC23-SEMI-01")[0].story_id,
             "reject",
             by="a",
             reason="irrelevant",
@@ -135,7 +135,7 @@ COMMANDS: list[tuple[str, Callable[..., Any], Callable[..., Any]]] = [
     (
         "undo",
         lambda m, n: accept(m),
-        lambda m, n, s: m.intake.undo(s[0].event_id, by="a", rationale="too soon"),
+        lambda m, n, s: m.review.undo(s[0].event_id, by="a", rationale="too soon"),
     ),
     ("user add", lambda m, n: None, lambda m, n, s: m.accounts.add("zoe", "viewer", "x" * 12)),
     (

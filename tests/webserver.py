@@ -19,7 +19,7 @@ def seed_review_site(
     a plain one and ``second_title`` (already escaped as it should stand in the feed)."""
     from argon2 import PasswordHasher
 
-    from monitor.accounts import Accounts
+    from monitor.application.accounts import Accounts
 
     from .test_poll import LIMITS, item, rss, write_sources
 
@@ -34,8 +34,8 @@ def seed_review_site(
         ),
     )
     write_sources(monitor.settings.base_dir, {name: feed_server.url(f"/feeds/{name}")})
-    monitor.intake.sync_sources()
-    monitor.intake.poll(monitor.intake.due(), limits=LIMITS)
+    monitor.sources.sync()
+    monitor.sources.poll(monitor.sources.due(), limits=LIMITS)
 
 
 class LiveServer:

@@ -4,10 +4,13 @@
 small context (:mod:`monitor.application.context`) and the peers it names:
 :class:`~monitor.application.commitments.Commitments` (the catalogue, commands and queries
 on commitments), :class:`~monitor.application.journal.Journal` (schema, verify, export,
-import, rebuild), :class:`~monitor.intake.Intake` (sources, polling, review),
-:class:`~monitor.accounts.Accounts` and :class:`~monitor.digest.sending.Digests`. The
-methods it offers are theirs, bound here so that the command line, the web UI and the
-scheduler call one core (docs/architecture.md). It has no logic of its own.
+import, rebuild), :class:`~monitor.application.sources.Sources` (sources and polling),
+:class:`~monitor.application.matching.Matching` (the rules, explain, evaluate, rematch),
+:class:`~monitor.application.review.Review` (the queue, decisions, undo),
+:class:`~monitor.application.accounts.Accounts` and
+:class:`~monitor.application.digests.Digests`. The methods it offers are theirs, bound
+here so that the command line, the web UI and the scheduler call one core
+(docs/architecture.md). It has no logic of its own.
 """
 
 from __future__ import annotations
@@ -33,10 +36,14 @@ from monitor.writes import Writer
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from monitor.accounts import Accounts
+    from monitor.application.accounts import Accounts
+    from monitor.application.digests import DigestResult, Digests
+    from monitor.application.matching import Matching
+    from monitor.application.review import Review
+    from monitor.application.sources import Sources
     from monitor.digest.config import Recipient
-    from monitor.digest.sending import DigestResult, Digests
-    from monitor.intake import Intake
+    from monitor.projections.items import IntakeProjection
+    from monitor.projections.learning import LearningProjection
     from monitor.projections.runner import Projection
 
 __all__ = ["History", "Monitor", "SyncReport", "dumps", "show_record"]
@@ -70,7 +77,7 @@ class Monitor:
             settings, self.clock, engine, self.store, self.writer, self.journal.require_schema
         )
         self.commitments = Commitments(
-            self.context, self.projection, waiting=lambda: self.intake.projection.catch_up()
+            self.context, self.projection, waiting=lambda: self.item_views.catch_up()
         )
         # the capabilities' operations, offered here (bound methods: typed, no logic)
         journal, commitments = self.journal, self.commitments
@@ -102,38 +109,65 @@ class Monitor:
         self.history = commitments.history
 
     # The capabilities below are built on first use: a command that lists commitments loads
-    # neither the matcher and the fetcher (intake) nor the mail and template stack (digests).
+    # neither the matcher and the fetcher (sources, matching, review) nor the mail and
+    # template stack (digests).
 
     @cached_property
-    def intake(self) -> Intake:
-        from monitor.intake import Intake
+    def item_views(self) -> IntakeProjection:
+        """The read model of sources, items, proposals and stories."""
+        from monitor.projections.items import IntakeProjection
 
-        return Intake(self.context, self.commitments)
+        return IntakeProjection(self.store)
+
+    @cached_property
+    def learning(self) -> LearningProjection:
+        """The read model of what reviewers' decisions teach the rules."""
+        from monitor.projections.learning import LearningProjection
+
+        return LearningProjection(self.store)
+
+    @cached_property
+    def matching(self) -> Matching:
+        from monitor.application.matching import Matching
+
+        return Matching(self.context, self.commitments, self.item_views, self.learning)
+
+    @cached_property
+    def sources(self) -> Sources:
+        from monitor.application.sources import Sources
+
+        return Sources(self.context, self.item_views, self.matching)
+
+    @cached_property
+    def review(self) -> Review:
+        from monitor.application.review import Review
+
+        return Review(self.context, self.commitments, self.item_views)
 
     @cached_property
     def accounts(self) -> Accounts:
-        from monitor.accounts import Accounts
+        from monitor.application.accounts import Accounts
 
         return Accounts(self.context)
 
     @cached_property
     def digests(self) -> Digests:
+        from monitor.application.digests import Digests
         from monitor.digest.contents import Reads
-        from monitor.digest.sending import Digests
 
         reads = Reads(
             self.context,
             self.commitments,
-            waiting=lambda: self.intake.projection.catch_up(),
-            sources=lambda: self.intake.sources(),
+            waiting=lambda: self.item_views.catch_up(),
+            sources=lambda: self.sources.all(),
         )
         return Digests(self.context, reads)
 
     def _read_models(self) -> list[Projection]:
-        return [self.projection, self.intake.projection, self.intake.learning]
+        return [self.projection, self.item_views, self.learning]
 
     def _followed_read_models(self) -> list[Projection]:
-        return [self.projection, self.intake.projection]
+        return [self.projection, self.item_views]
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None) -> Monitor:
@@ -154,7 +188,7 @@ class Monitor:
         """Create/upgrade the database, load the catalogue and the sources file."""
         self.migrate()
         report = self.sync(reason)
-        self.intake.sync_sources()
+        self.sources.sync()
         return report
 
     def send_due_digests(self, now: datetime) -> list[DigestResult]:

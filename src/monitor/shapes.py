@@ -3,7 +3,7 @@ and the web API's ``/api/...`` both print these, so a script reads the same fiel
 either (tests/test_shapes.py holds them equal).
 
 The queue's shape is made beside its read model and shared the same way:
-``monitor.story_queue.story_json``.
+``monitor.application.stories.story_json``.
 """
 
 from __future__ import annotations

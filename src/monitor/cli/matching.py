@@ -69,10 +69,12 @@ def rematch(as_json: JsonOpt = False) -> None:
 
 
 def _rematch(*, dry_run: bool, as_json: bool) -> None:
-    from monitor.intake import REMATCH_SAMPLE
+    from monitor.application.matching import REMATCH_SAMPLE
 
     with open_monitor() as monitor, progress_bar("matching") as progress:
-        result = monitor.intake.rematch(dry_run=dry_run, progress=count_progress(progress, "items"))
+        result = monitor.matching.rematch(
+            dry_run=dry_run, progress=count_progress(progress, "items")
+        )
     if as_json:
         print_json(
             {
@@ -118,7 +120,7 @@ def _highlight(text: str, words: set[str]) -> str:
 
 def _explain(ref: str, commitment: str | None, as_json: bool) -> None:
     with open_monitor() as monitor:
-        result = monitor.intake.explain(ref, commitment)
+        result = monitor.matching.explain(ref, commitment)
     item = result.item
     if as_json:
         print_json(
@@ -179,7 +181,7 @@ def _evaluate(paths: list[Path], as_json: bool) -> None:
     from rich.table import Table
 
     with open_monitor() as monitor:
-        result = monitor.intake.evaluate(paths)
+        result = monitor.matching.evaluate(paths)
     if as_json:
         print_json(result.as_dict())
         return

@@ -34,10 +34,10 @@ def queue(
     `monitor review STORY accept|reject|snooze [--commitment ID]`."""
     from rich.table import Table
 
-    from monitor.story_queue import story_json
+    from monitor.application.stories import story_json
 
     with open_monitor() as monitor:
-        rows = monitor.intake.stories.page(
+        rows = monitor.review.stories.page(
             commitment=commitment,
             min_score=min_score,
             source=source,
@@ -146,12 +146,12 @@ def review(
             "until": parse_moment(until, zone) if until else None,
         }
         if filter_ is None:
-            events = monitor.intake.review(
+            events = monitor.review.decide(
                 args[0], action, commitments=tuple(commitment or ()), **options
             )
             print_recorded(events, False, zone)
             return
-        selected = monitor.intake.select_proposals(filter_)
+        selected = monitor.review.select_proposals(filter_)
         if not selected:
             out.print("no waiting proposal matches the filter")
             return
@@ -164,7 +164,7 @@ def review(
             err.print("nothing done (confirm interactively, or pass --yes)")
             raise typer.Exit(2)  # not confirmed: the user must say --yes
         for p in selected:
-            monitor.intake.review(p.proposal_id, action, **options)
+            monitor.review.decide(p.proposal_id, action, **options)
         out.print(f"{action}: {len(selected)} proposal(s)")
 
 
@@ -177,6 +177,6 @@ def undo(
     """Undo a review decision, an accepted evidence or an assessment: a compensating event,
     never a deletion."""
     with open_monitor() as monitor:
-        events = monitor.intake.undo(event_id, by=by, rationale=rationale)
+        events = monitor.review.undo(event_id, by=by, rationale=rationale)
         zone = monitor.settings.timezone
     print_recorded(events, as_json, zone)

@@ -42,7 +42,7 @@ def init(as_json: JsonOpt = False) -> None:
     with open_monitor() as monitor:
         before, after = monitor.migrate()
         report = monitor.sync()
-        sources = monitor.intake.sync_sources()
+        sources = monitor.sources.sync()
         summary = monitor.database_summary()
     if as_json:
         print_json(
@@ -85,7 +85,7 @@ def sync(
     """Record what changed in the catalogue and sources files (no change, no events)."""
     with open_monitor() as monitor:
         report = monitor.sync(reason)
-        sources = monitor.intake.sync_sources()
+        sources = monitor.sources.sync()
     if as_json:
         print_json({**_sync_json(report), "sources": sources})
         return

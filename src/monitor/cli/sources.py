@@ -38,7 +38,7 @@ def sources_list(
     if ctx.invoked_subcommand is not None:
         return
     with open_monitor() as monitor:
-        views = monitor.intake.sources(include_removed=removed)
+        views = monitor.sources.all(include_removed=removed)
         zone = monitor.settings.timezone
     if as_json:
         print_json([source_json(v) for v in views])
@@ -79,7 +79,7 @@ def sources_add(
     from monitor.sources.config import format_interval
 
     with open_monitor() as monitor:
-        view = monitor.intake.add_source(url, name, interval=interval, kind=kind, by=by)
+        view = monitor.sources.add(url, name, interval=interval, kind=kind, by=by)
     out.print(f"added {view.name}: {view.url} every {format_interval(view.interval_seconds)}")
 
 
@@ -90,7 +90,7 @@ def sources_import(
 ) -> None:
     """Add every feed of an OPML file (names and URLs already known are skipped)."""
     with open_monitor() as monitor:
-        done = monitor.intake.import_opml(file, by=by)
+        done = monitor.sources.import_opml(file, by=by)
     listed = f": {', '.join(done.added)}" if done.added else ""
     out.print(
         f"added {len(done.added)} source(s){listed}; {len(done.known)} already known; "
@@ -104,7 +104,7 @@ def sources_import(
 def sources_export() -> None:
     """Print every active source as OPML (monitor sources export > feeds.opml)."""
     with open_monitor() as monitor:
-        document = monitor.intake.export_opml()
+        document = monitor.sources.export_opml()
     sys.stdout.buffer.write(document + b"\n")
 
 
@@ -118,7 +118,7 @@ def poll(
 ) -> None:
     """Check due sources once now (or --all, or --source NAME) and record what they hold."""
     with open_monitor() as monitor:
-        sources = monitor.intake.due(source, everything)
+        sources = monitor.sources.due(source, everything)
         if not sources:
             if as_json:
                 print_json({"sources": 0})
@@ -137,7 +137,7 @@ def poll(
                         detail = escape(plan.error or "failed")
                     out.print(f"checked {plan.name}: {plan.outcome.replace('_', ' ')}; {detail}")
 
-            report = monitor.intake.poll(sources, on_recorded=recorded, chunk=chunk)
+            report = monitor.sources.poll(sources, on_recorded=recorded, chunk=chunk)
     if as_json:
         print_json(dataclasses.asdict(report))
         return

@@ -1,6 +1,6 @@
 """The queries on the items' read model (item_view, item_key_view, and the proposals made
-about items): the intake capability and the poller ask these typed functions, never write
-SQL themselves.
+about items): the sources and matching capabilities and the poller ask these typed
+functions, never write SQL themselves.
 
 The functions taking a ``Connection`` read in the caller's transaction, so that several of
 them see one snapshot (:meth:`SqlEventStore.read_transaction`).

@@ -1,4 +1,4 @@
-"""The queries on the sources' read model (source_view): the intake capability and the
+"""The queries on the sources' read model (source_view): the sources capability and the
 poller ask these typed functions, never write SQL themselves."""
 
 from __future__ import annotations

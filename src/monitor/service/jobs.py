@@ -143,13 +143,13 @@ class Jobs:
         if self.stop.is_set():
             return
         try:
-            due = self.monitor.intake.due()
+            due = self.monitor.sources.due()
             if not due:
                 return
             log.info("polling %d due source(s)", len(due))
             self.health.poll_started()
             try:
-                report = self.monitor.intake.poll(due, stop=self.stop)
+                report = self.monitor.sources.poll(due, stop=self.stop)
             finally:
                 self.health.poll_finished()
         except Exception as exc:

@@ -88,7 +88,7 @@ class Service:
         if before != after:
             log.info("database schema upgraded from %s to %s", before or "nothing", after)
         report = monitor.sync(reason="catalogue changed (synced by monitor serve at start-up)")
-        monitor.intake.sync_sources()
+        monitor.sources.sync()
         if report.changed:
             log.info(
                 "catalogue synced: %d registered, %d revised, %d retired, %d reinstated",

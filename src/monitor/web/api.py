@@ -10,11 +10,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
+from monitor.application.stories import story_json
 from monitor.core import show_record
 from monitor.dates import parse_moment
 from monitor.errors import MonitorError, NotFound
 from monitor.shapes import commitment_json, history_json, recorded_json, source_json
-from monitor.story_queue import story_json
 from monitor.web.bodies import NoteBody, ReviewBody, StatusBody
 from monitor.web.security import require
 from monitor.web.site import Scripted, Viewer, Web
@@ -54,7 +54,7 @@ def api_queue(
     its proposals (monitor queue --json)."""
     require(user, "viewer")
     rows = api_call(
-        lambda: web.monitor.intake.stories.page(
+        lambda: web.monitor.review.stories.page(
             commitment=commitment, limit=limit, offset=(page - 1) * limit
         )
     )
@@ -97,7 +97,7 @@ def api_counts(web: Web, user: Viewer) -> dict[str, dict[str, int]]:
 def api_sources(web: Web, user: Viewer) -> list[dict[str, Any]]:
     """Sources with their health (monitor sources --json)."""
     require(user, "viewer")
-    return [source_json(v) for v in web.monitor.intake.sources()]
+    return [source_json(v) for v in web.monitor.sources.all()]
 
 
 @router.post("/api/commitments/{commitment_id}/notes")
@@ -140,7 +140,7 @@ def api_review(
     chosen = [body.commitment] if isinstance(body.commitment, str) else body.commitment or []
     until = body.until
     events = api_call(
-        lambda: web.monitor.intake.review(
+        lambda: web.monitor.review.decide(
             ref,
             action,
             by=reviewer.name,

@@ -168,7 +168,7 @@ def readyz(web: Web) -> JSONResponse:
         if ready and behind > bound:
             ready, why = False, f"the read models are {behind} events behind the journal"
         body["failing_sources"] = [
-            s.name for s in monitor.intake.sources() if s.last_outcome == "failed"
+            s.name for s in monitor.sources.all() if s.last_outcome == "failed"
         ]
     except Exception as exc:
         # The detail (host, user, driver message) goes to the log, not to an endpoint

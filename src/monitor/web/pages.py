@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from monitor.accounts import Account
+from monitor.application.accounts import Account
 from monitor.dates import local, local_date, parse_moment
 from monitor.errors import MonitorError, NotFound
 from monitor.events import REGISTRY
@@ -89,7 +89,7 @@ def queue_page(
 ) -> HTMLResponse:
     """Page ``number`` of the review queue (of one commitment, or all), with a notice."""
     # One more than a page tells whether a next page exists.
-    stories = web.monitor.intake.stories.page(
+    stories = web.monitor.review.stories.page(
         commitment=commitment, limit=PAGE + 1, offset=(number - 1) * PAGE
     )
     return web.page(
@@ -145,7 +145,7 @@ def review(
         if action == "accept-status" and not status:
             raise MonitorError("choose a status to accept and set it")
         # ``ref``: a story (the form names the commitment) or a single proposal.
-        web.monitor.intake.review(
+        web.monitor.review.decide(
             ref,
             verb,
             by=reviewer.name,
@@ -195,7 +195,7 @@ def audit(
 @router.get("/sources", response_class=HTMLResponse, include_in_schema=False)
 def sources(request: Request, web: Web, user: Viewer) -> HTMLResponse:
     viewer = require(user, "viewer")
-    return web.page(request, "sources.html", viewer, sources=web.monitor.intake.sources())
+    return web.page(request, "sources.html", viewer, sources=web.monitor.sources.all())
 
 
 @router.get("/digests", response_class=HTMLResponse, include_in_schema=False)

@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from monitor.accounts import Account
+from monitor.application.accounts import Account
 from monitor.core import Monitor
 from monitor.dates import local, local_date
 from monitor.domain.review import REJECT_REASONS

@@ -1,6 +1,6 @@
 """The review queue by story, and one review decision for every member of a story.
 
-Reached as ``Monitor.intake.stories``. A story (see :mod:`monitor.domain.stories`) is one row of the
+Reached as ``Monitor.review.stories``. A story (see :mod:`monitor.domain.stories`) is one row of the
 queue however many outlets told it; a decision on it (``monitor review STORY accept``)
 applies, per commitment, to the waiting proposals of all its members: accepting records
 one EvidenceAccepted (the best member's URL, every other member's in ``also_urls``) and
@@ -35,7 +35,7 @@ from monitor.timestamps import format_timestamp
 from monitor.writes import COMMITMENT, PROPOSAL, Loaded
 
 if TYPE_CHECKING:
-    from monitor.intake import Intake
+    from monitor.application.review import Review
 
 #: how many proposals a filtered queue reads before grouping them into stories
 FILTER_LIMIT = 10_000
@@ -44,11 +44,11 @@ FILTER_LIMIT = 10_000
 class StoryQueue:
     """Stories waiting for review, and decisions on whole stories."""
 
-    def __init__(self, intake: Intake) -> None:
-        self.intake = intake
-        self.context = intake.context
-        self.commitments = intake.commitments
-        self.store = intake.store
+    def __init__(self, review: Review) -> None:
+        self.reviewing = review
+        self.context = review.context
+        self.commitments = review.commitments
+        self.store = review.store
 
     def page(
         self,
@@ -70,17 +70,17 @@ class StoryQueue:
         terms += [f"score>={min_score}"] if min_score else []
         terms += expression.split() if expression else []
         selected = (
-            self.intake.select_proposals(" ".join(terms), limit=FILTER_LIMIT) if terms else None
+            self.reviewing.select_proposals(" ".join(terms), limit=FILTER_LIMIT) if terms else None
         )
         self.context.require_schema()
-        self.intake.projection.catch_up()
+        self.reviewing.items.catch_up()
         now = format_timestamp(self.context.clock.now())
         return story_reads.page(self.context.engine, now, limit, offset, selected)
 
     def resolve(self, ref: str) -> StoryView | None:
         """The story ``ref`` (a unique id prefix) names, or None when it names none."""
         self.context.require_schema()
-        self.intake.projection.catch_up()
+        self.reviewing.items.catch_up()
         ref = ref.strip().lower()
         if len(ref) < 6:
             return None
@@ -106,11 +106,11 @@ class StoryQueue:
         until: datetime | None = None,
     ) -> list[RecordedEvent]:
         """Accept, reject or snooze a whole story for one or more commitments (``action``
-        and ``until`` checked by :meth:`Intake.review`, the one way here)."""
+        and ``until`` checked by :meth:`Review.decide`, the one way here)."""
         story_id = story.story_id
 
         def decide(loaded: Loaded) -> list[StreamAppend]:
-            self.intake.projection.catch_up()
+            self.reviewing.items.catch_up()
             proposals, members = story_reads.story_parts(self.context.engine, story_id)
             chosen = _choose_commitments(story_id, proposals, commitments)
             if status is not None and len(chosen) > 1:
@@ -140,7 +140,7 @@ class StoryQueue:
             return appends
 
         recorded = self.context.writer.run(decide, what=f"story {story_id[:8]}")
-        self.intake.projection.catch_up()
+        self.reviewing.items.catch_up()
         return recorded
 
     def _decide(
