@@ -69,3 +69,33 @@ def test_listing_loads_the_database_but_not_the_rest(project: Path) -> None:
         {"alembic", "fastapi", "starlette", "jinja2", "httpx", "feedparser", "sudachipy",
          "ahocorasick_rs", "snowballstemmer", "argon2", "apscheduler"}
     )  # fmt: skip
+
+
+def test_a_run_builds_only_its_command_and_the_tree_is_whole() -> None:
+    from typer.main import get_command
+
+    from monitor.cli import COMMANDS, SUB_APPS, _command_named, app, build
+
+    assert _command_named(["list"]) == "list"
+    assert _command_named(["--config", "x.toml", "status", "set"]) == "status"
+    assert _command_named(["-c", "list", "show", "X"]) == "show"  # -c's value is not a command
+    assert _command_named(["--config=x.toml", "queue", "--json"]) == "queue"
+    assert _command_named(["--help"]) is None
+    assert _command_named(["lst"]) is None  # the whole tree says "did you mean 'list'"
+    whole = get_command(app)
+    assert list(whole.commands) == [*COMMANDS, *SUB_APPS]  # type: ignore[attr-defined]
+    one = get_command(build("history"))
+    assert list(one.commands) == ["history"]  # type: ignore[attr-defined]
+    # the command is the same one either way: its parameters and help
+    assert [p.name for p in one.commands["history"].params] == [  # type: ignore[attr-defined]
+        p.name
+        for p in whole.commands["history"].params  # type: ignore[attr-defined]
+    ]
+
+
+def test_a_typo_gets_the_whole_tree_and_a_suggestion(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "lst"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert "Did you mean 'list'?" in done.stderr

@@ -25,20 +25,22 @@ from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from pydantic import ValidationError
 
 from monitor.domain import commitment as commitment_rules
 from monitor.domain.commitment import CommitmentState, context_of
-from monitor.domain.digest_schedule import DigestLog, apply_to_log
-from monitor.domain.review import ProposalState, apply_proposal
 from monitor.errors import CommandRejected, ConcurrencyError, MonitorError
 from monitor.events import REGISTRY, DomainEvent, describe_validation, to_new_event
 from monitor.retry import RETRIES, back_off
 from monitor.snapshots import SNAPSHOT_AFTER, Snapshot, Snapshots, StateCodec
 from monitor.store.records import RecordedEvent, StreamAppend
 from monitor.store.sql import SqlEventStore
+
+if TYPE_CHECKING:
+    from monitor.domain.digest_schedule import DigestLog
+    from monitor.domain.review import ProposalState
 
 S = TypeVar("S")
 
@@ -91,11 +93,25 @@ SOURCE: Aggregate[SourceState] = Aggregate(
 )
 
 
+# The digest's and the proposal's deciders are imported when a stream of theirs is first
+# folded: a command on commitments (`monitor list`) does not load them.
+
+
+def _digest_log(stream: str) -> DigestLog:
+    from monitor.domain.digest_schedule import DigestLog
+
+    return DigestLog(stream.removeprefix("digest-"))
+
+
+def _digest_apply(log: DigestLog, event: RecordedEvent) -> DigestLog:
+    from monitor.domain.digest_schedule import apply_to_log
+
+    return apply_to_log(log, REGISTRY.decode(event), context_of(event))
+
+
 #: how a recipient's digest stream folds: its claims and what became of each
 DIGEST: Aggregate[DigestLog] = Aggregate(
-    empty=lambda stream: DigestLog(stream.removeprefix("digest-")),
-    apply=lambda log, event: apply_to_log(log, REGISTRY.decode(event), context_of(event)),
-    version=lambda log: log.version,
+    empty=_digest_log, apply=_digest_apply, version=lambda log: log.version
 )
 
 #: how a commitment's stream folds
@@ -108,11 +124,22 @@ COMMITMENT: Aggregate[CommitmentState] = Aggregate(
     codec=StateCodec("commitment/1", CommitmentState),
 )
 
+
+def _proposal(stream: str) -> ProposalState:
+    from monitor.domain.review import ProposalState
+
+    return ProposalState()
+
+
+def _proposal_apply(state: ProposalState, event: RecordedEvent) -> ProposalState:
+    from monitor.domain.review import apply_proposal
+
+    return apply_proposal(state, REGISTRY.decode(event), context_of(event))
+
+
 #: how a proposal's stream folds
 PROPOSAL: Aggregate[ProposalState] = Aggregate(
-    empty=lambda stream: ProposalState(),
-    apply=lambda state, event: apply_proposal(state, REGISTRY.decode(event), context_of(event)),
-    version=lambda state: state.version,
+    empty=_proposal, apply=_proposal_apply, version=lambda state: state.version
 )
 
 

@@ -1,11 +1,12 @@
 """The command line: a thin Typer layer over :class:`monitor.core.Monitor`.
 
-Exit codes: 0 success, 1 a problem the user can fix (one line on stderr, no traceback),
-2 wrong usage (unknown option, missing argument). ``--json`` prints machine-readable output.
+Exit codes: 0 success, 1 a failure (one line on stderr, no traceback), 2 a user's mistake
+(wrong usage, a refused command, an unknown name, the configuration). ``--json`` prints
+machine-readable output.
 
 This module is the root app: the global options (``--config``, ``--version``), the entry
 point :func:`main`, and every command with the module that holds it, in the order
-``--help`` lists them. Each area has its module (``commitments``, ``sources``, ``review``,
+``--help`` lists them (a run builds only the command it runs: :func:`build`). Each area has its module (``commitments``, ``sources``, ``review``,
 ``journal``...); what they share is in ``output`` (how commands print) and ``options``
 (``--json``, ``--by``, the statuses, the Monitor that ``--config`` names).
 """
@@ -13,22 +14,12 @@ point :func:`main`, and every command with the module that holds it, in the orde
 from __future__ import annotations
 
 import sys
+from importlib import import_module
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from monitor.cli import (
-    accounts,
-    commitments,
-    digest,
-    journal,
-    matching,
-    review,
-    serve,
-    setup,
-    sources,
-)
 from monitor.cli.options import root_options
 from monitor.cli.output import err, escape
 from monitor.errors import (
@@ -42,19 +33,45 @@ from monitor.errors import (
 )
 from monitor.version import __version__
 
-__all__ = ["app", "main"]
+__all__ = ["COMMANDS", "SUB_APPS", "app", "build", "main"]
 
 # Every import that loads the database, the models or the terminal library waits for the
 # command that needs it: `monitor --version` and `--help` load none of them (see
 # bench/startup.py).
 
-app = typer.Typer(
-    help="Track whether governments keep the commitments they sign.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+#: every command, in the order --help lists them: its name -> (the module, the function)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("setup", "init"),
+    "sync": ("setup", "sync"),
+    "config": ("setup", "show_config"),
+    "list": ("commitments", "list_"),
+    "show": ("commitments", "show"),
+    "history": ("commitments", "history"),
+    "counts": ("commitments", "counts"),
+    "poll": ("sources", "poll"),
+    "queue": ("review", "queue"),
+    "review": ("review", "review"),
+    "undo": ("review", "undo"),
+    "web": ("serve", "web"),
+    "serve": ("serve", "serve"),
+    "match": ("matching", "match"),
+    "rematch": ("matching", "rematch"),
+    "verify": ("journal", "verify"),
+    "export": ("journal", "export"),
+    "import": ("journal", "import_"),
+    "rebuild": ("journal", "rebuild"),
+}
+
+#: the sub-apps, each its module's own (Typer lists them after the commands)
+SUB_APPS: dict[str, tuple[str, str]] = {
+    "status": ("commitments", "status_app"),
+    "note": ("commitments", "note_app"),
+    "evidence": ("commitments", "evidence_app"),
+    "user": ("accounts", "user_app"),
+    "token": ("accounts", "token_app"),
+    "sources": ("sources", "sources_app"),
+    "digest": ("digest", "digest_app"),
+}
 
 
 def _version(value: bool) -> None:
@@ -63,7 +80,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _main(
     config: Annotated[
         Path | None,
@@ -82,42 +98,53 @@ def _main(
     root_options.config = config
 
 
-# -- the commands, in the order --help lists them -------------------------------------------
+def _attr(module: str, name: str) -> Any:
+    return getattr(import_module(f"monitor.cli.{module}"), name)
 
-app.command()(setup.init)
-app.command()(setup.sync)
-app.command("config")(setup.show_config)
 
-app.command("list")(commitments.list_)
-app.command()(commitments.show)
-app.command()(commitments.history)
-app.command()(commitments.counts)
+def build(only: str | None = None) -> typer.Typer:
+    """The root app with every command, or with ``only`` the one named: a command needs
+    neither the other commands' modules nor Typer's work on their parameters, which is
+    most of a short command's start-up (bench/startup.py). Its usage, help and errors are
+    the same either way: the root's options and the command's own are all it shows."""
+    root = typer.Typer(
+        help="Track whether governments keep the commitments they sign.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    root.callback()(_main)
+    for name, (module, function) in COMMANDS.items():
+        if only in (None, name):
+            root.command(name)(_attr(module, function))
+    for name, (module, sub_app) in SUB_APPS.items():
+        if only in (None, name):
+            root.add_typer(_attr(module, sub_app), name=name)
+    return root
 
-app.command()(sources.poll)
 
-app.command()(review.queue)
-app.command()(review.review)
-app.command()(review.undo)
+def __getattr__(name: str) -> Any:
+    # `monitor.cli.app`, the whole tree (tests and tools use it), built on first use
+    if name == "app":
+        whole = globals()["app"] = build()
+        return whole
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-app.command()(serve.web)
-app.command()(serve.serve)
 
-app.command()(matching.match)
-app.command()(matching.rematch)
-
-app.command()(journal.verify)
-app.command()(journal.export)
-app.command("import")(journal.import_)
-app.command()(journal.rebuild)
-
-# the sub-apps, each its module's own (Typer lists them after the commands)
-app.add_typer(commitments.status_app, name="status")
-app.add_typer(commitments.note_app, name="note")
-app.add_typer(commitments.evidence_app, name="evidence")
-app.add_typer(accounts.user_app, name="user")
-app.add_typer(accounts.token_app, name="token")
-app.add_typer(sources.sources_app, name="sources")
-app.add_typer(digest.digest_app, name="digest")
+def _command_named(args: list[str]) -> str | None:
+    """The command ``args`` run, if the root's options before it are all understood."""
+    rest = iter(args)
+    for arg in rest:
+        if arg in ("--config", "-c"):
+            next(rest, None)
+        elif arg.startswith("--config="):
+            continue
+        elif arg in COMMANDS or arg in SUB_APPS:
+            return arg
+        else:
+            return None  # --help, --version, a typo: the whole tree answers
+    return None
 
 
 #: what a user got wrong and can put right (exit 2, as for a usage error): a refused
@@ -137,7 +164,7 @@ def main() -> None:
         sys.stdout.write(f"monitor {__version__}\n")
         return
     try:
-        app()
+        build(_command_named(sys.argv[1:]))(prog_name="monitor")
     except CatalogueError as exc:
         # Every problem, one per line: fixing a catalogue one error per run is tedious.
         err.print(f"error: the catalogue has {len(exc.problems)} problem(s); nothing was written")
