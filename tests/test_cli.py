@@ -152,6 +152,13 @@ def test_user_errors_are_one_line_and_exit_2(workdir: Path) -> None:
     assert "evidence" in lines[0]
     assert "Traceback" not in proc.stderr
     assert "unknown commitment" in run(workdir, "show", "EPCC23-NOPE-99", code=2).stderr
+    # a filter naming nothing known is a mistake, not an empty queue
+    assert run(workdir, "queue", "--source", "nowhere", code=2).stderr.startswith(
+        "error: unknown source 'nowhere'"
+    )
+    assert "did you mean 'EPCC23-SEMI-03'" in (
+        run(workdir, "queue", "--commitment", "EPCC23-SEMI-3", code=2).stderr
+    )
     assert (
         "not a usable date"
         in run(workdir, "history", "EPCC23-SEMI-03", "--as-of", "last week", code=2).stderr

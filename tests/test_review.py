@@ -12,7 +12,7 @@ from uuid import UUID
 
 import pytest
 
-from monitor import CommandRejected, FixedClock, Monitor, load_settings
+from monitor import CommandRejected, FixedClock, Monitor, NotFound, load_settings
 from monitor.domain import review as review_rules
 from monitor.events import DomainEvent, commitment_stream, proposal_stream
 from monitor.writes import COMMITMENT, PROPOSAL
@@ -201,7 +201,16 @@ def test_queue_filters_from_the_command_line(reviewed) -> None:  # type: ignore[
     everything = monitor.review.queue()
     source = everything[0].source
     assert monitor.review.select_proposals(f"source={source}") == everything
-    assert monitor.review.select_proposals("source=elsewhere") == []
+    # names are compared without regard to case; a typo is named, never an empty queue
+    assert monitor.review.select_proposals(f"source={source.upper()}") == everything
+    semi = monitor.review.select_proposals("commitment=epcc23-semi-01")
+    assert {p.commitment_id for p in semi} == {"EPCC23-SEMI-01"}
+    with pytest.raises(NotFound, match=f"unknown source '{source}x': did you mean '{source}'"):
+        monitor.review.select_proposals(f"source={source}x")
+    with pytest.raises(NotFound, match=r"unknown commitment 'EPCC23-SEMI-1'.*'EPCC23-SEMI-01'"):
+        monitor.review.stories.page(commitment="EPCC23-SEMI-1")
+    with pytest.raises(NotFound, match="unknown source 'elsewhere'"):
+        monitor.review.stories.page(source="elsewhere")
     assert monitor.review.select_proposals("age>1") == []  # all proposed just now
 
 

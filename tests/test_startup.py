@@ -71,6 +71,26 @@ def test_listing_loads_the_database_but_not_the_rest(project: Path) -> None:
     )  # fmt: skip
 
 
+def test_listing_folds_nothing_when_the_read_model_is_current(project: Path) -> None:
+    """`list` reads the read model: neither the event types nor the deciders are loaded."""
+    settings = load_settings(project / "config" / "monitor.toml", env={})
+    with Monitor.open(settings) as monitor:
+        monitor.init()
+    probe = (
+        "import sys; sys.argv = ['monitor', '--config', sys.argv[1], 'list']\n"
+        "from monitor.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('monitor.events', "
+        "'monitor.domain.'))), file=sys.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(project / "config" / "monitor.toml")],
+        cwd=project, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "19 commitment(s)" in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
 def test_a_run_builds_only_its_command_and_the_tree_is_whole() -> None:
     from typer.main import get_command
 

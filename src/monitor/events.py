@@ -29,6 +29,14 @@ from monitor.errors import UnknownEventType
 from monitor.ids import uuid7
 from monitor.status import Status as Status  # re-exported: events name their statuses
 from monitor.store.records import NewEvent, RecordedEvent
+from monitor.streams import (  # re-exported: where the event types are, their streams' names
+    commitment_stream as commitment_stream,
+)
+from monitor.streams import digest_stream as digest_stream
+from monitor.streams import item_stream as item_stream
+from monitor.streams import proposal_stream as proposal_stream
+from monitor.streams import source_stream as source_stream
+from monitor.streams import user_stream as user_stream
 
 Provenance = Literal["verbatim", "fragment", "readout", "retro", "analysis", "official"]
 NonEmpty = Field(min_length=1)
@@ -680,33 +688,3 @@ def to_new_event(
         data=event.model_dump(mode="json"),
         metadata=metadata or {},
     )
-
-
-def commitment_stream(commitment_id: str) -> str:
-    """The stream that holds one commitment's history."""
-    return f"commitment-{commitment_id}"
-
-
-def source_stream(name: str) -> str:
-    """The stream of one source's settings and checks (its health)."""
-    return f"source-{name}"
-
-
-def item_stream(item_id: UUID) -> str:
-    """The stream of one item: discovered, revised, seen elsewhere."""
-    return f"item-{item_id}"
-
-
-def user_stream(name: str) -> str:
-    """The stream of one account's changes (audit only: secrets live elsewhere)."""
-    return f"user-{name}"
-
-
-def proposal_stream(proposal_id: UUID) -> str:
-    """The stream of one (commitment, item) proposal and its review."""
-    return f"proposal-{proposal_id}"
-
-
-def digest_stream(address: str) -> str:
-    """The stream of one recipient's digests: claims, sends, skips and failures."""
-    return f"digest-{address.strip().lower()}"

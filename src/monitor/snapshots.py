@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -42,17 +43,18 @@ SNAPSHOT_AFTER = 200
 @dataclass(frozen=True, slots=True, eq=False)
 class StateCodec(Generic[S]):
     """How a kind of state is written and read: its name and format version, and its type
-    (a dataclass or pydantic model that pydantic can dump and validate)."""
+    (a dataclass or pydantic model that pydantic can dump and validate), given as a function
+    so that the type's module is loaded only when a snapshot is first written or read."""
 
     kind: str
-    state_type: type[S]
+    state_type: Callable[[], type[S]]
 
     def _adapter(self) -> Any:
         adapter = _ADAPTERS.get(self.kind)
         if adapter is None:
             from pydantic import TypeAdapter  # built on first use: about 50 ms
 
-            adapter = _ADAPTERS[self.kind] = TypeAdapter(self.state_type)
+            adapter = _ADAPTERS[self.kind] = TypeAdapter(self.state_type())
         return adapter
 
     def dump(self, state: S) -> str:

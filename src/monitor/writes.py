@@ -29,18 +29,17 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from pydantic import ValidationError
 
-from monitor.domain import commitment as commitment_rules
-from monitor.domain.commitment import CommitmentState, context_of
 from monitor.errors import CommandRejected, ConcurrencyError, MonitorError
-from monitor.events import REGISTRY, DomainEvent, describe_validation, to_new_event
 from monitor.retry import RETRIES, back_off
 from monitor.snapshots import SNAPSHOT_AFTER, Snapshot, Snapshots, StateCodec
 from monitor.store.records import RecordedEvent, StreamAppend
 from monitor.store.sql import SqlEventStore
 
 if TYPE_CHECKING:
+    from monitor.domain.commitment import CommitmentState
     from monitor.domain.digest_schedule import DigestLog
     from monitor.domain.review import ProposalState
+    from monitor.events import DomainEvent
 
 S = TypeVar("S")
 
@@ -93,8 +92,8 @@ SOURCE: Aggregate[SourceState] = Aggregate(
 )
 
 
-# The digest's and the proposal's deciders are imported when a stream of theirs is first
-# folded: a command on commitments (`monitor list`) does not load them.
+# The deciders and the event types are imported when a stream is first folded or written:
+# a command that only reads (`monitor list`) loads neither.
 
 
 def _digest_log(stream: str) -> DigestLog:
@@ -104,7 +103,9 @@ def _digest_log(stream: str) -> DigestLog:
 
 
 def _digest_apply(log: DigestLog, event: RecordedEvent) -> DigestLog:
+    from monitor.domain.commitment import context_of
     from monitor.domain.digest_schedule import apply_to_log
+    from monitor.events import REGISTRY
 
     return apply_to_log(log, REGISTRY.decode(event), context_of(event))
 
@@ -114,14 +115,30 @@ DIGEST: Aggregate[DigestLog] = Aggregate(
     empty=_digest_log, apply=_digest_apply, version=lambda log: log.version
 )
 
+
 #: how a commitment's stream folds
+def _commitment_type() -> type[CommitmentState]:
+    from monitor.domain.commitment import CommitmentState
+
+    return CommitmentState
+
+
+def _commitment(stream: str) -> CommitmentState:
+    return _commitment_type()(stream.removeprefix("commitment-"))
+
+
+def _commitment_apply(state: CommitmentState, event: RecordedEvent) -> CommitmentState:
+    from monitor.domain.commitment import apply, context_of
+    from monitor.events import REGISTRY
+
+    return apply(state, REGISTRY.decode(event), context_of(event))
+
+
 COMMITMENT: Aggregate[CommitmentState] = Aggregate(
-    empty=lambda stream: CommitmentState(stream.removeprefix("commitment-")),
-    apply=lambda state, event: commitment_rules.apply(
-        state, REGISTRY.decode(event), context_of(event)
-    ),
+    empty=_commitment,
+    apply=_commitment_apply,
     version=lambda state: state.version,
-    codec=StateCodec("commitment/1", CommitmentState),
+    codec=StateCodec("commitment/1", _commitment_type),
 )
 
 
@@ -132,7 +149,9 @@ def _proposal(stream: str) -> ProposalState:
 
 
 def _proposal_apply(state: ProposalState, event: RecordedEvent) -> ProposalState:
+    from monitor.domain.commitment import context_of
     from monitor.domain.review import apply_proposal
+    from monitor.events import REGISTRY
 
     return apply_proposal(state, REGISTRY.decode(event), context_of(event))
 
@@ -173,6 +192,8 @@ class Loaded:
         self, stream: str, events: list[DomainEvent], metadata: dict[str, Any]
     ) -> StreamAppend:
         """``events`` to append to ``stream``, at the version its state was read at."""
+        from monitor.events import to_new_event
+
         aggregate, state = self.states[stream]
         return StreamAppend(
             stream, tuple(to_new_event(e, metadata) for e in events), aggregate.version(state)
@@ -299,6 +320,8 @@ class Writer:
             try:
                 appends = [a for a in decide(loaded) if a.events]
             except ValidationError as exc:
+                from monitor.events import describe_validation
+
                 self._keep_loaded(loaded)
                 raise CommandRejected(f"refused: {describe_validation(exc)}") from exc
             except BaseException:

@@ -16,19 +16,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from monitor import files
-from monitor.domain import commitment as rules
-from monitor.domain.commitment import CommitmentState, context_of
 from monitor.errors import CommandRejected, NotFound, unknown
-from monitor.events import (
-    REGISTRY,
-    CommitmentRegistered,
-    CommitmentReinstated,
-    CommitmentRetired,
-    CommitmentRevised,
-    DomainEvent,
-    Status,
-    commitment_stream,
-)
 from monitor.ids import resolve
 from monitor.projections import commitment_queries as queries
 from monitor.projections import overview
@@ -37,11 +25,18 @@ from monitor.projections.commitments import (
     CommitmentView,
     TimelineView,
 )
+from monitor.status import Status
 from monitor.store.records import RecordedEvent, StreamAppend
+from monitor.streams import commitment_stream
 from monitor.writes import COMMITMENT, Loaded
 
+# The deciders and the event types are imported by the commands that decide or fold: a
+# query on the read model (`monitor list`) loads neither.
 if TYPE_CHECKING:
     from monitor.application.context import Context
+    from monitor.domain import commitment as rules
+    from monitor.domain.commitment import CommitmentState
+    from monitor.events import DomainEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +120,11 @@ class Commitments:
 
     def load(self, commitment_id: str) -> CommitmentState:
         """Fold one commitment's stream (an unknown id gives an empty state)."""
+        from monitor.domain.commitment import context_of, fold
+        from monitor.events import REGISTRY
+
         events = self.store.read_stream(commitment_stream(commitment_id))
-        return rules.fold(commitment_id, ((REGISTRY.decode(e), context_of(e)) for e in events))
+        return fold(commitment_id, ((REGISTRY.decode(e), context_of(e)) for e in events))
 
     def _execute(
         self,
@@ -161,6 +159,8 @@ class Commitments:
         note: str | None = None,
     ) -> list[RecordedEvent]:
         """Assess a status; ``evidence`` holds URLs or ids of accepted evidence."""
+        from monitor.domain import commitment as rules
+
         urls, ids = _split_evidence(evidence)
         return self._execute(
             commitment_id,
@@ -192,6 +192,7 @@ class Commitments:
     ) -> list[RecordedEvent]:
         """Correct an earlier assessment (its id, or at least 8 characters of it) with a new
         event; without ``effective_at`` the corrected assessment keeps its date."""
+        from monitor.domain import commitment as rules
 
         def decide(state: CommitmentState) -> list[DomainEvent]:
             found = resolve(assessment_id, state.assessments, "assessment")
@@ -217,6 +218,8 @@ class Commitments:
         self, commitment_id: str, assessment_id: UUID | str, *, reason: str, by: str
     ) -> list[RecordedEvent]:
         """Take an assessment out of the status history (a new event; nothing is deleted)."""
+        from monitor.domain import commitment as rules
+
         return self._execute(
             commitment_id,
             lambda state: rules.withdraw_assessment(
@@ -230,6 +233,8 @@ class Commitments:
 
     def add_note(self, commitment_id: str, text_: str, *, by: str) -> list[RecordedEvent]:
         """Attach a note to a commitment."""
+        from monitor.domain import commitment as rules
+
         return self._execute(
             commitment_id, lambda state: rules.add_note(state, text=text_, author=by), by
         )
@@ -240,6 +245,8 @@ class Commitments:
         The daily job of `monitor serve`; safe to run often and from several processes at
         once (each deadline is recorded once: a second writer finds it already there).
         """
+        from monitor.domain import commitment as rules
+
         self.require_schema()
         self.projection.catch_up()
         ids = queries.active_with_deadline(self.engine)
@@ -258,6 +265,8 @@ class Commitments:
         self, commitment_id: str, evidence_id: UUID | str, *, reason: str, by: str
     ) -> list[RecordedEvent]:
         """Withdraw accepted evidence (its id, or at least 8 characters of it)."""
+        from monitor.domain import commitment as rules
+
         return self._execute(
             commitment_id,
             lambda state: rules.retract_evidence(
@@ -287,6 +296,17 @@ class Commitments:
 
     def _meta(self, actor: str) -> dict[str, Any]:
         return {"actor": actor.strip() or "unknown"}
+
+    def known_id(self, given: str) -> str:
+        """The commitment id ``given`` names, compared without regard to case (a filter's
+        ``semi-03`` is ``SEMI-03``); an unknown one is refused with the nearest known."""
+        self.require_schema()
+        self.projection.catch_up()
+        known = queries.commitment_ids(self.engine)
+        found = {k.casefold(): k for k in known}.get(given.strip().casefold())
+        if found is None:
+            raise unknown("commitment", given, known)
+        return found
 
     def _unknown(self, commitment_id: str) -> NotFound:
         """The error for an id that names no commitment, with the nearest that does."""
@@ -364,6 +384,9 @@ class Commitments:
 
     def history(self, commitment_id: str, as_of: datetime, clock: str = "effective") -> History:
         """The status as of ``as_of``: by when things happened, or by what we had recorded."""
+        from monitor.domain.commitment import context_of, fold
+        from monitor.events import REGISTRY
+
         self.require_schema()
         if clock not in ("effective", "recorded"):
             raise CommandRejected("clock must be 'effective' or 'recorded'")
@@ -374,7 +397,7 @@ class Commitments:
         if clock == "recorded":
             # What we showed then: only what had been recorded by that moment.
             decoded = [(e, d) for e, d in decoded if e.recorded_at <= as_of]
-        state = rules.fold(commitment_id, ((d, context_of(e)) for e, d in decoded))
+        state = fold(commitment_id, ((d, context_of(e)) for e, d in decoded))
         assessment = state.latest_assessment(as_of)
         status = assessment.status if assessment else Status.NOT_YET_ASSESSED
         return History(commitment_id, as_of, clock, status, assessment, decoded)
@@ -392,6 +415,13 @@ def _split_evidence(evidence: Sequence[str]) -> tuple[list[str], list[UUID]]:
 
 
 def _sync_report(plan: dict[str, list[DomainEvent]]) -> SyncReport:
+    from monitor.events import (
+        CommitmentRegistered,
+        CommitmentReinstated,
+        CommitmentRetired,
+        CommitmentRevised,
+    )
+
     report = SyncReport()
     for cid, events in sorted(plan.items()):
         for event in events:

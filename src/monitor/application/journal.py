@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from monitor.errors import MonitorError, StoreNotInitialised
-from monitor.events import REGISTRY
 from monitor.projections.runner import Projection
 from monitor.settings import Settings
 from monitor.store import migrate
@@ -75,6 +74,7 @@ class Journal:
     def verify(self, progress: Callable[[int], None] | None = None) -> VerifyReport:
         """Check the hash chain and invariants end to end."""
         self.require_schema()
+        from monitor.events import REGISTRY
         from monitor.journal import verify_rows
 
         report = verify_rows(self.store.iter_rows(), REGISTRY, progress)
@@ -115,6 +115,7 @@ class Journal:
     ) -> VerifyReport:
         """Load an exported journal into an empty store, then build the projections."""
         self.migrate()
+        from monitor.events import REGISTRY
         from monitor.journal import import_journal
 
         report = import_journal(self.store, path, REGISTRY, progress)

@@ -18,14 +18,14 @@ from monitor.application.stories import StoryQueue
 from monitor.domain import commitment as commitment_rules
 from monitor.domain import review as review_rules
 from monitor.domain.commitment import CommitmentState
-from monitor.errors import CommandRejected, NotFound
+from monitor.errors import CommandRejected, NotFound, unknown
 from monitor.events import (
     DomainEvent,
     ProposalReopened,
     commitment_stream,
     proposal_stream,
 )
-from monitor.projections import overview, proposal_queries
+from monitor.projections import overview, proposal_queries, source_queries
 from monitor.projections.items import ProposalView
 from monitor.store.records import RecordedEvent, StreamAppend
 from monitor.timestamps import format_timestamp, parse_timestamp
@@ -274,7 +274,7 @@ class Review:
         Keys: commitment, source, score, age (days since proposed); operators = < <= > >=.
         """
         now = self.context.clock.now()
-        tests = [_filter_term(term) for term in expression.split()]
+        tests = [_filter_term(self._named(term)) for term in expression.split()]
         if not tests:
             raise CommandRejected("an empty filter would select everything: say what to select")
         selected = []
@@ -290,7 +290,24 @@ class Review:
                 selected.append(proposal)
         return selected
 
+    def _named(self, term: str) -> str:
+        """A filter term with the commitment or source it names checked, case-insensitively:
+        a typo is refused with the nearest name, never taken for an empty queue."""
+        match = _FILTER.match(term)
+        if match is None or match.group(2) != "=" or match.group(1) not in _NAMED:
+            return term
+        key, _, given = match.groups()
+        if key == "commitment":
+            return f"commitment={self.commitments.known_id(given)}"
+        self.items.catch_up()
+        known = [v.name for v in source_queries.sources(self.context.engine, include_removed=True)]
+        found = {k.casefold(): k for k in known}.get(given.casefold())
+        if found is None:
+            raise unknown("source", given, known)
+        return f"source={found}"
 
+
+_NAMED = ("commitment", "source")
 _FILTER = re.compile(r"^(commitment|source|score|age)(<=|>=|=|<|>)(.+)$")
 
 

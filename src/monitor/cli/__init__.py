@@ -6,9 +6,10 @@ machine-readable output.
 
 This module is the root app: the global options (``--config``, ``--version``), the entry
 point :func:`main`, and every command with the module that holds it, in the order
-``--help`` lists them (a run builds only the command it runs: :func:`build`). Each area has its module (``commitments``, ``sources``, ``review``,
-``journal``...); what they share is in ``output`` (how commands print) and ``options``
-(``--json``, ``--by``, the statuses, the Monitor that ``--config`` names).
+``--help`` lists them (a run builds only the command it runs: :func:`build`). Each area has
+its module (``commitments``, ``sources``, ``review``, ``journal``...); what they share is in
+``output`` (how commands print) and ``options`` (``--json``, ``--by``, the statuses, the
+Monitor that ``--config`` names).
 """
 
 from __future__ import annotations

@@ -9,9 +9,8 @@ from typing import Any
 
 from sqlmodel import Field, SQLModel
 
-from monitor.domain.commitment import context_of, fold
-from monitor.events import REGISTRY, Status
 from monitor.projections.runner import Projection
+from monitor.status import Status
 from monitor.store.sql import Row, SqlEventStore
 from monitor.timestamps import format_timestamp, parse_timestamp
 
@@ -193,6 +192,8 @@ class CommitmentProjection(Projection):
         for view in self._load_views(cursor, sorted(others)):
             batch.existing.add(view["commitment_id"])
             batch.views[view["commitment_id"]] = view
+        from monitor.events import REGISTRY  # folding: a read model that is current needs none
+
         upcast, loads, summary = REGISTRY.upcast, json.loads, _summary
         timeline = batch.timeline
         for row in rows:
@@ -344,6 +345,9 @@ class CommitmentProjection(Projection):
 
     def _refold_status(self, cid: str, view: dict[str, Any], upto: int) -> None:
         """After a correction: the status follows from all assessments, so fold them again."""
+        from monitor.domain.commitment import context_of, fold
+        from monitor.events import REGISTRY
+
         events = [e for e in self.store.read_stream(COMMITMENT_PREFIX + cid) if e.position <= upto]
         state = fold(
             cid,

@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import Engine, Row, func, text
 from sqlmodel import Session, col, select
 
-from monitor.events import Status
 from monitor.projections.commitments import CommitmentTopicView, CommitmentView
+from monitor.status import Status
 from monitor.timestamps import format_timestamp
 
 #: one point of the chart: a month's last day and the commitments by status on it
