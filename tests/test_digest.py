@@ -254,6 +254,10 @@ def test_permanent_failure_is_recorded_shown_and_reported_in_the_next_digest(
         assert "550" in status.last_error
         assert status.last_error_permanent
         assert status.last_sent_at is None
+        words = status.in_words(clock.now())
+        assert words.startswith(f"the digest of {status.last_error_day} failed for good (")
+        assert "550" in words
+        assert "`monitor digest send --now --to ana@example.org` tries it again" in words
         # Not retried later the same day either.
         clock.advance(timedelta(hours=2))
         assert monitor.send_due_digests(clock.now())[0].reason == "failed"

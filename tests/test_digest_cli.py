@@ -73,9 +73,12 @@ def test_preview_send_now_and_status_in_outbox_mode(workdir: Path) -> None:
     assert datetime.fromisoformat(status["next_due"]) > datetime.fromisoformat(
         status["last_sent_at"]
     )
+    assert status["summary"].startswith("next at ")  # in Ana's zone
+    assert "nothing new so far: it will say so" in status["summary"]
     table = run(workdir, "digest", "status").stdout
     assert "ana@example.org" in table
     assert "JST" in table
+    assert f"ana@example.org: {status['summary']}" in " ".join(table.split())
 
     unknown = run(workdir, "digest", "preview", "--to", "nobody@example.org", code=2)
     assert "'nobody@example.org' is not a digest recipient" in unknown.stderr
@@ -95,6 +98,7 @@ def test_a_permanent_smtp_failure_exits_1_and_shows_in_status(workdir: Path) -> 
         [status] = json.loads(run(workdir, "digest", "status", "--json").stdout)
         assert status["last_error"] == "550 5.7.1 Message rejected"
         assert status["last_error_permanent"] is True
+        assert "failed for good (550 5.7.1 Message rejected)" in status["summary"]
         # By hand, a failed day may be tried again: now the server takes it.
         retried = run(workdir, "digest", "send", "--now")
         assert "(manual) sent to 127.0.0.1:" in retried.stdout

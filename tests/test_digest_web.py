@@ -60,3 +60,6 @@ def test_digests_page_shows_last_sent_next_due_and_the_last_error(
     assert "2026-01-15 07:00 EST" in bob  # sent at 12:00 UTC, shown in New York time
     assert "2026-01-16 06:00 EST" in bob
     assert "<strong>" not in bob
+    # what is waiting, in words: Ana's failure, Bob's next digest
+    assert "the digest of 2026-01-15 failed for good (recipient refused: 550" in ana
+    assert "next at 2026-01-16 06:00" in bob

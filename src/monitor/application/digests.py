@@ -118,6 +118,57 @@ class RecipientStatus:
     last_error_day: date | None
     last_error_at: datetime | None
     last_error_permanent: bool
+    #: what the next digest would report if it went now
+    waiting: Contents | None = None
+    #: what ``when_empty`` says of a digest with nothing new: "note" or "skip"
+    when_empty: str = "note"
+
+    def in_words(self, now: datetime) -> str:
+        """What is waiting for this recipient and why, in one sentence (times in their
+        zone): `monitor digest status` prints it under the table."""
+        zone = self.recipient.timezone
+        at = self.next_due.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        address = self.recipient.address
+        if self.in_progress:
+            return "a digest is being sent right now (by this host or another)"
+        superseded = self.last_error_day is None or (
+            self.last_sent_day is not None and self.last_sent_day >= self.last_error_day
+        )
+        if self.last_error and not superseded:
+            if self.last_error_permanent:
+                return (
+                    f"the digest of {self.last_error_day} failed for good ({self.last_error}); "
+                    f"`monitor digest send --now --to {address}` tries it again"
+                )
+            return (
+                f"the digest of {self.last_error_day} failed for now ({self.last_error}); "
+                f"it is tried again from {at}"
+            )
+        when = "due now" if self.next_due <= now else f"next at {at}"
+        first = "no digest sent yet; " if self.last_sent_day is None else ""
+        news = _news(self.waiting) if self.waiting is not None else ""
+        if self.waiting is not None and self.waiting.quiet:
+            what = (
+                "nothing new so far, so it will be skipped (digest.when_empty = skip)"
+                if self.when_empty == "skip"
+                else "nothing new so far: it will say so"
+            )
+        else:
+            what = f"so far it reports {news}" if news else ""
+        sending = (
+            " (`monitor serve` sends it, or `monitor digest send`)" if when == "due now" else ""
+        )
+        return f"{first}{when}{sending}" + (f"; {what}" if what else "")
+
+
+def _news(contents: Contents) -> str:
+    parts = [
+        (len(contents.changes) + contents.more_changes, "status change", "status changes"),
+        (len(contents.evidence) + contents.more_evidence, "new evidence", "new evidence"),
+        (contents.new_proposals, "new proposal", "new proposals"),
+        (contents.waiting_count, "proposal waiting for review", "proposals waiting for review"),
+    ]
+    return ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in parts if n)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +229,7 @@ class Digests:
 
     def _status(self, recipient: Recipient, now: datetime) -> RecipientStatus:
         digests = self.log(recipient.address)
+        waiting, _ = self._contents(recipient, digests, now)
         sent = digests.last_sent
         failed = digests.last_failure
         failure = failed.failure if failed is not None else None
@@ -195,6 +247,8 @@ class Digests:
             last_error_day=failed.local_day if failed else None,
             last_error_at=failure.failed_at if failure else None,
             last_error_permanent=failure.permanent if failure else False,
+            waiting=waiting,
+            when_empty=self.settings.when_empty,
         )
 
     def preview(self, address: str, now: datetime, since: datetime | None = None) -> Preview:
@@ -202,6 +256,23 @@ class Digests:
         recipient = self.recipient(address)
         self.context.require_schema()
         digests = self.log(recipient.address)
+        contents, day = self._contents(recipient, digests, now, since)
+        rendered = self.renderer.render(contents, unsubscribe=self.settings.unsubscribe)
+        message = build_message(
+            rendered,
+            recipient=recipient,
+            sender=self.settings.sender,
+            message_id=message_id(recipient.address, day, self.settings.sender),
+            date=now,
+            unsubscribe=self.settings.unsubscribe,
+        )
+        return Preview(contents, rendered, message)
+
+    def _contents(
+        self, recipient: Recipient, digests: DigestLog, now: datetime, since: datetime | None = None
+    ) -> tuple[Contents, date]:
+        """What the recipient's digest would report now: since ``since``, else since their
+        last digest, else over the first digest's window."""
         start = digests.window_start()
         if since is not None:
             window = Window(self.store.position_at(since), self.store.last_position(), since, now)
@@ -221,16 +292,7 @@ class Digests:
             catch_up=window.covers_from is not None
             and now - window.covers_from > timedelta(hours=36),
         )
-        rendered = self.renderer.render(contents, unsubscribe=self.settings.unsubscribe)
-        message = build_message(
-            rendered,
-            recipient=recipient,
-            sender=self.settings.sender,
-            message_id=message_id(recipient.address, day, self.settings.sender),
-            date=now,
-            unsubscribe=self.settings.unsubscribe,
-        )
-        return Preview(contents, rendered, message)
+        return contents, day
 
     # -- commands -----------------------------------------------------------------------
 

@@ -123,11 +123,13 @@ def _not_due(reason: str, day: Any, next_due: str) -> str:
 
 @digest_app.command("status")
 def digest_status(as_json: JsonOpt = False) -> None:
-    """Per recipient: last digest sent, next one due (in their zone), last error."""
+    """Per recipient: last digest sent, next one due (in their zone), last error, and in
+    words what is waiting and why."""
     from rich.table import Table
 
     with open_monitor() as monitor:
-        rows = monitor.digests.status(monitor.clock.now())
+        now = monitor.clock.now()
+        rows = monitor.digests.status(now)
     if as_json:
         print_json(
             [
@@ -143,6 +145,7 @@ def digest_status(as_json: JsonOpt = False) -> None:
                     "last_error": s.last_error,
                     "last_error_day": s.last_error_day,
                     "last_error_permanent": s.last_error_permanent,
+                    "summary": s.in_words(now),
                 }
                 for s in rows
             ]
@@ -168,3 +171,5 @@ def digest_status(as_json: JsonOpt = False) -> None:
             escape(error),
         )
     out.print(table)
+    for s in rows:
+        out.print(f"{s.recipient.address}: {escape(s.in_words(now))}")

@@ -202,5 +202,6 @@ def sources(request: Request, web: Web, user: Viewer) -> HTMLResponse:
 def digests(request: Request, web: Web, user: Viewer) -> HTMLResponse:
     """Digest recipients: last sent, next due, last error (read-only)."""
     viewer = require(user, "viewer")
-    rows = web.monitor.digests.status(web.monitor.clock.now())
-    return web.page(request, "digests.html", viewer, rows=rows, in_zone=local)
+    now = web.monitor.clock.now()
+    rows = web.monitor.digests.status(now)
+    return web.page(request, "digests.html", viewer, rows=rows, in_zone=local, now=now)
