@@ -25,6 +25,7 @@ from monitor.events import (
     commitment_stream,
     proposal_stream,
 )
+from monitor.ids import MIN_PREFIX
 from monitor.projections import overview, proposal_queries, source_queries
 from monitor.projections.items import ProposalView
 from monitor.store.records import RecordedEvent, StreamAppend
@@ -168,7 +169,21 @@ class Review:
         self.items.catch_up()
         return recorded
 
-    def undo(self, event_id: UUID, *, by: str, rationale: str) -> list[RecordedEvent]:
+    def find_event(self, ref: UUID | str) -> UUID:
+        """An event's id from the id or a unique prefix of it (at least 8 characters)."""
+        if isinstance(ref, UUID):
+            return ref
+        text = ref.strip().lower()
+        if len(text) < MIN_PREFIX:
+            raise CommandRejected(f"give at least {MIN_PREFIX} characters of the event id")
+        found = self.store.event_ids_starting(text)
+        if not found:
+            raise NotFound(f"no event {text}: see `monitor history` or `monitor show`")
+        if len(found) > 1:
+            raise CommandRejected(f"{text!r} starts several event ids: give more of it")
+        return found[0]
+
+    def undo(self, event_ref: UUID | str, *, by: str, rationale: str) -> list[RecordedEvent]:
         """Undo a review decision or an accepted evidence with compensating events.
 
         Nothing is deleted: accepting is undone by retracting the evidence (and withdrawing an
@@ -179,11 +194,12 @@ class Review:
         self.context.require_schema()
         if not rationale.strip():
             raise CommandRejected("say why (--rationale)")
+        event_id = self.find_event(event_ref)
         if not by.strip():
             raise CommandRejected("who undoes it is required (--by)")
         target = self.store.read_event(event_id)
         if target is None:
-            raise NotFound(f"no event {event_id}: see `monitor show` or the journal")
+            raise NotFound(f"no event {event_id}: see `monitor history` or `monitor show`")
         data = target.data
         kind = target.event_type
         if kind == "StatusAssessed":

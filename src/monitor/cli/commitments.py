@@ -14,6 +14,7 @@ import typer
 
 from monitor.cli.options import STATUS_HELP, ByOpt, JsonOpt, open_monitor
 from monitor.cli.output import err, escape, out, print_json, print_recorded, timestamp
+from monitor.cli.tables import Column, print_table
 from monitor.dates import local, local_date, parse_moment
 from monitor.ids import short_ids
 from monitor.shapes import commitment_json, history_json
@@ -31,33 +32,32 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """List the commitments with their current status."""
-    from rich.table import Table
-
     with open_monitor() as monitor:
         views = monitor.list_commitments(status, topic, retired)
         zone = monitor.settings.timezone
     if as_json:
         print_json([commitment_json(v) for v in views])
         return
-    table = Table(title=f"{len(views)} commitment(s)", title_justify="left")
-    # Rich shrinks short columns before a long one: give the title what is left over, and
-    # leave the topics out of a narrow terminal (--json has everything).
-    with_topics = out.width >= 100
-    title_width = max(12, out.width - (15 + 16 + 10 + 3) - (22 if with_topics else 0) - 16)
-    table.add_column("id", no_wrap=True, min_width=15)
-    table.add_column("status", no_wrap=True, min_width=16)
-    table.add_column("since", no_wrap=True, min_width=10)
-    table.add_column("ev", justify="right", no_wrap=True, min_width=2)
-    table.add_column("title", no_wrap=True, overflow="ellipsis", max_width=title_width)
-    if with_topics:
-        table.add_column("topics", no_wrap=True, overflow="ellipsis", max_width=20)
-    for v in views:
-        since = local_date(timestamp(v.status_effective_at), zone)
-        topics = ", ".join(json.loads(v.topics))
-        title = escape(v.title) + (" [retired]" if v.retired else "")
-        cells = [v.commitment_id, v.status, since, str(v.evidence_count), title]
-        table.add_row(*cells, *([topics] if with_topics else []))
-    out.print(table)
+    columns = [
+        Column("id", key=True),
+        Column("status", one_line=True),
+        Column("since", one_line=True),
+        Column("ev", justify="right", one_line=True),
+        Column("title"),
+        Column("topics", wide=True),
+    ]
+    rows = [
+        [
+            v.commitment_id,
+            v.status,
+            local_date(timestamp(v.status_effective_at), zone),
+            str(v.evidence_count),
+            v.title + (" [retired]" if v.retired else ""),
+            ", ".join(json.loads(v.topics)),
+        ]
+        for v in views
+    ]
+    print_table(f"{len(views)} commitment(s)", columns, rows)
 
 
 def show(
@@ -135,8 +135,6 @@ def history(
     as_json: JsonOpt = False,
 ) -> None:
     """The status of a commitment as of a date, by either clock."""
-    from rich.table import Table
-
     with open_monitor() as monitor:
         zone = monitor.settings.timezone
         moment = parse_moment(as_of, zone, end_of_day=True)
@@ -151,16 +149,30 @@ def history(
     if a:
         out.print(f"rationale: {escape(a.rationale)}")
     title = "events recorded by then" if recorded else "events (later effects marked 'after')"
-    table = Table(title=title, title_justify="left")
-    for name in ("position", "recorded", "type", "effective"):
-        table.add_column(name)
+    ids = short_ids(event.event_id for event, _ in result.events)
+    rows = []
     for event, payload in result.events:
         effective = getattr(payload, "effective_at", None)
         shown = local_date(effective, zone) if effective else ""
         if effective and effective > result.as_of:
             shown += " (after)"
-        table.add_row(str(event.position), local(event.recorded_at, zone), event.event_type, shown)
-    out.print(table)
+        rows.append(
+            [
+                ids[str(event.event_id)],
+                str(event.position),
+                local(event.recorded_at, zone),
+                event.event_type,
+                shown,
+            ]
+        )
+    columns = [
+        Column("event", key=True),  # what `monitor undo` takes
+        Column("position", justify="right", one_line=True, wide=True),
+        Column("recorded", one_line=True),
+        Column("type"),
+        Column("effective", one_line=True),
+    ]
+    print_table(title, columns, rows)
 
 
 def counts(as_json: JsonOpt = False) -> None:

@@ -14,6 +14,7 @@ import typer
 
 from monitor.cli.options import JsonOpt, open_monitor
 from monitor.cli.output import err, escape, out, print_json
+from monitor.cli.tables import Column, print_table
 from monitor.dates import local, parse_moment
 from monitor.errors import MonitorError
 
@@ -125,8 +126,6 @@ def _not_due(reason: str, day: Any, next_due: str) -> str:
 def digest_status(as_json: JsonOpt = False) -> None:
     """Per recipient: last digest sent, next one due (in their zone), last error, and in
     words what is waiting and why."""
-    from rich.table import Table
-
     with open_monitor() as monitor:
         now = monitor.clock.now()
         rows = monitor.digests.status(now)
@@ -154,22 +153,29 @@ def digest_status(as_json: JsonOpt = False) -> None:
     if not rows:
         out.print(NO_RECIPIENTS)
         return
-    table = Table(title=f"{len(rows)} recipient(s)", title_justify="left")
-    for name in ("recipient", "zone", "last sent", "next due", "last error"):
-        table.add_column(name, no_wrap=name != "last error", overflow="ellipsis")
+    columns = [
+        Column("recipient", key=True),
+        Column("zone", one_line=True),
+        Column("last sent", one_line=True),
+        Column("next due", one_line=True),
+        Column("last error"),
+    ]
+    cells = []
     for s in rows:
         zone = s.recipient.timezone
         error = ""
         if s.last_error:
             kind = "permanent" if s.last_error_permanent else "will retry"
             error = f"{s.last_error_day}: {s.last_error} ({kind})"
-        table.add_row(
-            s.recipient.address,
-            f"{zone.key} {s.recipient.send_time:%H:%M}",
-            local(s.last_sent_at, zone) or "never",
-            ("in progress" if s.in_progress else local(s.next_due, zone)),
-            escape(error),
+        cells.append(
+            [
+                s.recipient.address,
+                f"{zone.key} {s.recipient.send_time:%H:%M}",
+                local(s.last_sent_at, zone) or "never",
+                "in progress" if s.in_progress else local(s.next_due, zone),
+                error,
+            ]
         )
-    out.print(table)
+    print_table(f"{len(rows)} recipient(s)", columns, cells)
     for s in rows:
         out.print(f"{s.recipient.address}: {escape(s.in_words(now))}")

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import sys
 from typing import Annotated, Any
-from uuid import UUID
 
 import typer
 
 from monitor.cli.options import STATUS_HELP, ByOpt, JsonOpt, open_monitor
 from monitor.cli.output import err, escape, out, print_json, print_recorded, timestamp
+from monitor.cli.tables import Column, print_table
 from monitor.dates import local_date, parse_moment
+from monitor.ids import short_ids
 
 
 def queue(
@@ -32,8 +33,6 @@ def queue(
     """Stories waiting for review, best first: one row per story (however many outlets told
     it), with its other sources and each commitment proposed for it. Review a row with
     `monitor review STORY accept|reject|snooze [--commitment ID]`."""
-    from rich.table import Table
-
     from monitor.application.stories import story_json
 
     with open_monitor() as monitor:
@@ -49,36 +48,35 @@ def queue(
     if as_json:
         print_json([story_json(row) for row in rows])
         return
-    table = Table(title=f"{len(rows)} story(ies) waiting", title_justify="left")
-    # The title gets the room; the matched words only on a wide terminal (they are in
-    # `monitor match --explain` and --json).
-    wide = out.width >= 120
-    table.add_column("story", no_wrap=True, min_width=8)
-    table.add_column("score", no_wrap=True, min_width=5)
-    table.add_column("commitments", no_wrap=True, min_width=19)
-    table.add_column("published", no_wrap=True, min_width=10)
-    table.add_column("title", ratio=3, overflow="fold")
-    if wide:
-        table.add_column("matched", ratio=2, overflow="fold")
+    ids = short_ids(row.story_id for row in rows)
+    columns = [
+        Column("story", key=True),
+        Column("score", one_line=True),
+        Column("commitments", one_line=True),
+        Column("published", one_line=True),
+        Column("title"),
+        Column("matched", wide=True),  # also in `monitor match --explain`, --json
+    ]
+    cells = []
     for row in rows:
         others = row.outlets[1:]
-        told = f"\n  also: {escape(', '.join(others))}" if others else ""
-        cells = [
-            row.story_id[:8],
-            f"{row.score:.2f}",
-            "\n".join(
-                f"{c.commitment_id} {c.score:.2f}"
-                + (f" x{len(c.proposals)}" if len(c.proposals) > 1 else "")
-                for c in row.commitments
-            ),
-            local_date(timestamp(row.first_at), zone),
-            escape(row.title) + told,
-        ]
-        if wide:
-            terms = dict.fromkeys(t for c in row.commitments for t in c.matched_terms)
-            cells.append(escape(", ".join(terms)))
-        table.add_row(*cells)
-    out.print(table)
+        told = f"\n  also: {', '.join(others)}" if others else ""
+        terms = dict.fromkeys(t for c in row.commitments for t in c.matched_terms)
+        cells.append(
+            [
+                ids[row.story_id],
+                f"{row.score:.2f}",
+                "\n".join(
+                    f"{c.commitment_id} {c.score:.2f}"
+                    + (f" x{len(c.proposals)}" if len(c.proposals) > 1 else "")
+                    for c in row.commitments
+                ),
+                local_date(timestamp(row.first_at), zone),
+                row.title + told,
+                ", ".join(terms),
+            ]
+        )
+    print_table(f"{len(rows)} story(ies) waiting", columns, cells)
 
 
 def review(
@@ -169,7 +167,12 @@ def review(
 
 
 def undo(
-    event_id: Annotated[UUID, typer.Argument(help="The event to undo (see show / the journal).")],
+    event_id: Annotated[
+        str,
+        typer.Argument(
+            help="The event to undo: its id or 8+ characters of it (`monitor history` lists them)."
+        ),
+    ],
     rationale: Annotated[str, typer.Option(help="Why it is undone (required).")] = "",
     by: ByOpt = "",
     as_json: JsonOpt = False,

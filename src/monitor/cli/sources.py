@@ -17,6 +17,7 @@ import typer
 
 from monitor.cli.options import ByOpt, JsonOpt, open_monitor
 from monitor.cli.output import err, escape, out, print_json, progress_bar, timestamp
+from monitor.cli.tables import Column, print_table
 from monitor.dates import local
 from monitor.shapes import source_json
 
@@ -33,8 +34,6 @@ def sources_list(
     removed: Annotated[bool, typer.Option("--removed", help="Include removed sources.")] = False,
 ) -> None:
     """Sources and their health: last success, last error, next check, backoff, items."""
-    from rich.table import Table
-
     if ctx.invoked_subcommand is not None:
         return
     with open_monitor() as monitor:
@@ -43,9 +42,16 @@ def sources_list(
     if as_json:
         print_json([source_json(v) for v in views])
         return
-    table = Table(title=f"{len(views)} source(s)", title_justify="left")
-    for name in ("name", "health", "last success", "next check", "items", "prop.", "error"):
-        table.add_column(name, no_wrap=name != "error", overflow="ellipsis")
+    columns = [
+        Column("name", key=True),
+        Column("health", one_line=True),
+        Column("last success", one_line=True, wide=True),
+        Column("next check", one_line=True),
+        Column("items", justify="right", one_line=True, wide=True),
+        Column("prop.", justify="right", one_line=True, wide=True),
+        Column("error"),
+    ]
+    rows = []
     for v in views:
         if v.removed:
             health = "removed"
@@ -55,16 +61,18 @@ def sources_list(
             health = f"failing x{v.consecutive_failures}"
         else:
             health = "ok"
-        table.add_row(
-            v.name,
-            health,
-            local(timestamp(v.last_success_at), zone),
-            local(timestamp(v.next_check_at), zone) or "now",
-            str(v.items_seen),
-            str(v.proposals),
-            escape(v.last_error or ""),
+        rows.append(
+            [
+                v.name,
+                health,
+                local(timestamp(v.last_success_at), zone),
+                local(timestamp(v.next_check_at), zone) or "now",
+                str(v.items_seen),
+                str(v.proposals),
+                v.last_error or "",
+            ]
         )
-    out.print(table)
+    print_table(f"{len(views)} source(s)", columns, rows)
 
 
 @sources_app.command("add")

@@ -444,6 +444,20 @@ class SqlEventStore:
             ).first()
         return row_to_event(row) if row else None
 
+    def event_ids_starting(self, prefix: str, limit: int = 2) -> list[UUID]:
+        """Up to ``limit`` event ids that start with ``prefix`` (lowercase hex and hyphens),
+        found on the unique index by range: ids are text, so every id starting with the
+        prefix sorts between it and the prefix followed by a character above them all."""
+        with self.read_transaction() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT event_id FROM events WHERE event_id >= :low AND event_id < :high "
+                    "ORDER BY event_id LIMIT :limit"
+                ),
+                {"low": prefix, "high": prefix + "~", "limit": limit},
+            ).all()
+        return [UUID(row[0]) for row in rows]
+
     def last_position(self) -> int:
         """The position of the newest event (0 for an empty store)."""
         with self.read_transaction() as conn:
