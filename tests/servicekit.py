@@ -32,8 +32,10 @@ class ServiceProcess:
         *args: str,
         clock_start: datetime | None = None,
         clock_speed: float = 1.0,
+        env: dict[str, str] | None = None,
     ) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+        own = env or {}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | own
         if clock_start is not None:
             env["MONITOR_CLOCK_START"] = clock_start.isoformat()
             env["MONITOR_CLOCK_SPEED"] = str(clock_speed)
