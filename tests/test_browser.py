@@ -48,7 +48,7 @@ def served(monitor: Monitor, feed_server: FeedServer) -> Iterator[tuple[Monitor,
         feed_server,
         f"browser{id(monitor)}",
         html.escape(html.escape(HOSTILE)) + " IPEF ministers meet",
-        {"rita": "reviewer"},
+        {"rita": "reviewer", "vera": "viewer"},
     )
     with LiveServer(create_app(monitor, secret_key="browser-key")) as server:
         yield monitor, server
@@ -80,6 +80,7 @@ def test_log_in_accept_with_a_status_and_see_the_timeline(served) -> None:  # ty
             row.locator("summary").click()
             row.locator("select[name=status]").select_option("in_progress")
             row.locator("input[name=rationale]").fill("Joint work on legacy chips announced")
+            row.locator("input[name=effective]").fill("2026-01-05")
             row.locator("button[value=accept-status]").click()
             page.wait_for_url("**/queue?notice=accepted")
             page.goto(server.url("/commitments/EPCC23-SEMI-01"))
@@ -164,3 +165,93 @@ def test_a_story_told_by_several_outlets_is_one_row_accepted_once(served) -> Non
     assert evidence.url.startswith("https://www.japantimes.co.jp/")
     [accepted] = [r for r in monitor.store.iter_rows() if r[4] == "EvidenceAccepted"]
     assert len(json.loads(accepted[6])["also_urls"]) == 3
+
+
+def log_in(page, server: LiveServer, name: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(server.url("/login"))
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(server.url("/"))
+
+
+@pytest.mark.slow
+def test_the_commitment_page_does_what_the_cli_does(served) -> None:  # type: ignore[no-untyped-def]
+    """Status, note, correction and withdrawal from a commitment's page, in the web's words;
+    the effective date is asked for, never taken to be today."""
+    from playwright.sync_api import sync_playwright
+
+    monitor, server = served
+    executable = chromium()
+    problems: list[str] = []
+    page_url = server.url("/commitments/EPCC23-SEMI-03")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            log_in(page, server, "rita")
+            page.goto(page_url)
+            form = page.locator("form[action$='/status']")
+            page.locator("details.form summary", has_text="Set the status").click()
+            # The date is empty and required: the browser does not send the form without it.
+            assert form.locator("input[name=effective]").input_value() == ""
+            form.locator("select[name=status]").select_option("fulfilled")
+            form.locator("textarea[name=rationale]").fill("Roadmap published")
+            form.locator("button").click()
+            assert page.url == page_url
+            missing = "e => e.validity.valueMissing"
+            assert form.locator("input[name=effective]").evaluate(missing) is True
+            # Refused by the core (fulfilled needs evidence): said in the web's words, and
+            # what was typed is still there.
+            form.locator("input[name=effective]").fill("2024-04-11")
+            form.locator("button").click()
+            alert = page.locator("p.error[role=alert]")
+            assert "evidence is required" in alert.inner_text()
+            assert "--" not in alert.inner_text()
+            assert "Evidence field" in alert.inner_text()
+            form = page.locator("form[action$='/status']")
+            assert form.locator("textarea[name=rationale]").input_value() == "Roadmap published"
+            assert form.locator("input[name=effective]").input_value() == "2024-04-11"
+            # With a status that needs none, and a piece of evidence: recorded.
+            form.locator("select[name=status]").select_option("in_progress")
+            form.locator("textarea[name=evidence]").fill("https://www.meti.go.jp/english/press/")
+            form.locator("button").click()
+            page.wait_for_url("**/commitments/EPCC23-SEMI-03?notice=assessed")
+            assert "in_progress" in page.locator("p", has_text="Status:").inner_text()
+            [assessment] = monitor.load("EPCC23-SEMI-03").assessments.values()
+            assert assessment.effective_at.date().isoformat() == "2024-04-11"
+            assert assessment.assessor == "rita"
+            # A note.
+            page.locator("details.form summary", has_text="Add a note").click()
+            page.locator("form[action$='/notes'] textarea").fill("Natcast roadmap due")
+            page.locator("form[action$='/notes'] button").click()
+            page.wait_for_url("**?notice=noted")
+            assert page.get_by_text("Natcast roadmap due").count() >= 1
+            # Correct it: the entry is marked corrected.
+            item = page.locator("ul.assessments li").first
+            item.locator("summary").click()
+            correct = item.locator("form[action$='/correct']")
+            correct.locator("select[name=status]").select_option("partially_fulfilled")
+            correct.locator("input[name=rationale]").fill("Only the first part")
+            correct.locator("input[name=reason]").fill("misread the release")
+            correct.locator("button").click()
+            page.wait_for_url("**?notice=corrected")
+            item = page.locator("ul.assessments li").first
+            assert item.locator("mark.corrected").count() == 1
+            assert "partially_fulfilled" in item.inner_text()
+            # Withdraw it: the status follows from the others (none).
+            item.locator("summary").click()
+            item.locator("form[action$='/withdraw'] input[name=reason]").fill("wrong item")
+            item.locator("form[action$='/withdraw'] button").click()
+            page.wait_for_url("**?notice=withdrawn")
+            assert "not_yet_assessed" in page.locator("p", has_text="Status:").inner_text()
+            # A viewer sees the page without any form.
+            viewer = browser.new_page()
+            log_in(viewer, server, "vera")
+            viewer.goto(page_url)
+            assert viewer.locator("main form[method=post]").count() == 0
+        finally:
+            browser.close()
+    assert problems == []
+    assert monitor.load("EPCC23-SEMI-03").status().value == "not_yet_assessed"

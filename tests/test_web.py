@@ -516,3 +516,16 @@ def test_a_failed_login_keeps_the_name(site) -> None:  # type: ignore[no-untyped
     )
     assert failed.status_code == 401
     assert 'value="rita"' in failed.text
+
+
+def test_core_messages_are_said_in_the_web_s_words() -> None:
+    from monitor.web.site import web_words
+
+    assert web_words("a rationale is required (--rationale)") == (
+        "a rationale is required (the Rationale field)"
+    )
+    assert web_words("the assessor is required (--by)") == "the assessor is required"
+    said = web_words("snooze needs --until DATE; evidence is required (--evidence URL or id)")
+    assert said == (
+        "snooze needs the Snooze until field; evidence is required (the Evidence field or id)"
+    )

@@ -13,14 +13,22 @@ from monitor.application.accounts import Account
 from monitor.dates import local, local_date, parse_moment
 from monitor.errors import MonitorError, NotFound
 from monitor.events import REGISTRY
+from monitor.ids import short_ids
 from monitor.web.security import check_csrf, require
-from monitor.web.site import Site, Viewer, Web
+from monitor.web.site import Site, Viewer, Web, web_words
 
 #: what the queue page may say after a review (``?notice=``): these words only
 NOTICES = {
     "accepted": "Accepted: the evidence is recorded on the commitment.",
     "rejected": "Rejected.",
     "snoozed": "Snoozed: it comes back on its date.",
+}
+#: what a commitment's page may say after one of its forms (``?notice=``)
+COMMITMENT_NOTICES = {
+    "assessed": "Status recorded.",
+    "noted": "Note added.",
+    "corrected": "Assessment corrected.",
+    "withdrawn": "Assessment withdrawn: the status follows from the others.",
 }
 #: rows per page of the dashboard's table and of the review queue
 PAGE = 50
@@ -49,20 +57,48 @@ def dashboard(
 
 @router.get("/commitments/{commitment_id}", response_class=HTMLResponse, include_in_schema=False)
 def commitment(
-    request: Request, web: Web, commitment_id: str, user: Viewer, as_of: str | None = None
+    request: Request,
+    web: Web,
+    commitment_id: str,
+    user: Viewer,
+    as_of: str | None = None,
+    notice: str | None = None,
 ) -> HTMLResponse:
     viewer = require(user, "viewer")
+    history = None
+    if as_of:
+        try:
+            moment = parse_moment(as_of, web.zone, end_of_day=True)
+            history = web.monitor.history(commitment_id, moment)
+        except NotFound as exc:
+            raise HTTPException(404, str(exc)) from exc
+        except MonitorError as exc:
+            raise HTTPException(400, web_words(str(exc))) from exc
+    # Only known notices: the query string must not put words on the page.
+    words = COMMITMENT_NOTICES.get(notice or "")
+    return commitment_page(request, web, viewer, commitment_id, words, history=history)
+
+
+def commitment_page(
+    request: Request,
+    web: Site,
+    viewer: Account,
+    commitment_id: str,
+    notice: str | None,
+    *,
+    error: str | None = None,
+    typed: dict[str, str] | None = None,
+    history: object = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """A commitment's page, with a notice after a form, or the form's error and what was
+    typed in it (a refused form keeps every field)."""
     zone = web.zone
     try:
         state, timeline = web.monitor.show(commitment_id)
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
-    history = None
-    if as_of:
-        try:
-            history = web.monitor.history(commitment_id, parse_moment(as_of, zone, end_of_day=True))
-        except MonitorError as exc:
-            raise HTTPException(400, str(exc)) from exc
+    assessments = sorted(state.assessments.values(), key=lambda a: (a.effective_at, a.position))
     return web.page(
         request,
         "commitment.html",
@@ -70,12 +106,149 @@ def commitment(
         state=state,
         timeline=timeline,
         history=history,
-        as_of=as_of or "",
+        as_of=request.query_params.get("as_of", ""),
         registration=state.registration,
         latest=state.latest_assessment(),
+        assessments=assessments,
+        assessment_ids=short_ids(state.assessments),
+        evidence_ids=short_ids(state.evidence),
+        notice=notice,
+        error=error,
+        typed=typed or {},
         local_dt=lambda d: local(d, zone),
         local_day=lambda d: local_date(d, zone),
+        status_code=status_code,
     )
+
+
+@router.post("/commitments/{commitment_id}/status", include_in_schema=False)
+def status_form(
+    request: Request,
+    web: Web,
+    commitment_id: str,
+    user: Viewer,
+    csrf: Annotated[str, Form()] = "",
+    status: Annotated[str, Form()] = "",
+    effective: Annotated[str, Form()] = "",
+    rationale: Annotated[str, Form()] = "",
+    evidence: Annotated[str, Form()] = "",
+) -> Response:
+    """Assess the commitment's status (monitor status set): the effective date is given,
+    never taken to be today."""
+    check_csrf(request, csrf)
+    assessor = require(user, "reviewer")
+    typed = {"form": "status", "status": status, "effective": effective,
+             "rationale": rationale, "evidence": evidence}  # fmt: skip
+    try:
+        if not status:
+            raise MonitorError("choose a status")
+        if not effective.strip():
+            raise MonitorError("give the date the status took effect (the Effective date field)")
+        web.monitor.set_status(
+            commitment_id,
+            status,
+            rationale=rationale,
+            by=assessor.name,
+            effective_at=parse_moment(effective, web.zone),
+            evidence=[line.strip() for line in evidence.splitlines() if line.strip()],
+        )
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except MonitorError as exc:
+        return _refused(request, web, assessor, commitment_id, exc, typed)
+    return _done(commitment_id, "assessed")
+
+
+@router.post("/commitments/{commitment_id}/notes", include_in_schema=False)
+def note_form(
+    request: Request,
+    web: Web,
+    commitment_id: str,
+    user: Viewer,
+    csrf: Annotated[str, Form()] = "",
+    text: Annotated[str, Form()] = "",
+) -> Response:
+    """Add a note (monitor note add)."""
+    check_csrf(request, csrf)
+    author = require(user, "reviewer")
+    try:
+        if not text.strip():
+            raise MonitorError("write the note first")
+        web.monitor.add_note(commitment_id, text, by=author.name)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except MonitorError as exc:
+        return _refused(request, web, author, commitment_id, exc, {"form": "note", "text": text})
+    return _done(commitment_id, "noted")
+
+
+@router.post(
+    "/commitments/{commitment_id}/assessments/{assessment}/{action}", include_in_schema=False
+)
+def assessment_form(
+    request: Request,
+    web: Web,
+    commitment_id: str,
+    assessment: str,
+    action: str,
+    user: Viewer,
+    csrf: Annotated[str, Form()] = "",
+    status: Annotated[str, Form()] = "",
+    effective: Annotated[str, Form()] = "",
+    rationale: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Correct (monitor status correct) or withdraw (monitor status withdraw) an
+    assessment, named by its id or 8+ characters of it."""
+    check_csrf(request, csrf)
+    if action not in ("correct", "withdraw"):
+        raise HTTPException(404, "an assessment can be corrected or withdrawn")
+    reviewer = require(user, "reviewer")
+    typed = {"form": f"{action}-{assessment}", "status": status, "effective": effective,
+             "rationale": rationale, "reason": reason}  # fmt: skip
+    try:
+        if action == "withdraw":
+            web.monitor.withdraw_assessment(
+                commitment_id, assessment, reason=reason, by=reviewer.name
+            )
+        else:
+            if not status:
+                raise MonitorError("choose the corrected status")
+            web.monitor.correct_assessment(
+                commitment_id,
+                assessment,
+                status,
+                rationale=rationale,
+                reason=reason,
+                by=reviewer.name,
+                effective_at=parse_moment(effective, web.zone) if effective.strip() else None,
+            )
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except MonitorError as exc:
+        return _refused(request, web, reviewer, commitment_id, exc, typed)
+    return _done(commitment_id, "corrected" if action == "correct" else "withdrawn")
+
+
+def _refused(
+    request: Request,
+    web: Site,
+    user: Account,
+    commitment_id: str,
+    exc: MonitorError,
+    typed: dict[str, str],
+) -> HTMLResponse:
+    """The page again, saying in the web's words why the form was refused, with what was
+    typed still in it."""
+    return commitment_page(
+        request, web, user, commitment_id, None, error=web_words(str(exc)), typed=typed,
+        status_code=400,
+    )  # fmt: skip
+
+
+def _done(commitment_id: str, notice: str) -> RedirectResponse:
+    # after a post, a redirect: reloading the page does not post again
+    return RedirectResponse(f"/commitments/{commitment_id}?notice={notice}", status_code=303)
 
 
 def queue_page(
@@ -144,6 +317,8 @@ def review(
     try:
         if action == "accept-status" and not status:
             raise MonitorError("choose a status to accept and set it")
+        if action == "accept-status" and not effective.strip():
+            raise MonitorError("give the date the status took effect (the Effective date field)")
         # ``ref``: a story (the form names the commitment) or a single proposal.
         web.monitor.review.decide(
             ref,
@@ -157,7 +332,7 @@ def review(
             until=parse_moment(until, zone) if until else None,
         )
     except MonitorError as exc:
-        return queue_page(request, web, reviewer, None, 1, str(exc))
+        return queue_page(request, web, reviewer, None, 1, web_words(str(exc)))
     return RedirectResponse(f"/queue?notice={verb}ed", status_code=303)
 
 

@@ -14,6 +14,7 @@ dependencies below.
 
 import functools
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -135,3 +136,28 @@ def token_account(request: Request) -> Account | None:
 Web = Annotated[Site, Depends(_site)]
 Viewer = Annotated[Account | None, Depends(account)]
 Scripted = Annotated[Account | None, Depends(token_account)]
+
+
+#: the form field each command-line option of a core message stands for on the web
+FIELDS = {
+    "rationale": "Rationale",
+    "reason": "Reason",
+    "evidence": "Evidence",
+    "effective": "Effective date",
+    "note": "Note",
+    "until": "Snooze until",
+    "status": "Status",
+    "commitment": "Commitment",
+    "text": "Note",
+}
+
+
+def web_words(message: str) -> str:
+    """A core message in the web's words: ``--rationale`` becomes the Rationale field, and
+    what names who acts (``--by``) goes (the signed-in account is who acts)."""
+    text = re.sub(r"\s*\(--by\)", "", message)
+    return re.sub(
+        r"--([a-z][a-z-]*)(?: [A-Z]+)?",
+        lambda m: f"the {FIELDS.get(m.group(1), m.group(1))} field",
+        text,
+    )
