@@ -11,12 +11,15 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from monitor import Monitor
+from monitor import FixedClock, Monitor
 from monitor.web import create_app
 
+from .conftest import ROOT
 from .feedserver import FeedServer
 from .webserver import PASSWORD, LiveServer, seed_review_site
 
@@ -255,3 +258,86 @@ def test_the_commitment_page_does_what_the_cli_does(served) -> None:  # type: ig
             browser.close()
     assert problems == []
     assert monitor.load("EPCC23-SEMI-03").status().value == "not_yet_assessed"
+
+
+#: where the layout tests leave their screenshots (CI keeps them as artefacts)
+SCREENS = Path(os.environ.get("MONITOR_TEST_ARTEFACTS", ROOT / "test-artefacts")) / "screens"
+LONG_URL = "https://www.meti.go.jp/english/press/2024/0411_001_" + "x" * 120 + ".html"
+OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+@pytest.mark.slow
+def test_every_page_fits_a_phone_and_a_desktop(served) -> None:  # type: ignore[no-untyped-def]
+    """No page scrolls sideways at 390 or 1280 px (tables stack, the chart scrolls in its
+    own box, long URLs wrap); each page's screenshot is kept."""
+    from playwright.sync_api import sync_playwright
+
+    monitor, server = served
+    monitor.set_status(
+        "EPCC23-SEMI-01", "in_progress", rationale="JUCIP release " + LONG_URL, by="rita",
+        effective_at=datetime(2024, 4, 11, tzinfo=UTC), evidence=[LONG_URL],
+    )  # fmt: skip
+    pages = {
+        "dashboard": "/",
+        "queue": "/queue",
+        "sources": "/sources",
+        "digests": "/digests",
+        "audit": "/audit",
+        "commitment": "/commitments/EPCC23-SEMI-01",
+        "error": "/commitments/EPCC23-SEMI-1",
+    }
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    wide: dict[str, int] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        try:
+            for width in (390, 1280):
+                context = browser.new_context(viewport={"width": width, "height": 900})
+                page = context.new_page()
+                page.goto(server.url("/login"))
+                page.screenshot(path=SCREENS / f"login-{width}.png", full_page=True)
+                wide[f"login-{width}"] = page.evaluate(OVERFLOW)
+                log_in(page, server, "rita")
+                for name, path in pages.items():
+                    page.goto(server.url(path))
+                    page.screenshot(path=SCREENS / f"{name}-{width}.png", full_page=True)
+                    wide[f"{name}-{width}"] = page.evaluate(OVERFLOW)
+                # the menu stays on the bar: every link inside the header's box
+                header = page.locator("header").bounding_box()
+                assert header is not None
+                for link in page.locator("header a").all():
+                    box = link.bounding_box()
+                    assert box is not None
+                    assert box["x"] + box["width"] <= header["x"] + header["width"] + 1
+                    assert box["y"] + box["height"] <= header["y"] + header["height"] + 1
+                context.close()
+        finally:
+            browser.close()
+    assert {name: px for name, px in wide.items() if px > 0} == {}
+
+
+@pytest.mark.slow
+def test_the_digest_fits_a_phone(project: Path, clock: FixedClock) -> None:
+    """A digest with a long bare URL: no sideways scroll at 390 px."""
+    from playwright.sync_api import sync_playwright
+
+    from .digestkit import ANA, configure, open_monitor
+
+    configure(project, [ANA])
+    with open_monitor(project, clock) as monitor:
+        monitor.set_status(
+            "EPCC23-SEMI-03", "in_progress", rationale="see " + LONG_URL, by="rita",
+            effective_at=clock.now(), evidence=[LONG_URL],
+        )  # fmt: skip
+        html_part = monitor.digests.preview("ana@example.org", clock.now()).rendered.html
+    assert LONG_URL in html_part
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 900})
+            page.set_content(html_part)
+            page.screenshot(path=SCREENS / "digest-390.png", full_page=True)
+            assert page.evaluate(OVERFLOW) == 0
+        finally:
+            browser.close()

@@ -211,16 +211,20 @@ def test_dashboard_shows_status_history_and_last_review(site) -> None:  # type: 
     monitor.review.decide(first.proposal_id, "accept", by="rita")
     points = monitor.status_over_time()
     assert points[-1][1] == {"not_yet_assessed": 19}
-    # Two years of month ends up to today (the statement was made 2023-11-14).
+    # Every month end from the statement's month (made 2023-11-14) to today.
     assert (len(points), points[0][0].isoformat(), points[-1][0].isoformat()) == (
-        24,
-        "2024-02-29",
+        27,
+        "2023-11-30",
         "2026-01-15",
     )
     login(client, "vera")
     page = client.get("/").text
     assert page.count("<rect") >= len(points)
-    assert "2024-02" in page
+    # the first and the last month are labelled, inside the chart's edges; a legend
+    assert '<text x="0" ' in page
+    assert 'text-anchor="start">2023-11</text>' in page
+    assert 'text-anchor="end">2026-01</text>' in page
+    assert '<p class="legend"><span class="status s-not_yet_assessed">' in page
 
 
 def test_status_over_time_follows_effective_dates(site) -> None:  # type: ignore[no-untyped-def]
@@ -529,3 +533,18 @@ def test_core_messages_are_said_in_the_web_s_words() -> None:
     assert said == (
         "snooze needs the Snooze until field; evidence is required (the Evidence field or id)"
     )
+
+
+def test_error_pages_keep_the_menu_and_speak_web(site) -> None:  # type: ignore[no-untyped-def]
+    _monitor, client = site
+    login(client, "vera")
+    page = client.get("/commitments/EPCC23-SEMI-3")
+    assert page.status_code == 404
+    assert '<a href="/queue">Review queue</a>' in page.text  # the menu is there
+    assert "did you mean &#39;EPCC23-SEMI-03&#39;" in page.text
+    assert "monitor list" not in page.text
+    # an unknown commitment in the queue's filter is named, not an empty queue
+    filtered = client.get("/queue", params={"commitment": "EPCC23-SEMI-1"})
+    assert filtered.status_code == 404
+    assert "unknown commitment" in filtered.text
+    assert '<a href="/">Dashboard</a>' in filtered.text

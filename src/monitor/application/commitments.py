@@ -336,7 +336,7 @@ class Commitments:
         self.projection.catch_up()
         return overview.counts(self.engine)
 
-    def status_over_time(self, months: int = 24) -> list[overview.ChartPoint]:
+    def status_over_time(self, months: int = overview.CHART_MONTHS) -> list[overview.ChartPoint]:
         """Active commitments by status at each month's end (effective time), oldest first.
 
         Read from the assessments read model: no commitment's stream is folded per request.

@@ -93,6 +93,11 @@ def chart_inputs(session: Session) -> tuple[list[tuple[str, str]], list[tuple[st
     return [(c, m) for c, m in made], [(c, e, s) for c, e, s in assessed]
 
 
+#: the most months the status chart shows: from the first commitment's month (the
+#: statement's) to today, up to ten years
+CHART_MONTHS = 120
+
+
 def month_ends(first: date, today: date, months: int) -> list[date]:
     """The last day of each month from ``first``'s month to today (today for this month)."""
     ends: list[date] = []
@@ -111,7 +116,7 @@ def statuses_over_time(
     assessed: list[tuple[str, str, str]],
     today: date,
     zone: tzinfo,
-    months: int = 24,
+    months: int = CHART_MONTHS,
 ) -> list[ChartPoint]:
     """Commitments by status at each month's end (by effective time), oldest first.
 
@@ -212,7 +217,7 @@ def counts(engine: Engine) -> dict[str, dict[str, int]]:
 
 
 def status_over_time(
-    engine: Engine, today: date, zone: tzinfo, months: int = 24
+    engine: Engine, today: date, zone: tzinfo, months: int = CHART_MONTHS
 ) -> list[ChartPoint]:
     """Active commitments by status at each month's end (effective time), oldest first."""
     with Session(engine) as session:

@@ -15,6 +15,7 @@ No `from __future__ import annotations` here: FastAPI reads the annotations of t
 functions.
 """
 
+import contextlib
 import logging
 import threading
 import time
@@ -38,7 +39,7 @@ from monitor.core import Monitor
 from monitor.service.health import Health
 from monitor.web import api, atom, pages
 from monitor.web.security import CSP, SecurityHeaders, check_csrf, csrf_token
-from monitor.web.site import Site, Web, site_of
+from monitor.web.site import Site, Web, account, site_of, web_words
 
 TEMPLATES = Path(__file__).parent / "templates"
 CSS = (TEMPLATES / "app.css").read_text(encoding="utf-8")
@@ -98,10 +99,19 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
     if exc.status_code == 401:
         return RedirectResponse("/login", status_code=303)
+    # the menu stays (for whoever is logged in), and the words are the web's
+    user = None
+    if "session" in request.scope:
+        with contextlib.suppress(Exception):  # an error page must not fail in its turn
+            user = account(request)
     return site_of(request).templates.TemplateResponse(
         request,
         "error.html",
-        {"message": exc.detail, "user": None},
+        {
+            "message": web_words(str(exc.detail)),
+            "user": user,
+            "csrf": csrf_token(request) if user else "",
+        },
         status_code=exc.status_code,
     )
 

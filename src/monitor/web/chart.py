@@ -1,5 +1,6 @@
 """The dashboard's status chart: one stacked column per month, computed here as SVG shapes."""
 
+import math
 from typing import Any
 
 from fastapi.templating import Jinja2Templates
@@ -18,12 +19,23 @@ STATUS_COLOURS = {
 }
 
 
+#: the labels' size, in the chart's own units (1000 across); the chart is never drawn
+#: narrower than 48em (it scrolls in its box instead), so a label is at least about 11 px
+LABEL_SIZE = 16
+#: how much room one "YYYY-MM" label takes, in the same units, with a gap
+LABEL_ROOM = 80
+
+
 def status_chart(points: list[tuple[Any, dict[str, int]]]) -> dict[str, Any]:
-    """Stacked columns (one per month) as SVG rectangles, computed here, drawn by the page."""
+    """Stacked columns (one per month) as SVG rectangles, computed here, drawn by the page:
+    month labels that do not overlap (the first and the last always, inside the edges), and
+    the statuses that appear, for the legend."""
     width, height, gap = 1000, 160, 4
     column = width / max(1, len(points))
     most = max((sum(c.values()) for _, c in points), default=1) or 1
     rects, labels = [], []
+    step = max(1, math.ceil(LABEL_ROOM / column))
+    last = len(points) - 1
     for i, (day, counts) in enumerate(points):
         y = float(height)
         for status in STATUS_COLOURS:
@@ -41,9 +53,22 @@ def status_chart(points: list[tuple[Any, dict[str, int]]]) -> dict[str, Any]:
                         "title": f"{day}: {status} {n}",
                     }
                 )
-        if i % 3 == 0 or i == len(points) - 1:
-            labels.append({"x": i * column, "text": day.strftime("%Y-%m")})
-    return {"width": width, "height": height, "rects": rects, "labels": labels}
+        text = day.strftime("%Y-%m")
+        if i == 0:
+            labels.append({"x": 0, "anchor": "start", "text": text})
+        elif i == last:
+            labels.append({"x": width, "anchor": "end", "text": text})
+        elif i % step == 0 and LABEL_ROOM <= i * column <= width - 1.5 * LABEL_ROOM:
+            labels.append({"x": i * column + (column - gap) / 2, "anchor": "middle", "text": text})
+    shown = {status for _, counts in points for status, n in counts.items() if n}
+    return {
+        "width": width,
+        "height": height,
+        "label_size": LABEL_SIZE,
+        "rects": rects,
+        "labels": labels,
+        "legend": [status for status in STATUS_COLOURS if status in shown],
+    }
 
 
 class StatusChart:

@@ -290,7 +290,10 @@ def queue(
 ) -> HTMLResponse:
     viewer = require(user, "viewer")
     # Only known notices: the query string must not put words on the page.
-    return queue_page(request, web, viewer, commitment, page, NOTICES.get(notice or ""))
+    try:
+        return queue_page(request, web, viewer, commitment, page, NOTICES.get(notice or ""))
+    except NotFound as exc:  # an unknown commitment in the filter: named, with the nearest
+        raise HTTPException(404, str(exc)) from exc
 
 
 @router.post("/queue/{ref}", include_in_schema=False)
@@ -361,6 +364,7 @@ def audit(
         "audit.html",
         viewer,
         events=events,
+        short_ids=short_ids(e.event_id for e in events),
         filters={"type": type or "", "stream": stream or "", "actor": actor or ""},
         local_dt=lambda d: local(d, zone),
         types=sorted(REGISTRY.types),

@@ -152,10 +152,27 @@ FIELDS = {
 }
 
 
+#: the page that shows what a command lists, for "see `monitor X`" in a core message
+PAGES = {
+    "list": "the dashboard",
+    "queue": "the review queue",
+    "sources": "the Sources page",
+    "show": "the commitment's page",
+    "history": "the commitment's page",
+}
+
+
 def web_words(message: str) -> str:
-    """A core message in the web's words: ``--rationale`` becomes the Rationale field, and
-    what names who acts (``--by``) goes (the signed-in account is who acts)."""
+    """A core message in the web's words: ``--rationale`` becomes the Rationale field, a
+    command to run becomes the page that shows the same (``see `monitor queue` `` is the
+    review queue), and what names who acts (``--by``) goes (the signed-in account acts)."""
     text = re.sub(r"\s*\(--by\)", "", message)
+    text = re.sub(r" or `monitor (?:history|show)[^`]*`", "", text)
+    text = re.sub(
+        r"`monitor ([a-z]+)[^`]*`",
+        lambda m: PAGES.get(m.group(1), "the command line"),
+        text,
+    )
     return re.sub(
         r"--([a-z][a-z-]*)(?: [A-Z]+)?",
         lambda m: f"the {FIELDS.get(m.group(1), m.group(1))} field",
