@@ -11,9 +11,11 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,12 +28,14 @@ from cryptography.hazmat.primitives.serialization import (
 )
 from sqlalchemy import text
 
-from monitor import CommandRejected, IntegrityViolation, Monitor, load_settings
+from monitor import CommandRejected, FixedClock, IntegrityViolation, Monitor, load_settings
 from monitor.journal import MAX_LINE
 from monitor.store.hashing import event_hash
-from monitor.store.heads import Head
+from monitor.store.heads import Head, parse_head
 
 from .conftest import CATALOGUE
+from .digestkit import ANA, configure, open_monitor, parts
+from .smtpserver import SmtpServer
 from .test_projections import busy_history
 
 KEY_ENV = "MONITOR_HEAD_SIGNING_KEY"
@@ -246,6 +250,69 @@ def test_a_line_over_one_mib_is_refused_with_its_number_and_nothing_is_imported(
         with pytest.raises(IntegrityViolation, match="line 3: not JSON"):
             copy.import_journal(path)
         assert copy.last_position() == 0
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        yield server
+
+
+#: the footer line, in the text part and (the hash in a <code>) in the HTML part
+FOOTER = re.compile(r"Journal head: position (\d+), sha256 (?:<code[^>]*>)?([0-9a-f]{64})")
+
+
+def test_the_digest_carries_the_head_signed_and_it_proves_the_journal(
+    project: Path, clock: FixedClock, smtp: SmtpServer
+) -> None:
+    key = Ed25519PrivateKey.generate()
+    configure(project, [ANA], smtp_port=smtp.port)
+    with open_monitor(project, clock, env={KEY_ENV: raw_private(key)}) as monitor:
+        busy_history(monitor)
+        head = monitor.journal.head()
+        [result] = monitor.send_due_digests(clock.now())
+        assert result.outcome == "sent"
+        [received] = smtp.received
+        plain, markup = parts(received.message)
+        for part in (plain, markup):
+            found = FOOTER.search(part)
+            assert found is not None, part
+            assert (int(found.group(1)), found.group(2)) == (head.position, head.hash)
+            assert f"monitor verify --head {head.position}:{head.hash}" in part
+        assert f"Head signature (Ed25519): {head.signature}" in plain.splitlines()
+        # a recipient's copy is a witness: the head in the mail proves the journal ...
+        witness = parse_head(f"{head.position}:{head.hash}")
+        signed = Head(witness.position, witness.hash, head.signature)
+        assert monitor.verify(head=signed, public_key=raw_public(key)).ok
+        # ... and catches it cut short (the digest's claim and sending came after the head)
+        drop_tail(monitor, 3)
+        assert monitor.verify().ok
+        assert not monitor.verify(head=signed, public_key=raw_public(key)).ok
+
+
+def test_an_unsigned_digest_still_carries_the_head(
+    project: Path, clock: FixedClock, smtp: SmtpServer
+) -> None:
+    configure(project, [ANA], smtp_port=smtp.port)
+    with open_monitor(project, clock) as monitor:
+        head = monitor.journal.head()
+        assert monitor.send_due_digests(clock.now())[0].outcome == "sent"
+    plain, markup = parts(smtp.received[0].message)
+    assert f"Journal head: position {head.position}, sha256 {head.hash}" in plain.splitlines()
+    assert "signature" not in plain
+    assert FOOTER.search(markup) is not None
+
+
+def test_a_signing_key_that_is_not_one_fails_the_digest_naming_it(
+    project: Path, clock: FixedClock
+) -> None:
+    configure(project, [ANA])  # the outbox: the digest fails before any transport
+    with open_monitor(project, clock, env={KEY_ENV: "bm90IGEga2V5"}) as monitor:
+        [result] = monitor.send_due_digests(clock.now())
+        assert result.outcome == "failed"
+        assert result.error is not None
+        assert result.error.startswith(f"{KEY_ENV}: not an Ed25519 private key")
+        assert not list(monitor.settings.digest.outbox.glob("*.eml"))
 
 
 # -- the command line, as a user runs it ----------------------------------------------------
