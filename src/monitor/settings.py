@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from monitor.digest.config import PASSWORD_ENV, DigestSettings, describe_digest,
 from monitor.errors import ConfigError
 from monitor.sources.limits import MIB, FetchLimits
 from monitor.store.database import SYNCHRONOUS, sqlite_url
+from monitor.store.heads import SIGNING_KEY_ENV
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +297,9 @@ class Settings:
     fetch_limits: FetchLimits
     digest: DigestSettings
     service: ServiceSettings
+    #: the Ed25519 key that signs published journal heads (read only from the environment,
+    #: $MONITOR_HEAD_SIGNING_KEY, as the SMTP password is); empty: heads go unsigned
+    head_signing_key: str = field(default="", repr=False)
 
 
 def find_config(explicit: Path | None = None, env: Mapping[str, str] | None = None) -> Path | None:
@@ -366,6 +370,7 @@ def load_settings(config: Path | None = None, env: Mapping[str, str] | None = No
         fetch_limits=_fetch_limits(named),
         digest=parse_digest(named, lists.get("digest.recipients"), base, env),
         service=parse_service(named),
+        head_signing_key=env.get(SIGNING_KEY_ENV, "").strip(),
     )
 
 

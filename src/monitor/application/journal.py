@@ -10,17 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, text
 
-from monitor.errors import MonitorError, StoreNotInitialised
+from monitor.errors import CommandRejected, MonitorError, StoreNotInitialised
 from monitor.projections.runner import Projection
 from monitor.settings import Settings
 from monitor.store import migrate
+from monitor.store.heads import Head, public_key_of, published, signature_holds
 from monitor.store.records import VerifyReport
 from monitor.store.sql import SqlEventStore
 from monitor.writes import Writer
+
+if TYPE_CHECKING:
+    from monitor.journal import Exported
 
 Progress = Callable[[int, int], None]
 
@@ -71,13 +75,25 @@ class Journal:
             )
         self._schema_checked = True
 
-    def verify(self, progress: Callable[[int], None] | None = None) -> VerifyReport:
-        """Check the hash chain and invariants end to end."""
+    def verify(
+        self,
+        progress: Callable[[int], None] | None = None,
+        *,
+        head: Head | None = None,
+        public_key: str | None = None,
+    ) -> VerifyReport:
+        """Check the hash chain and invariants end to end; with ``head`` (published
+        elsewhere: a digest, an export, a note), that the journal still holds it; with its
+        signature and ``public_key``, that the key's owner published it."""
         self.require_schema()
         from monitor.events import REGISTRY
         from monitor.journal import verify_rows
 
-        report = verify_rows(self.store.iter_rows(), REGISTRY, progress)
+        signature_problem = self._check_signature(head, public_key)
+        witnesses = [(head, "--head")] if head is not None else []
+        report = verify_rows(self.store.iter_rows(), REGISTRY, progress, witnesses)
+        if signature_problem:
+            report.problems.insert(0, signature_problem)
         checkpoint = max(p.checkpoint() for p in self._followed())
         if checkpoint > report.last_position:
             report.problems.append(
@@ -92,33 +108,73 @@ class Journal:
         ]
         return report
 
+    @staticmethod
+    def _check_signature(head: Head | None, public_key: str | None) -> str | None:
+        """Why the head's signature does not hold, or None (also when there is none to check);
+        a signature without its key, or a key without a signature, is refused."""
+        if head is None or (head.signature is None and public_key is None):
+            return None
+        if head.signature is None or public_key is None:
+            raise CommandRejected(
+                "--signature and --public-key go together: give both to check a signed head"
+            )
+        if signature_holds(head, public_key):
+            return None
+        return (
+            f"the signature over head {head.position}:{head.hash[:16]}… does not verify with "
+            "that public key: the head or the signature was altered, or another key signed it"
+        )
+
+    def head(self, at: int | None = None) -> Head:
+        """The journal's newest position and hash (or those at position ``at``) as monitor
+        publishes it: signed when MONITOR_HEAD_SIGNING_KEY is set."""
+        self.require_schema()
+        return published(self.store.head(at), self.settings.head_signing_key)
+
+    def signing_public_key(self) -> str | None:
+        """The base64 public key that checks published heads, when heads are signed."""
+        key = self.settings.head_signing_key
+        return public_key_of(key) if key else None
+
     def export(
         self, target: Path | None = None, progress: Callable[[int], None] | None = None
-    ) -> tuple[Path, int, str]:
-        """Write the journal as JSON Lines; returns (file, events, last hash).
+    ) -> Exported:
+        """Write the journal as JSON Lines, and its head (signed when heads are signed) in
+        ``journal.head.json`` beside it.
 
         The default target is ``events/journal.jsonl`` in the project folder.
         """
         self.require_schema()
         destination = target if target is not None else self.settings.base_dir / "events"
+        key = self.settings.head_signing_key
+        if key:
+            public_key_of(key)  # a key that is not one is refused before anything is written
         try:
             from monitor.journal import export_journal
 
-            return export_journal(self.store, destination, progress)
+            return export_journal(
+                self.store, destination, progress, lambda head: published(head, key)
+            )
         except OSError as exc:
             raise MonitorError(
                 f"cannot write the journal to {destination}: {exc.strerror or exc}"
             ) from exc
 
     def import_journal(
-        self, path: Path, progress: Callable[[int], None] | None = None
+        self,
+        path: Path,
+        progress: Callable[[int], None] | None = None,
+        *,
+        head: Head | None = None,
     ) -> VerifyReport:
-        """Load an exported journal into an empty store, then build the projections."""
+        """Load an exported journal into an empty store, then build the projections; refused
+        (nothing imported) when it does not hold ``head`` or the head exported beside it."""
         self.migrate()
         from monitor.events import REGISTRY
         from monitor.journal import import_journal
 
-        report = import_journal(self.store, path, REGISTRY, progress)
+        witnesses = [(head, "--head")] if head is not None else []
+        report = import_journal(self.store, path, REGISTRY, progress, witnesses)
         self.writer.forget()  # the journal is new: no cached state stands for it
         for read_model in self.read_models():
             read_model.rebuild()

@@ -4,7 +4,9 @@ News comes from the window of the journal the digest covers (``after < position 
 until``): status changes with their rationale and evidence, newly accepted evidence, new
 proposals. Standing matters come from the state now: proposals waiting for review,
 commitments with no evidence for N days, deadlines near or passed, sources failing for more
-than a day, and this recipient's own digests that could not be delivered.
+than a day, and this recipient's own digests that could not be delivered. Its footer carries
+the journal's head at the window's end (signed when heads are signed): every mailbox that
+keeps a digest is a witness `monitor verify --head` can call on.
 
 Every text that came from a feed or a person is made safe here first: control and
 bidirectional-override characters removed, white space collapsed, length bounded. HTML
@@ -27,6 +29,7 @@ from monitor.domain.commitment import CommitmentState
 from monitor.domain.digest_schedule import Claim
 from monitor.events import Status
 from monitor.projections import CommitmentView, proposal_queries
+from monitor.store.heads import Head, published
 from monitor.timestamps import format_timestamp, parse_timestamp
 
 if TYPE_CHECKING:
@@ -207,6 +210,9 @@ class Contents:
     more_changes: int = 0
     more_evidence: int = 0
     more_undelivered: int = 0
+    #: the journal's head where the window ends (None for an empty journal): published in
+    #: the footer so that each recipient's mailbox witnesses the journal
+    head: Head | None = None
 
     @property
     def quiet(self) -> bool:
@@ -323,8 +329,17 @@ def gather(
     _standing(contents, followed, states, now, digest, links)
     contents.failing_sources = _failing_sources(reads, now)
     contents.undelivered = [_undelivered(c) for c in undelivered]
+    contents.head = _head(reads.context, window.until_position)
     contents.bound()
     return contents
+
+
+def _head(context: Context, position: int) -> Head | None:
+    """The head at ``position``, as published: the same for every send of one claim, so a
+    digest sent again says what it said the first time."""
+    if position <= 0:
+        return None
+    return published(context.store.head(at=position), context.settings.head_signing_key)
 
 
 def _change(

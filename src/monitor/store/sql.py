@@ -29,6 +29,7 @@ from monitor.errors import (
     StoreUnavailable,
 )
 from monitor.store.hashing import GENESIS_HASH, canonical_json, event_hash
+from monitor.store.heads import Head
 from monitor.store.records import AppendResult, NewEvent, RecordedEvent, StreamAppend
 from monitor.timestamps import format_timestamp, parse_timestamp
 
@@ -40,6 +41,9 @@ _STREAM_VERSION = text(
     "SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = :stream_id"
 )
 _HEAD = text("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1")
+_HEAD_AT = text(
+    "SELECT position, hash FROM events WHERE position <= :at ORDER BY position DESC LIMIT 1"
+)
 _READ_STREAM = text(
     f"SELECT {_COLUMNS} FROM events WHERE stream_id = :stream_id "
     "AND stream_version >= :from_version ORDER BY stream_version"
@@ -463,6 +467,16 @@ class SqlEventStore:
         with self.read_transaction() as conn:
             head = conn.execute(_HEAD).first()
         return int(head[0]) if head else 0
+
+    def head(self, at: int | None = None) -> Head:
+        """The position and chain hash of the newest event, or of the event at ``at`` (the
+        newest before it when positions skip); position 0 and the genesis hash before any."""
+        with self.read_transaction() as conn:
+            if at is None:
+                row = conn.execute(_HEAD).first()
+            else:
+                row = conn.execute(_HEAD_AT, {"at": at}).first()
+        return Head(int(row[0]), str(row[1])) if row else Head(0, GENESIS_HASH)
 
     # -- import ------------------------------------------------------------------------
 
