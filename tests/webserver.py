@@ -9,6 +9,8 @@ from typing import Any
 
 import uvicorn
 
+from monitor.web.server import server_config
+
 PASSWORD = "correct horse battery staple"
 
 
@@ -45,9 +47,8 @@ class LiveServer:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="error", lifespan="off"
-        )
+        # configured as `monitor web` and `monitor serve` configure theirs
+        config = server_config(app, "127.0.0.1", self.port, log_level="error", lifespan="off")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

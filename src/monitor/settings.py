@@ -6,6 +6,8 @@ documentation (docs/configuration.md, checked by a test) all read it.
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
@@ -276,10 +279,35 @@ SETTINGS += (
         "and HSTS.",
         "MONITOR_WEB_HTTPS",
     ),
+    Setting(
+        "web",
+        "allowed_hosts",
+        "",
+        "Host names the web UI answers for (a TOML array, or names separated by commas); a "
+        "request naming another Host gets 400. Empty: web.host, the host of digest.base_url "
+        "and localhost, 127.0.0.1, ::1. `*`: any host.",
+    ),
+    Setting(
+        "web",
+        "trusted_proxies",
+        "",
+        "Addresses or networks (10.0.0.0/8) of the proxies in front of the web UI, whose "
+        "X-Forwarded-For is believed (a TOML array, or comma-separated). Empty: none; the "
+        "client is the address that connects.",
+    ),
+    Setting(
+        "web",
+        "session_hours",
+        "12",
+        "Hours a web login lasts, counted from the login: using the UI does not extend it.",
+    ),
 )
 
 #: keys whose value is an array of tables, parsed by their own code (not MONITOR_* variables)
 LISTS = {("digest", "recipients")}
+#: keys whose value is a list of words: a TOML array of strings, or the words separated by
+#: commas (as their MONITOR_* variable gives them)
+WORD_LISTS = {("web", "allowed_hosts"), ("web", "trusted_proxies")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,6 +416,20 @@ class ServiceSettings:
     web_host: str
     web_port: int
     web_https: bool
+    #: the Host names the web UI answers for ("*": any), lowercase, without ports
+    web_allowed_hosts: tuple[str, ...]
+    #: the proxies (networks, "10.0.0.0/8"; one address is a /32 or /128) whose
+    #: X-Forwarded-For names the client
+    web_trusted_proxies: tuple[str, ...]
+    #: how long a login lasts, from the login on
+    web_session_hours: float
+
+    def listening_on(self, host: str) -> ServiceSettings:
+        """These settings with the web UI listening on ``host`` (`monitor web --host`),
+        which it then answers for too."""
+        named = _allowed_hosts({"web.allowed_hosts": host, "web.host": "", "digest.base_url": ""})
+        hosts = tuple(dict.fromkeys((*self.web_allowed_hosts, *named)))
+        return dataclasses.replace(self, web_host=host, web_allowed_hosts=hosts)
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -432,7 +474,59 @@ def parse_service(named: dict[str, str]) -> ServiceSettings:
         web_host=named["web.host"].strip(),
         web_port=int(number("web.port", 1, 65535)),
         web_https=https == "true",
+        web_allowed_hosts=_allowed_hosts(named),
+        web_trusted_proxies=_trusted_proxies(named["web.trusted_proxies"]),
+        web_session_hours=number("web.session_hours", 0.05, 24 * 30),
     )
+
+
+def _words(value: str) -> list[str]:
+    return [word.strip() for word in value.split(",") if word.strip()]
+
+
+#: the names of this machine, always answered for when web.allowed_hosts is not set
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _allowed_hosts(named: dict[str, str]) -> tuple[str, ...]:
+    """web.allowed_hosts, each a bare host name or address; by default the names this
+    configuration says the UI is reached by (web.host, digest.base_url's host) and this
+    machine's."""
+    given = _words(named["web.allowed_hosts"])
+    if not given:
+        given = [*LOCAL_HOSTS, named["web.host"].strip()]
+        base = named["digest.base_url"].strip()
+        if base:
+            given.append(urlsplit(base).hostname or "")
+    hosts = []
+    for word in given:
+        host = word.lower().removeprefix("[").removesuffix("]").rstrip(".")
+        if host in ("", "0.0.0.0", "::"):  # noqa: S104 (listening everywhere names no host)
+            continue
+        try:
+            host = ipaddress.ip_address(host).compressed
+        except ValueError:
+            if any(c in host for c in ":/ "):
+                raise ConfigError(
+                    f"web.allowed_hosts: {word!r} is not a host name (give names such as "
+                    "monitor.example.org, without a scheme or a port)"
+                ) from None
+        hosts.append(host)
+    return tuple(dict.fromkeys(hosts))
+
+
+def _trusted_proxies(value: str) -> tuple[str, ...]:
+    """web.trusted_proxies as networks (an address alone is a network of one)."""
+    networks = []
+    for word in _words(value):
+        try:
+            networks.append(str(ipaddress.ip_network(word, strict=False)))
+        except ValueError as exc:
+            raise ConfigError(
+                f"web.trusted_proxies: {word!r} is not an IP address or network (give the "
+                "proxy's address, such as 127.0.0.1, or a network such as 10.0.0.0/8)"
+            ) from exc
+    return tuple(networks)
 
 
 def _number(values: dict[str, str], key: str, low: float, high: float) -> float:
@@ -487,6 +581,11 @@ def _read_file(path: Path) -> tuple[dict[str, str], dict[str, Any]]:
             if (table, key) in LISTS:
                 lists[f"{table}.{key}"] = value
                 continue
+            if (table, key) in WORD_LISTS and isinstance(value, list):
+                if not all(isinstance(word, str) for word in value):
+                    raise ConfigError(f"{path}: {table}.{key} must be a list of strings")
+                out[f"{table}.{key}"] = ",".join(value)
+                continue
             if (table, key) not in known:
                 raise ConfigError(f"{path}: unknown key {table}.{key}")
             if isinstance(value, bool) and f"{table}.{key}" in switches:
@@ -520,6 +619,9 @@ def describe(settings: Settings) -> dict[str, Any]:
             "host": settings.service.web_host,
             "port": settings.service.web_port,
             "https": settings.service.web_https,
+            "allowed_hosts": list(settings.service.web_allowed_hosts),
+            "trusted_proxies": list(settings.service.web_trusted_proxies),
+            "session_hours": settings.service.web_session_hours,
         },
     }
 

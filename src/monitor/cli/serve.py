@@ -49,10 +49,11 @@ def web(
     from monitor.settings import load_settings
     from monitor.web import create_app
     from monitor.web.security import secret_key
+    from monitor.web.server import SERVER_OPTIONS
 
     settings = load_settings(root_options.config)
-    options = settings.service
-    host = host or options.web_host
+    options = settings.service.listening_on(host or settings.service.web_host)
+    host = options.web_host
     port = port or options.web_port
     check_free(host, port)
     with Monitor.open(settings) as monitor:
@@ -61,9 +62,10 @@ def web(
             monitor,
             secret_key=secret_key(settings.data_dir),
             secure_cookies=options.web_https if https is None else https,
+            options=options,
         )
         err.print(f"serving http://{host}:{port}/ (Ctrl-C stops)")
-        uvicorn.run(application, host=host, port=port, log_level="warning")
+        uvicorn.run(application, host=host, port=port, log_level="warning", **SERVER_OPTIONS)
 
 
 def serve(

@@ -220,6 +220,7 @@ def _exit_now(code: int) -> None:
 def _serve_web(monitor: Monitor, service: Service) -> None:
     from monitor.web import create_app
     from monitor.web.security import secret_key
+    from monitor.web.server import server_config
 
     options = service.settings.service
     app = create_app(
@@ -228,10 +229,10 @@ def _serve_web(monitor: Monitor, service: Service) -> None:
         secure_cookies=options.web_https,
         health=service.health,
     )
-    config = uvicorn.Config(
+    config = server_config(
         app,
-        host=options.web_host,
-        port=options.web_port,
+        options.web_host,
+        options.web_port,
         log_config=None,  # ours: stdout, the configured level and format
         timeout_graceful_shutdown=2,
         lifespan="off",

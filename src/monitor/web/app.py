@@ -6,6 +6,8 @@ the routers of the other modules. Where to find the rest of the web package:
 - api.py: the JSON API under /api/; atom.py: the Atom feed of status changes
 - site.py: what the routes share (Site: the Monitor, templates, time zone) and who asks
   (Viewer, Scripted); security.py: sessions, CSRF, roles, security headers
+- gates.py: what a request passes before a route reads it (its Host, its client's
+  address, an account for a write, a bounded body); server.py: how uvicorn serves it
 - chart.py: the dashboard's status chart; highlight.py: matched words marked in titles
 - bodies.py: the typed bodies of the API's writes
 
@@ -17,8 +19,6 @@ functions.
 
 import contextlib
 import logging
-import threading
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,9 +35,12 @@ from fastapi.responses import (
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from monitor.application.logins import LoginGuard, LoginThrottled
 from monitor.core import Monitor
 from monitor.service.health import Health
+from monitor.settings import ServiceSettings
 from monitor.web import api, atom, pages
+from monitor.web.gates import AllowedHosts, ForwardedClients, Writes
 from monitor.web.security import CSP, SecurityHeaders, check_csrf, csrf_token
 from monitor.web.site import Site, Web, account, site_of, web_words
 
@@ -63,32 +66,6 @@ ICON = (
     '<circle cx="8" cy="8" r="7" fill="#1a73e8"/>'
     '<path d="M4.5 8.5l2.5 2.5 4.5-5" stroke="#fff" stroke-width="2" fill="none"/></svg>'
 )
-
-
-class LoginThrottle:
-    """Failed logins per (address, name): five in a quarter of an hour, then a pause."""
-
-    def __init__(self, limit: int = 5, window: float = 900.0) -> None:
-        self.limit, self.window = limit, window
-        self.failures: dict[tuple[str, str], list[float]] = {}
-        self.lock = threading.Lock()
-
-    def _recent(self, key: tuple[str, str]) -> list[float]:
-        now = time.monotonic()
-        kept = [t for t in self.failures.get(key, []) if now - t < self.window]
-        if kept:
-            self.failures[key] = kept
-        else:
-            self.failures.pop(key, None)
-        return kept
-
-    def blocked(self, address: str, name: str) -> bool:
-        with self.lock:
-            return len(self._recent((address, name))) >= self.limit
-
-    def failed(self, address: str, name: str) -> None:
-        with self.lock:
-            self.failures[(address, name)] = [*self._recent((address, name)), time.monotonic()]
 
 
 # -- errors: JSON under /api/; elsewhere an error page, or the login form for a 401 -----
@@ -230,18 +207,20 @@ def login(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf)
-    throttle: LoginThrottle = request.app.state.login_throttle
+    guard: LoginGuard = request.app.state.logins
     accounts = web.monitor.accounts
+    # the connection's address, or the one a trusted proxy names (gates.ForwardedClients)
     client = request.client.host if request.client else "?"
-    if throttle.blocked(client, name.strip()):
-        return _login_page(request, web, name, "too many failed attempts: wait a few minutes", 429)
-    found = accounts.authenticate(name.strip(), password)
+    try:
+        found = guard.log_in(accounts, name.strip(), password, client)
+    except LoginThrottled as exc:
+        return _login_page(request, web, name, str(exc), 429)
     if found is None:
-        throttle.failed(client, name.strip())
         return _login_page(request, web, name, "wrong name or password", 401)
     request.session.clear()
     request.session["user"] = found.name
     request.session["epoch"] = accounts.session_epoch(found.name)
+    request.session["since"] = web.now()  # the session ends web.session_hours after this
     return RedirectResponse("/", status_code=303)
 
 
@@ -259,14 +238,19 @@ def create_app(
     monitor: Monitor,
     *,
     secret_key: str,
-    secure_cookies: bool = False,
+    secure_cookies: bool | None = None,
     health: Health | None = None,
+    options: ServiceSettings | None = None,
 ) -> FastAPI:
     """The web application over one Monitor (built once per process).
 
-    ``health``: the running service's state, for /readyz (`monitor serve` passes it; the
-    web UI alone has no scheduler to report).
+    ``options``: the [web] settings (allowed hosts, trusted proxies, session hours, https);
+    by default the Monitor's own. ``secure_cookies``: Secure cookies and HSTS (default:
+    web.https; `monitor web --https` overrides it). ``health``: the running service's state,
+    for /readyz (`monitor serve` passes it; the web UI alone has no scheduler to report).
     """
+    options = options or monitor.settings.service
+    secure = options.web_https if secure_cookies is None else secure_cookies
     app = FastAPI(
         title="monitor",
         summary="Commitments, evidence and review",
@@ -279,18 +263,23 @@ def create_app(
             Exception: unexpected,
         },
     )
-    app.add_middleware(SecurityHeaders, hsts=secure_cookies)
+    # Added innermost first: a request meets them in the opposite order (headers on every
+    # answer; the Host; who the client is; the session; an account and a bounded body).
+    app.add_middleware(Writes)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret_key,
         session_cookie="monitor_session",
         same_site="strict",
-        https_only=secure_cookies,
-        max_age=12 * 3600,
+        https_only=secure,
+        max_age=round(options.web_session_hours * 3600),
     )
+    app.add_middleware(ForwardedClients, proxies=options.web_trusted_proxies)
+    app.add_middleware(AllowedHosts, hosts=options.web_allowed_hosts)
+    app.add_middleware(SecurityHeaders, hsts=secure)
     # Per application, not per module: each app (and each test's) has its own.
-    app.state.site = Site(monitor, health)
-    app.state.login_throttle = LoginThrottle()
+    app.state.site = Site(monitor, health, options.web_session_hours)
+    app.state.logins = LoginGuard()
     app.include_router(router)
     app.include_router(pages.router)
     app.include_router(atom.router)

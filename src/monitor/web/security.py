@@ -1,4 +1,5 @@
-"""Sessions, CSRF tokens, roles and security headers for the web UI."""
+"""Sessions, CSRF tokens, roles and security headers for the web UI (what a request must
+pass before a route reads it: gates.py)."""
 
 from __future__ import annotations
 
@@ -29,30 +30,18 @@ HEADERS = {
 }
 
 
-#: largest request body accepted (forms and API calls are small)
-MAX_BODY = 64 * 1024
-
-
 class SecurityHeaders(BaseHTTPMiddleware):
-    """Adds the security headers to every response, errors included; refuses big bodies."""
+    """Adds the security headers to every response, errors and refusals included."""
 
     def __init__(self, app: Any, hsts: bool = False) -> None:
         super().__init__(app)
         self.hsts = hsts
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        length = request.headers.get("content-length", "")
-        if (length.isdigit() and int(length) > MAX_BODY) or (
-            request.method == "POST"
-            and not length.isdigit()
-            and request.headers.get("transfer-encoding")
-        ):
-            response: Response = JSONResponse({"error": "request too large"}, status_code=413)
-        else:
-            try:
-                response = await call_next(request)
-            except Exception:  # never a stack trace to a client: the server's log has it
-                response = JSONResponse({"error": "internal error"}, status_code=500)
+        try:
+            response = await call_next(request)
+        except Exception:  # never a stack trace to a client: the server's log has it
+            response = JSONResponse({"error": "internal error"}, status_code=500)
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
         if self.hsts:

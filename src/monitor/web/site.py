@@ -70,13 +70,28 @@ def page_templates(zone: ZoneInfo) -> Jinja2Templates:
 class Site:
     """What the routes share, built once per application by create_app."""
 
-    def __init__(self, monitor: Monitor, health: Health | None = None) -> None:
+    def __init__(
+        self, monitor: Monitor, health: Health | None = None, session_hours: float = 12.0
+    ) -> None:
         self.monitor = monitor
         #: the running service's state, for /readyz (None: the web UI alone, no scheduler)
         self.health = health
+        #: how long a login lasts (web.session_hours), from the login on
+        self.session_seconds = session_hours * 3600
         self.zone = monitor.settings.timezone
         self.templates = page_templates(self.zone)
         self.chart = StatusChart(self.templates)
+
+    def now(self) -> float:
+        """Now, in seconds since the epoch, by the Monitor's clock (sessions are timed by it)."""
+        return self.monitor.clock.now().timestamp()
+
+    def session_current(self, logged_in_at: object) -> bool:
+        """Whether a session that logged in at ``logged_in_at`` (seconds since the epoch)
+        still holds: its lifetime runs from the login, and nothing extends it."""
+        if not isinstance(logged_in_at, int | float) or isinstance(logged_in_at, bool):
+            return False  # a session from before logins were timed: log in again
+        return 0 <= self.now() - logged_in_at < self.session_seconds
 
     def page(
         self, request: Request, name: str, user: Account, status_code: int = 200, **context: Any
@@ -103,12 +118,13 @@ async def _site(request: Request) -> Site:
 
 def account(request: Request) -> Account | None:
     """The account behind a bearer token, else behind a session still valid, else None."""
-    accounts = site_of(request).monitor.accounts
+    site = site_of(request)
+    accounts = site.monitor.accounts
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return accounts.for_token(header[7:].strip())
     name = request.session.get("user")
-    if not isinstance(name, str):
+    if not isinstance(name, str) or not site.session_current(request.session.get("since")):
         return None
     # A session is valid only for the account's current epoch (logout bumps it).
     epoch = request.session.get("epoch")
