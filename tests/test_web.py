@@ -165,6 +165,21 @@ def test_json_api_with_tokens(site) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/api/openapi.json").json()["info"]["title"] == "monitor"
 
 
+def test_a_revoked_token_stops_working_at_once(site) -> None:  # type: ignore[no-untyped-def]
+    monitor, client = site
+    api = {"Authorization": f"Bearer {monitor.accounts.create_token('vera', 'script')}"}
+    feed = {"token": monitor.accounts.create_token("vera", "reader", scope="feed")}
+    assert client.get("/api/commitments", headers=api).status_code == 200
+    assert client.get("/feed/status.atom", params=feed).status_code == 200
+    [script, reader] = monitor.accounts.tokens("vera")
+    monitor.accounts.revoke_token(script.short_id, by="adam")
+    assert client.get("/api/commitments", headers=api).status_code == 401
+    assert client.get("/feed/status.atom", params=feed).status_code == 200  # not this one
+    monitor.accounts.revoke_token(reader.short_id, by="adam")
+    refused = client.get("/feed/status.atom", params=feed)
+    assert (refused.status_code, refused.headers["location"]) == (303, "/login")
+
+
 def test_audit_log_and_atom_feed(site) -> None:  # type: ignore[no-untyped-def]
     monitor, client = site
     [first, *_] = monitor.review.queue()

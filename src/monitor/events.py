@@ -459,11 +459,14 @@ class ProposalReopened(DomainEvent):
 
 
 class UserChanged(DomainEvent):
-    """An account was added, changed or disabled (no secrets are ever journalled)."""
+    """An account was added, changed, disabled or enabled again (no secrets are ever
+    journalled)."""
 
     event_type: ClassVar[str] = "UserChanged"
     name: str = Field(min_length=1, max_length=100)
-    change: Literal["added", "role changed", "disabled", "token created", "token revoked"]
+    change: Literal[
+        "added", "role changed", "disabled", "enabled", "token created", "token revoked"
+    ]
     role: str | None = None
     by: Actor
 
