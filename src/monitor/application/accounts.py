@@ -15,6 +15,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import hashlib
+import logging
 import re
 import secrets
 import threading
@@ -26,6 +27,7 @@ from uuid import UUID
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.errors import CommandRejected, NotFound
 from monitor.events import UserChanged, user_stream
@@ -35,6 +37,8 @@ from monitor.writes import VERSION_ONLY
 
 if TYPE_CHECKING:
     from monitor.application.context import Context
+
+log = logging.getLogger(__name__)
 
 ROLES = ("viewer", "reviewer", "admin")
 SCOPES = ("api", "feed")
@@ -260,11 +264,14 @@ class Accounts:
         now = self.context.clock.now()
         if last_used is not None and now - parse_timestamp(last_used) < USE_RECORDED_EVERY:
             return
-        with self.context.engine.begin() as conn:
-            conn.execute(
-                text("UPDATE api_tokens SET last_used_at = :t WHERE token_id = :i"),
-                {"t": format_timestamp(now), "i": token_id},
-            )
+        try:
+            with self.context.engine.begin() as conn:
+                conn.execute(
+                    text("UPDATE api_tokens SET last_used_at = :t WHERE token_id = :i"),
+                    {"t": format_timestamp(now), "i": token_id},
+                )
+        except SQLAlchemyError as exc:  # a note for the admin: never worth refusing a request
+            log.warning("the last use of token %s was not recorded: %s", token_id, exc)
 
     def tokens(self, name: str | None = None, *, revoked: bool = False) -> builtins.list[Token]:
         """The tokens (of ``name``, or everyone's), oldest first; revoked ones only when
