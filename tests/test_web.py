@@ -165,6 +165,21 @@ def test_json_api_with_tokens(site) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/api/openapi.json").json()["info"]["title"] == "monitor"
 
 
+def test_a_revoked_token_stops_working_at_once(site) -> None:  # type: ignore[no-untyped-def]
+    monitor, client = site
+    api = {"Authorization": f"Bearer {monitor.accounts.create_token('vera', 'script')}"}
+    feed = {"token": monitor.accounts.create_token("vera", "reader", scope="feed")}
+    assert client.get("/api/commitments", headers=api).status_code == 200
+    assert client.get("/feed/status.atom", params=feed).status_code == 200
+    [script, reader] = monitor.accounts.tokens("vera")
+    monitor.accounts.revoke_token(script.short_id, by="adam")
+    assert client.get("/api/commitments", headers=api).status_code == 401
+    assert client.get("/feed/status.atom", params=feed).status_code == 200  # not this one
+    monitor.accounts.revoke_token(reader.short_id, by="adam")
+    refused = client.get("/feed/status.atom", params=feed)
+    assert (refused.status_code, refused.headers["location"]) == (303, "/login")
+
+
 def test_audit_log_and_atom_feed(site) -> None:  # type: ignore[no-untyped-def]
     monitor, client = site
     [first, *_] = monitor.review.queue()
@@ -198,11 +213,64 @@ def test_audit_log_and_atom_feed(site) -> None:  # type: ignore[no-untyped-def]
     only = client.get("/audit", params={"type": "ProposalAccepted"}).text
     assert "StatusAssessed</td>" not in only
     assert "ProposalAccepted</td>" in only
-    by_rita = client.get("/audit", params={"actor": "rita"}).text
-    assert "EvidenceProposed</td>" not in by_rita
     streams = client.get("/audit", params={"stream": "source-"}).text
     assert "SourceChecked</td>" in streams
     assert "StatusAssessed</td>" not in streams
+    login(client, "adam")  # actors are the admins' to see (test_the_audit_log_...)
+    by_rita = client.get("/audit", params={"actor": "rita"}).text
+    assert "EvidenceProposed</td>" not in by_rita
+    assert "ProposalAccepted</td>" in by_rita
+
+
+def test_the_audit_log_names_accounts_to_admins_only(site) -> None:  # type: ignore[no-untyped-def]
+    monitor, client = site
+    [first, *_] = monitor.review.queue()
+    monitor.review.decide(first.proposal_id, "accept", by="rita")
+    monitor.accounts.disable("vera", by="adam")
+    monitor.accounts.enable("vera", by="adam")
+    login(client, "vera")
+    page = client.get("/audit").text
+    assert "ProposalAccepted</td>" in page
+    assert "UserChanged</td>" in page
+    assert 'name="actor"' not in page
+    assert "<th>actor</th>" not in page
+    log = page.split("<main>", 1)[1]  # (the menu names the one logged in)
+    for name in ("rita", "adam", "vera"):  # neither as actors nor by their streams
+        assert name not in log
+    assert "user-…</td>" in page
+    # filters that would tell whose events there are answer as if not given
+    assert client.get("/audit", params={"actor": "rita"}).text.count("<tr>") == page.count("<tr>")
+    probed = client.get("/audit", params={"stream": "user-ad"}).text
+    assert "user-adam" not in probed
+    assert probed.count("UserChanged</td>") == page.count("UserChanged</td>")
+    login(client, "adam")
+    admin_page = client.get("/audit").text
+    assert 'name="actor"' in admin_page
+    assert '<td data-label="actor">rita</td>' in admin_page
+    assert "user-vera</td>" in admin_page
+    by_adam = client.get("/audit", params={"actor": "adam"}).text
+    assert "ProposalAccepted</td>" not in by_adam
+    assert "UserChanged</td>" in by_adam
+
+
+def test_the_queue_says_what_a_review_did(site) -> None:  # type: ignore[no-untyped-def]
+    monitor, client = site
+    login(client, "rita")
+    said = {}
+    for action in ("snooze", "reject", "accept"):
+        pid = monitor.review.queue()[0].proposal_id
+        form = {"action": action, "csrf": csrf_of(client, "/queue"), "until": "2026-02-01"}
+        done = client.post(f"/queue/{pid}", data=form)
+        assert done.status_code == 303
+        notice = re.search(
+            r'<p class="notice">([^<]*)</p>', client.get(done.headers["location"]).text
+        )
+        said[action] = notice.group(1) if notice else None
+    assert said == {
+        "snooze": "Snoozed: it comes back on its date.",
+        "reject": "Rejected.",
+        "accept": "Accepted: the evidence is recorded on the commitment.",
+    }
 
 
 def test_dashboard_shows_status_history_and_last_review(site) -> None:  # type: ignore[no-untyped-def]

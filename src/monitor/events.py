@@ -184,6 +184,12 @@ class CommitmentReinstated(DomainEvent):
     reason: str = NonEmpty
 
 
+#: an http(s) address kept as it was given (``HttpUrl`` would normalise it): evidence is
+#: linked on pages and in digests, so a journal that says "javascript:..." is refused on
+#: import as on entry (the members of a story are http(s) by then: see sources/parse.py)
+WebUrl = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://")]
+
+
 class EvidenceAccepted(DomainEvent):
     """A person accepted a document as evidence about a commitment.
 
@@ -199,9 +205,7 @@ class EvidenceAccepted(DomainEvent):
     title: str | None = Field(default=None, max_length=1000)
     proposal_id: UUID | None = None
     accepted_by: Actor
-    also_urls: tuple[Annotated[str, Field(min_length=1, max_length=2000)], ...] = Field(
-        default=(), max_length=200
-    )
+    also_urls: tuple[WebUrl, ...] = Field(default=(), max_length=200)
 
 
 class EvidenceRetracted(DomainEvent):
@@ -459,11 +463,14 @@ class ProposalReopened(DomainEvent):
 
 
 class UserChanged(DomainEvent):
-    """An account was added, changed or disabled (no secrets are ever journalled)."""
+    """An account was added, changed, disabled or enabled again (no secrets are ever
+    journalled)."""
 
     event_type: ClassVar[str] = "UserChanged"
     name: str = Field(min_length=1, max_length=100)
-    change: Literal["added", "role changed", "disabled", "token created", "token revoked"]
+    change: Literal[
+        "added", "role changed", "disabled", "enabled", "token created", "token revoked"
+    ]
     role: str | None = None
     by: Actor
 

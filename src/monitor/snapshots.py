@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from monitor.files import private_folder
+
 log = logging.getLogger(__name__)
 
 S = TypeVar("S")
@@ -114,7 +116,7 @@ class Snapshots:
             "state": codec.dump(snapshot.state),
         }
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            private_folder(self.folder)  # the files: 0600, as mkstemp makes them
             with tempfile.NamedTemporaryFile(
                 "w", encoding="utf-8", dir=self.folder, suffix=".tmp", delete=False
             ) as out:

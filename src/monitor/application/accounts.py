@@ -4,29 +4,41 @@ Passwords are stored with Argon2id (memory-hard); API tokens are 32 random bytes
 stored as their SHA-256 (a random token needs no slow hash). Both live in their own tables,
 never in the event journal, which is exported and shared. Changes to accounts are journalled
 without secrets (``UserChanged``), so the audit log shows who granted what.
+
+A leaked token is revoked by its id (never by the secret, which nobody has any more): every
+check reads the table, so the next request with it is refused. Each token remembers when
+it was last used, to the hour, so an admin can tell a token in use from a forgotten one.
 """
 
 from __future__ import annotations
 
+import builtins
+import dataclasses
 import hashlib
+import logging
 import re
 import secrets
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
+from uuid import UUID
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.errors import CommandRejected, NotFound
 from monitor.events import UserChanged, user_stream
-from monitor.ids import uuid7
-from monitor.timestamps import format_timestamp
+from monitor.ids import resolve, short_ids, uuid7
+from monitor.timestamps import format_timestamp, parse_timestamp
 from monitor.writes import VERSION_ONLY
 
 if TYPE_CHECKING:
     from monitor.application.context import Context
+
+log = logging.getLogger(__name__)
 
 ROLES = ("viewer", "reviewer", "admin")
 SCOPES = ("api", "feed")
@@ -35,6 +47,9 @@ _HASHING = threading.BoundedSemaphore(4)
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 MIN_PASSWORD = 12
 TOKEN_PREFIX = "mon_"  # noqa: S105 (a recognisable prefix, not a secret)
+#: a token's last use is written again only when the one recorded is older than this: a
+#: feed reader polling every five minutes costs one write an hour, not one per read
+USE_RECORDED_EVERY = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +64,23 @@ class Account:
     def may(self, role: str) -> bool:
         """Whether this account has at least ``role``."""
         return not self.disabled and ROLES.index(self.role) >= ROLES.index(role)
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """An API token as an admin sees it: what it is for, never the secret nor its hash."""
+
+    token_id: str
+    #: the shortest prefix of the id (8 characters at least) no other token shares
+    short_id: str
+    name: str
+    label: str
+    scope: str
+    created_at: str
+    #: to the hour (see :data:`USE_RECORDED_EVERY`); None: not used since it was made (or
+    #: since last-use was first recorded)
+    last_used_at: str | None
+    revoked_at: str | None
 
 
 class Accounts:
@@ -149,6 +181,21 @@ class Accounts:
         self.end_sessions(name)
         self._journal(name, "disabled", None, by)
 
+    def enable(self, name: str, *, by: str = "cli") -> bool:
+        """Let a disabled user in again: their password and their tokens not revoked work
+        again (revoke a token first if it must not come back). False: it was enabled."""
+        account = self.find(name)
+        if account is None:
+            raise NotFound(f"no user {name!r}: see `monitor user list`")
+        if not account.disabled:
+            return False
+        with self.context.engine.begin() as conn:
+            conn.execute(
+                text("UPDATE accounts SET disabled = :d WHERE name = :n"), {"d": False, "n": name}
+            )
+        self._journal(name, "enabled", None, by)
+        return True
+
     def authenticate(self, name: str, password: str) -> Account | None:
         """The account if the password is right and the account enabled, else None."""
         with self.context.engine.connect() as conn:
@@ -196,17 +243,82 @@ class Accounts:
         return token
 
     def for_token(self, token: str, scope: str = "api") -> Account | None:
-        """The account a live token of ``scope`` belongs to, if the account is live too."""
+        """The account a live token of ``scope`` belongs to, if the account is live too.
+
+        Read from the table at every request: a revoked token is refused at once."""
         with self.context.engine.connect() as conn:
             row = conn.execute(
                 text(
-                    "SELECT name FROM api_tokens WHERE token_hash = :h AND scope = :s "
-                    "AND revoked_at IS NULL"
+                    "SELECT token_id, name, last_used_at FROM api_tokens WHERE token_hash = :h "
+                    "AND scope = :s AND revoked_at IS NULL"
                 ),
                 {"h": _digest(token), "s": scope},
             ).first()
-        account = self.find(row[0]) if row else None
-        return account if account is not None and not account.disabled else None
+        account = self.find(row[1]) if row else None
+        if row is None or account is None or account.disabled:
+            return None
+        self._record_use(row[0], row[2])
+        return account
+
+    def _record_use(self, token_id: str, last_used: str | None) -> None:
+        now = self.context.clock.now()
+        if last_used is not None and now - parse_timestamp(last_used) < USE_RECORDED_EVERY:
+            return
+        try:
+            with self.context.engine.begin() as conn:
+                conn.execute(
+                    text("UPDATE api_tokens SET last_used_at = :t WHERE token_id = :i"),
+                    {"t": format_timestamp(now), "i": token_id},
+                )
+        except SQLAlchemyError as exc:  # a note for the admin: never worth refusing a request
+            log.warning("the last use of token %s was not recorded: %s", token_id, exc)
+
+    def tokens(self, name: str | None = None, *, revoked: bool = False) -> builtins.list[Token]:
+        """The tokens (of ``name``, or everyone's), oldest first; revoked ones only when
+        asked for. Short ids are unique among all tokens, revoked ones included, so a short
+        id shown once keeps naming one token."""
+        self.context.require_schema()
+        if name is not None and self.find(name) is None:
+            raise NotFound(f"no user {name!r}: see `monitor user list`")
+        with self.context.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT token_id, name, label, scope, created_at, last_used_at, revoked_at "
+                    "FROM api_tokens ORDER BY created_at, token_id"
+                )
+            ).all()
+        short = short_ids(r[0] for r in rows)
+        return [
+            Token(r[0], short[r[0]], r[1], r[2], r[3], r[4], r[5], r[6])
+            for r in rows
+            if (name is None or r[1] == name) and (revoked or r[6] is None)
+        ]
+
+    def revoke_token(self, ref: str, *, by: str = "cli") -> Token:
+        """Revoke the token whose id is or starts with ``ref`` (8 characters at least): it
+        stops working at the next request. Refused when it is revoked already."""
+        self.context.require_schema()
+        every = self.tokens(revoked=True)
+        try:
+            token_id = str(resolve(ref, [UUID(t.token_id) for t in every], "token"))
+        except NotFound:
+            token_id = ""
+        token = next((t for t in every if t.token_id == token_id), None)
+        if token is None:
+            raise NotFound(f"no token {ref.strip()!r}: see `monitor token list --revoked`")
+        now = format_timestamp(self.context.clock.now())
+        with self.context.engine.begin() as conn:
+            revoked = conn.execute(
+                text(
+                    "UPDATE api_tokens SET revoked_at = :t WHERE token_id = :i "
+                    "AND revoked_at IS NULL"
+                ),
+                {"t": now, "i": token_id},
+            ).rowcount
+        if not revoked:
+            raise CommandRejected(f"token {token.short_id} ({token.label}) is revoked already")
+        self._journal(token.name, "token revoked", None, by)
+        return dataclasses.replace(token, revoked_at=now)
 
 
 def _digest(token: str) -> str:

@@ -1,4 +1,4 @@
-"""How commands print: the consoles, rich markup escaping, JSON, progress bars, events.
+"""How commands print: the consoles, text made safe to show, JSON, progress bars, events.
 
 rich is imported on first use, not here: `monitor --version` and `--help` load none of it
 (see bench/startup.py).
@@ -39,10 +39,15 @@ err = cast("Console", _LazyConsole(stderr=True))
 
 
 def escape(text: str) -> str:
-    """``text`` with rich markup escaped (rich imported on first use)."""
+    """``text`` as a terminal may show it: rich markup escaped, and without the characters
+    that reorder or hide text (:func:`monitor.sources.text.visible`; a title from a feed
+    could otherwise read backwards, or rewrite the line with a carriage return). rich is
+    imported on first use."""
     from rich.markup import escape as rich_escape
 
-    return rich_escape(text)
+    from monitor.sources.text import visible
+
+    return rich_escape(visible(text))
 
 
 def print_json(value: Any) -> None:

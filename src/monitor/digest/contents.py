@@ -29,6 +29,7 @@ from monitor.domain.commitment import CommitmentState
 from monitor.domain.digest_schedule import Claim
 from monitor.events import Status
 from monitor.projections import CommitmentView, proposal_queries
+from monitor.sources.text import visible
 from monitor.store.heads import Head, published
 from monitor.timestamps import format_timestamp, parse_timestamp
 
@@ -82,13 +83,13 @@ LONG = 1_000
 #: into a message the server refuses as too large (552), which would only grow further
 MAX_LISTED = 100
 MAX_UNDELIVERED = 14
-# C0 and C1 controls, and the bidirectional overrides that can make text read backwards.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def clean(value: object, limit: int = TITLE) -> str:
-    """One line of safe, bounded text (for titles, names, rationales, headers)."""
-    text = " ".join(_UNSAFE.sub(" ", str(value or "")).split())
+    """One line of safe, bounded text (for titles, names, rationales, headers): what
+    every display shows (:func:`monitor.sources.text.visible`: no bidirectional control,
+    zero-width or control character), on one line."""
+    text = " ".join(visible(" ".join(str(value or "").split())).split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

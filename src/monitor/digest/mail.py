@@ -28,7 +28,7 @@ from monitor.digest.config import PASSWORD_ENV, Recipient, Smtp
 from monitor.digest.contents import clean
 from monitor.digest.render import Rendered
 from monitor.errors import MonitorError
-from monitor.files import replaced_atomically
+from monitor.files import private_folder, replaced_atomically
 
 log = logging.getLogger("monitor.digest")
 
@@ -220,7 +220,7 @@ class OutboxTransport:
     def deliver(self, message: EmailMessage, sender: str, to: str) -> str:
         path = self.folder / outbox_name(str(message["Message-ID"]), to)
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            private_folder(self.folder)  # mail is the recipient's: 0700, and 0600 files
             # Same name for the same Message-ID: a resend replaces, never duplicates. The
             # rename is made durable: the journal is about to say the file is there.
             with replaced_atomically(path) as handle:

@@ -88,6 +88,10 @@ def _open(state: ProposalState, reviewer: str) -> EvidenceProposed:
     return state.proposal
 
 
+def _web_address(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
+
+
 def accept(
     state: ProposalState,
     commitment: CommitmentState,
@@ -107,6 +111,12 @@ def accept(
     proposal = _open(state, reviewer)
     if proposal.url is None:
         raise CommandRejected("the item has no link to keep as evidence: reject or snooze it")
+    # A poll records http(s) links only; an imported journal's items may say anything,
+    # and evidence is a link on pages and in digests.
+    if not _web_address(proposal.url):
+        raise CommandRejected(
+            f"the item's link {proposal.url[:80]!r} is not an http(s) URL: reject it"
+        )
     evidence = EvidenceAccepted(
         commitment_id=proposal.commitment_id,
         evidence_id=uuid4(),
@@ -114,7 +124,9 @@ def accept(
         title=proposal.title,
         proposal_id=proposal.proposal_id,
         accepted_by=reviewer.strip(),
-        also_urls=tuple(dict.fromkeys(u for u in also_urls if u and u != proposal.url)),
+        also_urls=tuple(
+            dict.fromkeys(u for u in also_urls if _web_address(u) and u != proposal.url)
+        ),
     )
     on_commitment: list[DomainEvent] = [evidence]
     if status is not None:

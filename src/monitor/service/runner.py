@@ -1,8 +1,9 @@
 """`monitor serve`: one process that schedules the work and serves the web UI.
 
-Start-up: check the configuration files (nothing is written if one is wrong), take the
-scheduler lease (SQLite: refuse when another service holds it), migrate, sync the
-catalogue and sources, then start the jobs (when leading) and the web server.
+Start-up: check the configuration files (nothing is written if one is wrong), warn about
+each private file or folder that others may read, take the scheduler lease (SQLite: refuse
+when another service holds it), migrate, sync the catalogue and sources, then start the
+jobs (when leading) and the web server.
 
 Shutdown on SIGTERM or SIGINT: stop taking new work, let a poll round end after the chunk
 it is writing (the rest stays due), wait for running jobs at most a few seconds, release
@@ -23,7 +24,7 @@ from types import FrameType
 
 import uvicorn
 
-from monitor import files
+from monitor import files, private_files
 from monitor.clock import Clock
 from monitor.core import Monitor
 from monitor.domain import catalogue as catalogue_rules
@@ -78,6 +79,9 @@ class Service:
         """Everything up to serving: checks, lease (SQLite), migration, sync, jobs."""
         check_files(self.settings)
         monitor = self.monitor = Monitor.open(self.settings, self.clock)
+        # After the open: a database that existed is connected, its -wal and -shm made.
+        for warning in private_files.exposed(self.settings):
+            log.warning("%s", warning)
         lease = self.lease = lease_for(monitor.engine)
         if lease.kind == "file lock" and not lease.acquire():
             raise ServiceRefused(

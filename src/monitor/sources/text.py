@@ -1,14 +1,28 @@
-"""Untrusted text from feeds made plain, single-spaced and bounded."""
+"""Untrusted text from feeds made plain, single-spaced and bounded; and shown as it reads.
+
+:func:`visible` is what every display applies (the web pages, the command line's tables
+and lines, the Atom feed, the digest), not what a poll records: the journal keeps what
+was published, byte for byte, and what a reader is shown cannot be turned around.
+"""
 
 from __future__ import annotations
 
 import html
+import re
 import unicodedata
 from html.parser import HTMLParser
 
 TITLE_LIMIT = 500
 SUMMARY_LIMIT = 1_000
 TEXT_LIMIT = 20_000
+
+#: what changes how text reads without being seen: the bidirectional controls (U+202A-202E
+#: embeddings and overrides, U+2066-2069 isolates, U+200E/200F and U+061C marks), the
+#: zero-width characters (U+200B-200D, U+2060 word joiner, U+FEFF) and the control
+#: characters but tab and newline (a carriage return or an escape rewrites a terminal line)
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]"
+)
 
 # Tags whose content is never text a reader sees.
 _SKIPPED = {"script", "style", "head", "title", "noscript", "template"}
@@ -70,3 +84,10 @@ def plain_text(markup: str, limit: int, *, html_markup: bool = True) -> str:
 def clip(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters, marked with an ellipsis when cut."""
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def visible(text: str) -> str:
+    """``text`` without the characters that reorder or hide what it says (see
+    :data:`_INVISIBLE`): "\u202etxt.exe" is shown as "txt.exe", "pay\u200bpal" as
+    "paypal", never reversed or split unseen. For display: what is stored stays as given."""
+    return _INVISIBLE.sub("", text) if _INVISIBLE.search(text) else text

@@ -6,10 +6,13 @@ survives power loss, and ``BEGIN IMMEDIATE`` for write transactions (a deferred 
 later upgrades to a write lock fails with "database is locked" under concurrent writers).
 
 PostgreSQL: plain connection pool; appends serialise themselves with a table lock.
+
+The SQLite file, its -wal and -shm, and the folder made for them are owner-only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from monitor.errors import ConfigError
+from monitor.files import private_file, private_folder
 
 #: execution option that turns a transaction into a write transaction on SQLite
 WRITE = {"monitor_write": True}
@@ -54,9 +58,10 @@ def make_engine(url: str, *, sqlite_synchronous: str = "full", **kwargs: Any) ->
     if backend == "sqlite":
         if parsed.database in (None, "", ":memory:"):
             raise ConfigError("an in-memory SQLite database cannot hold a journal: give a file")
-        folder = Path(parsed.database).parent
+        database = Path(parsed.database)
+        folder = database.parent
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            private_folder(folder)
         except OSError as exc:
             raise ConfigError(
                 f"cannot create the data folder {folder}: {exc.strerror} "
@@ -65,7 +70,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = "full", **kwargs: Any) ->
         engine = create_engine(
             parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
         )
-        _configure_sqlite(engine, sqlite_synchronous.upper())
+        _configure_sqlite(engine, sqlite_synchronous.upper(), database)
         return engine
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
@@ -77,7 +82,15 @@ def make_engine(url: str, *, sqlite_synchronous: str = "full", **kwargs: Any) ->
     )
 
 
-def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+def _configure_sqlite(engine: Engine, synchronous: str, database: Path) -> None:
+    @event.listens_for(engine, "do_connect")
+    def _before_connect(*_: Any) -> None:
+        # SQLite would create the file readable by all (0644 under the usual umask), and
+        # its -wal and -shm after it: made first, owner-only, all three are. A file that
+        # cannot be made here is left to SQLite, whose error says so as it always did.
+        with contextlib.suppress(OSError):
+            private_file(database)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
         # Let SQLAlchemy's "begin" event below decide how transactions start.

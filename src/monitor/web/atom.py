@@ -11,6 +11,7 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from monitor.sources.text import visible
 from monitor.web.security import require
 from monitor.web.site import Viewer, Web
 
@@ -18,7 +19,8 @@ _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _xml_text(value: object) -> str:
-    return _XML_ILLEGAL.sub("", str(value))
+    # what XML cannot carry, and what would reorder or hide text in a feed reader
+    return visible(_XML_ILLEGAL.sub("", str(value)))
 
 
 def atom_feed(events: list[Any], base: str) -> bytes:
@@ -34,7 +36,9 @@ def atom_feed(events: list[Any], base: str) -> bytes:
         data = event.data
         entry = SubElement(feed, "entry")
         verb = "corrected to" if event.event_type == "AssessmentCorrected" else "assessed"
-        SubElement(entry, "title").text = f"{data['commitment_id']} {verb} {data['status']}"
+        SubElement(entry, "title").text = _xml_text(
+            f"{data['commitment_id']} {verb} {data['status']}"
+        )
         SubElement(entry, "id").text = f"urn:uuid:{event.event_id}"
         SubElement(entry, "updated").text = event.recorded_at.isoformat()
         SubElement(entry, "link", href=f"{base}/commitments/{data['commitment_id']}")

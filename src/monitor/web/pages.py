@@ -14,9 +14,12 @@ from monitor.dates import local, local_date, parse_moment
 from monitor.errors import MonitorError, NotFound
 from monitor.events import REGISTRY
 from monitor.ids import short_ids
+from monitor.streams import user_stream
 from monitor.web.security import check_csrf, require
 from monitor.web.site import Site, Viewer, Web, web_words
 
+#: the notice (below) each review action leaves
+DONE = {"accept": "accepted", "reject": "rejected", "snooze": "snoozed"}
 #: what the queue page may say after a review (``?notice=``): these words only
 NOTICES = {
     "accepted": "Accepted: the evidence is recorded on the commitment.",
@@ -32,6 +35,8 @@ COMMITMENT_NOTICES = {
 }
 #: rows per page of the dashboard's table and of the review queue
 PAGE = 50
+#: the start of every account's stream (``user-NAME``)
+ACCOUNTS = user_stream("")
 
 router = APIRouter()
 
@@ -336,7 +341,7 @@ def review(
         )
     except MonitorError as exc:
         return queue_page(request, web, reviewer, None, 1, web_words(str(exc)))
-    return RedirectResponse(f"/queue?notice={verb}ed", status_code=303)
+    return RedirectResponse(f"/queue?notice={DONE.get(verb, '')}", status_code=303)
 
 
 @router.get("/audit", response_class=HTMLResponse, include_in_schema=False)
@@ -349,9 +354,17 @@ def audit(
     actor: str | None = None,
     before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> HTMLResponse:
-    """Every event, newest first, filtered by type, stream prefix or actor."""
+    """Every event, newest first, filtered by type, stream prefix or actor.
+
+    Who did what names the accounts: only admins see the actors and filter by them, and
+    only they see the accounts' own streams by name (others see ``user-…``)."""
     viewer = require(user, "viewer")
     zone = web.zone
+    admin = viewer.may("admin")
+    if not admin:
+        actor = None
+        if stream and stream.startswith(ACCOUNTS):  # "user-a", "user-ad"...: no guessing
+            stream = ACCOUNTS
     events = web.monitor.store.read_recent(
         100,
         before=before,
@@ -368,6 +381,8 @@ def audit(
         filters={"type": type or "", "stream": stream or "", "actor": actor or ""},
         local_dt=lambda d: local(d, zone),
         types=sorted(REGISTRY.types),
+        admin=admin,
+        stream_name=lambda s: s if admin or not s.startswith(ACCOUNTS) else ACCOUNTS + "…",
     )
 
 

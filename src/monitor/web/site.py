@@ -30,6 +30,7 @@ from monitor.dates import local, local_date
 from monitor.domain.review import REJECT_REASONS
 from monitor.events import Status
 from monitor.service.health import Health
+from monitor.sources.text import visible
 from monitor.timestamps import parse_timestamp
 from monitor.web.chart import STATUS_COLOURS, StatusChart
 from monitor.web.highlight import highlight, highlight_words
@@ -42,6 +43,9 @@ def page_templates(zone: ZoneInfo) -> Jinja2Templates:
     """The page templates, with the helpers they call, showing times in ``zone``."""
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.auto_reload = False  # the templates ship with the code: no stat per render
+    # Every {{ value }} of every page goes through it, before escaping: a title from a feed
+    # cannot read backwards or hide a character, whichever template shows it.
+    templates.env.finalize = shown
     templates.env.globals |= {
         # Pure functions of their text, called for every cell of every row: the same
         # stored times and titles come back page after page, so their results are kept.
@@ -65,6 +69,18 @@ def page_templates(zone: ZoneInfo) -> Jinja2Templates:
         ),
     }
     return templates
+
+
+def shown(value: object) -> object:
+    """A value as a page shows it: text without the characters that reorder or hide it
+    (:func:`monitor.sources.text.visible`); markup stays markup, anything else as it is."""
+    if isinstance(value, Markup):
+        # Safe still: in markup, text from outside is escaped already, so taking characters
+        # out of it can make no tag or entity ("&amp;\u200blt;" becomes "&amp;lt;").
+        return Markup(visible(str(value)))  # noqa: S704
+    if isinstance(value, str):
+        return visible(value)
+    return value
 
 
 class Site:
