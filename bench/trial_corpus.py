@@ -100,7 +100,9 @@ def make_project(folder: Path) -> Path:
     shutil.copyfile(CATALOGUE, config / "commitments.toml")
     (config / "monitor.toml").write_text(
         '[paths]\ndata_dir = "data"\ncatalogue = "config/commitments.toml"\n'
-        'sources = "config/sources.toml"\n',
+        'sources = "config/sources.toml"\n'
+        # the captures are served on loopback, which the fetcher refuses unless allowed
+        "[poll]\nallow_private_addresses = true\n",
         encoding="utf-8",
     )
     return config / "monitor.toml"

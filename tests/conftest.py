@@ -27,6 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = ROOT / "config" / "commitments.toml"
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 POSTGRES_ENV = "MONITOR_TEST_POSTGRES_URL"
+#: the [poll] table of every test project: the feed server is on 127.0.0.1, an address the
+#: fetcher refuses unless allowed (tests that add their own [poll] keys add them to it)
+ALLOW_LOOPBACK = "[poll]\nallow_private_addresses = true\n"
 
 
 def _postgres_base_url() -> str:
@@ -66,12 +69,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def project(tmp_path: Path, database_url: str) -> Path:
-    """A project folder with config/monitor.toml pointing at the test database."""
+    """A project folder with config/monitor.toml pointing at the test database; its sources
+    may be fetched from loopback (the feed server), which production refuses."""
     config = tmp_path / "project" / "config"
     config.mkdir(parents=True)
     shutil.copy(CATALOGUE, config / "commitments.toml")
     (config / "monitor.toml").write_text(
-        f'[database]\ndatabase_url = "{database_url}"\n\n[display]\ntimezone = "UTC"\n',
+        f'[database]\ndatabase_url = "{database_url}"\n\n[display]\ntimezone = "UTC"\n'
+        f"\n{ALLOW_LOOPBACK}",
         encoding="utf-8",
     )
     return config.parent

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import CATALOGUE, ROOT
+from .conftest import ALLOW_LOOPBACK, CATALOGUE, ROOT
 from .feedserver import FeedServer
 
 COMMANDS = [
@@ -45,7 +45,7 @@ def workdir(tmp_path: Path) -> Path:
     (tmp_path / "config").mkdir()
     shutil.copy(CATALOGUE, tmp_path / "config" / "commitments.toml")
     (tmp_path / "config" / "monitor.toml").write_text(
-        '[display]\ntimezone = "Asia/Tokyo"\n', encoding="utf-8"
+        '[display]\ntimezone = "Asia/Tokyo"\n\n' + ALLOW_LOOPBACK, encoding="utf-8"
     )
     return tmp_path
 

@@ -57,7 +57,8 @@ def test_kill_mid_round_then_repoll(
     write_sources(project, {**urls, held: feed_server.url("/slow-headers?seconds=600")})
     config = project / "config" / "monitor.toml"
     config.write_text(
-        config.read_text() + "\n[poll]\nread_timeout = 600\ndeadline = 900\n", encoding="utf-8"
+        config.read_text().replace("[poll]\n", "[poll]\nread_timeout = 600\ndeadline = 900\n"),
+        encoding="utf-8",
     )
     assert finish(monitor_cli(project, "init"))
 

@@ -30,7 +30,8 @@ def setup(project: Path, feed_server: FeedServer) -> Iterator[tuple[Monitor, Fix
 
 def test_unsendable_validators_and_odd_headers_do_not_break_later_rounds() -> None:
     async def go() -> FetchResult:
-        async with Fetcher(FetchLimits(connect_timeout=1, read_timeout=1, deadline=2)) as f:
+        limits = FetchLimits(connect_timeout=1, read_timeout=1, deadline=2)
+        async with Fetcher(limits, allow_private_addresses=True) as f:  # loopback
             return await f.fetch("http://127.0.0.1:9/x", Validators('"café"', "\x00"))
 
     # The request goes out without the unusable validators (and fails to connect, cleanly).
@@ -113,7 +114,9 @@ def test_a_moved_link_keeps_its_identity(setup, feed_server: FeedServer, project
 
 def test_poll_settings_reach_the_fetcher(project: Path, feed_server: FeedServer) -> None:
     config = project / "config" / "monitor.toml"
-    config.write_text(config.read_text() + "\n[poll]\nread_timeout = 0.3\n", encoding="utf-8")
+    config.write_text(
+        config.read_text().replace("[poll]\n", "[poll]\nread_timeout = 0.3\n"), encoding="utf-8"
+    )
     write_sources(project, {"slow": feed_server.url("/slow-headers?seconds=30")})
     with Monitor.open(load_settings(config, env={}), FixedClock(NOW)) as monitor:
         monitor.init()
@@ -146,7 +149,7 @@ def test_queued_requests_to_one_host_do_not_lose_their_deadline(feed_server: Fee
     limits = FetchLimits(connect_timeout=1, read_timeout=2, deadline=1.5, per_host=2)
 
     async def go() -> list[FetchResult]:
-        async with Fetcher(limits) as fetcher:
+        async with Fetcher(limits, allow_private_addresses=True) as fetcher:
             url = feed_server.url("/drip?seconds=0.6")
             return await asyncio.gather(*(fetcher.fetch(url) for _ in range(6)))
 

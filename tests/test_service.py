@@ -35,6 +35,7 @@ from monitor.service.lease import FileLease
 from monitor.service.runner import _Server
 from monitor.web import create_app
 
+from .conftest import ALLOW_LOOPBACK
 from .digestkit import configure
 from .feedserver import FeedServer, RecordedRequest
 from .servicekit import ServiceProcess, numbered_feed, write_service_config
@@ -96,7 +97,11 @@ def test_sigterm_during_a_poll_exits_cleanly(project: Path, feed_server: FeedSer
         f"{prefix}-slow{n}": feed_server.url(f"/slow-headers?seconds=120&n={n}") for n in (1, 2)
     }
     write_sources(project, {**urls, **slow})
-    write_service_config(project, extra="\n[poll]\nread_timeout = 300\ndeadline = 300\n")
+    config = project / "config" / "monitor.toml"
+    config.write_text(
+        config.read_text().replace("[poll]\n", "[poll]\nread_timeout = 300\ndeadline = 300\n")
+    )
+    write_service_config(project)
     in_flight = threading.Event()
 
     def note(request: RecordedRequest) -> None:
@@ -223,7 +228,9 @@ def test_a_second_service_on_one_sqlite_file_refuses(
     (project / "config" / "commitments.toml").write_text(
         (Path(__file__).parent.parent / "config" / "commitments.toml").read_text()
     )
-    (project / "config" / "monitor.toml").write_text('[display]\ntimezone = "UTC"\n')
+    (project / "config" / "monitor.toml").write_text(
+        '[display]\ntimezone = "UTC"\n\n' + ALLOW_LOOPBACK
+    )
     write_service_config(project)
     with ServiceProcess(project, "--no-web") as first:
         first.wait_for(r"holding the scheduler lease")

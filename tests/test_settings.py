@@ -48,6 +48,7 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         ("[paths]\ndata_dir = true\n", "paths.data_dir must be a string"),
         ("[poll]\nread_timeout = -1\n", "poll.read_timeout"),
         ("[poll]\nconcurrency = 'many'\n", "poll.concurrency"),
+        ("[poll]\nallow_private_addresses = 'maybe'\n", "poll.allow_private_addresses"),
         ("[paths\n", "not valid TOML"),
         ('[database]\nsqlite_synchronous = "off"\n', "database.sqlite_synchronous"),
     ],

@@ -112,6 +112,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("poll", "concurrency", "16", "Fetches in flight at once."),
     Setting("poll", "per_host", "2", "Fetches in flight at once to one host."),
     Setting(
+        "poll",
+        "allow_private_addresses",
+        "false",
+        "`true` lets sources be fetched from loopback, private, link-local and other "
+        "non-public addresses (a feed on your intranet, a test server); `false` refuses "
+        "them, after every redirect and DNS answer.",
+    ),
+    Setting(
         "display",
         "timezone",
         "UTC",
@@ -323,6 +331,8 @@ class Settings:
     sources: Path
     timezone: ZoneInfo
     fetch_limits: FetchLimits
+    #: poll.allow_private_addresses: the fetcher may connect to non-public addresses
+    allow_private_addresses: bool
     digest: DigestSettings
     service: ServiceSettings
     #: the Ed25519 key that signs published journal heads (read only from the environment,
@@ -396,6 +406,7 @@ def load_settings(config: Path | None = None, env: Mapping[str, str] | None = No
         sources=(base / named["paths.sources"]).resolve(),
         timezone=zone,
         fetch_limits=_fetch_limits(named),
+        allow_private_addresses=_switch(named, "poll.allow_private_addresses"),
         digest=parse_digest(named, lists.get("digest.recipients"), base, env),
         service=parse_service(named),
         head_signing_key=env.get(SIGNING_KEY_ENV, "").strip(),
@@ -552,6 +563,13 @@ def _fetch_limits(values: dict[str, str]) -> FetchLimits:
         concurrency=int(_number(values, "concurrency", 1, 512)),
         per_host=int(_number(values, "per_host", 1, 64)),
     )
+
+
+def _switch(values: dict[str, str], name: str) -> bool:
+    value = values[name].strip().lower()
+    if value not in ("true", "false"):
+        raise ConfigError(f"{name}: {values[name]!r} is not true or false")
+    return value == "true"
 
 
 def _read_file(path: Path) -> tuple[dict[str, str], dict[str, Any]]:

@@ -12,6 +12,8 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from monitor.sources.disclosure import error_class, short_url
+
 if TYPE_CHECKING:
     from monitor.application.commitments import History
     from monitor.domain.commitment import CommitmentState
@@ -27,9 +29,19 @@ def commitment_json(view: CommitmentView) -> dict[str, Any]:
     return data
 
 
-def source_json(view: SourceView) -> dict[str, Any]:
-    """One row of ``sources``: a source with its health."""
-    return view.model_dump()
+def source_json(view: SourceView, *, detail: bool = True) -> dict[str, Any]:
+    """One row of ``sources``: a source with its health, and the class of its last error.
+
+    Without ``detail`` (anyone on the web but an admin) the URL is its scheme and host
+    only and the last error its class: a URL may carry an API key, and an error text names
+    the hosts and ports the poller could or could not reach (sources/disclosure.py).
+    """
+    data = view.model_dump()
+    data["last_error_class"] = error_class(view.last_error, failed=view.last_outcome == "failed")
+    if not detail:
+        data["url"] = short_url(view.url)
+        data["last_error"] = data["last_error_class"]
+    return data
 
 
 def history_json(result: History) -> dict[str, Any]:

@@ -59,7 +59,12 @@ class Sources:
             return {}
         body = files.read_text(source, "the sources file")
         rules = self.matching.registered_rules()
-        wanted = source_config.parse_sources(body, source.name, rules.get)
+        wanted = source_config.parse_sources(
+            body,
+            source.name,
+            rules.get,
+            allow_private=self.context.settings.allow_private_addresses,
+        )
         self.items.catch_up()
         known = {
             v.name: source_config.KnownSource(_spec(v), v.removed, v.version)
@@ -109,6 +114,9 @@ class Sources:
             raise CommandRejected("source refused: name: use lowercase letters, digits, hyphens")
         if not source_config.usable_url(url):
             raise CommandRejected("source refused: url: must be an http(s) URL with a valid host")
+        private = source_config.private_target(url, self.context.settings.allow_private_addresses)
+        if private:
+            raise CommandRejected(f"source refused: url: {private}")
         self._register([spec], by)
         return self.get(name)
 
@@ -121,7 +129,9 @@ class Sources:
         except OSError as exc:
             raise MonitorError(f"cannot read {path}: {exc.strerror}") from exc
         refused: list[str] = []
-        specs = source_config.parse_opml(body, refused=refused)
+        specs = source_config.parse_opml(
+            body, refused=refused, allow_private=self.context.settings.allow_private_addresses
+        )
         taken = {v.name for v in self.all(include_removed=True) if not v.removed}
         urls = {v.url for v in self.all()}
         fresh = [s for s in specs if s.name not in taken and s.url not in urls]
@@ -198,6 +208,7 @@ class Sources:
             self.context.clock,
             self.matching.matcher,
             limits=limits or self.context.settings.fetch_limits,
+            allow_private_addresses=self.context.settings.allow_private_addresses,
             chunk=chunk,
         )
         return poller.run(sources, on_recorded, stop=stop)

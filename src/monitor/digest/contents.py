@@ -93,6 +93,19 @@ def clean(value: object, limit: int = TITLE) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def header_text(value: object, limit: int) -> str:
+    """:func:`clean` text fit for a mail header (a subject, a display name): also without
+    an RFC 2047 encoded word.
+
+    The email package decodes an encoded word in a header value it is given, so the text
+    ``=?utf-8?q?=0d=0aBcc:evil@example.org?=`` (a feed title, a recipient's name) would
+    come out as a line break and a Bcc header (CVE-2024-6923, on the Python in use). No
+    encoded word begins without ``=?``: ``= ?`` reads the same to a person and is never
+    decoded, and no ``=?`` can form again once white space separates every ``=`` and ``?``.
+    """
+    return clean(str(value or "").replace("=?", "= ?"), limit)
+
+
 def safe_url(value: object) -> str | None:
     """An http(s) URL fit for a link, or None (no javascript:, no spaces or quotes)."""
     text = str(value or "").strip()

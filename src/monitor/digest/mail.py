@@ -20,50 +20,16 @@ from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import EmailPolicy
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Protocol
 
 from monitor.digest.config import PASSWORD_ENV, Recipient, Smtp
-from monitor.digest.contents import clean
+from monitor.digest.contents import clean, header_text
 from monitor.digest.render import Rendered
 from monitor.errors import MonitorError
 from monitor.files import private_folder, replaced_atomically
 
 log = logging.getLogger("monitor.digest")
-
-
-#: headers whose value is one URL (or id): never folded into RFC 2047 encoded words
-_VERBATIM = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
-#: RFC 5322's hard limit of a line, without CRLF
-_MAX_LINE = 998
-
-
-class _MailPolicy(EmailPolicy):
-    """The SMTP policy, except that List-Unsubscribe stays one plain line.
-
-    The email package folds an unstructured header longer than 78 characters that has no
-    space in it by turning it into RFC 2047 encoded words (``=?utf-8?q?=3Chttps...?=``):
-    mail clients then see no URL and offer no unsubscribe. An ASCII line up to the
-    998-character limit is legal as it is.
-    """
-
-    def fold(self, name: str, value: str) -> str:
-        line = f"{name}: {value}"
-        if name.lower() in _VERBATIM and line.isascii() and len(line) <= _MAX_LINE:
-            return line + self.linesep
-        folded: str = super().fold(name, value)
-        return folded
-
-    def fold_binary(self, name: str, value: str) -> bytes:
-        line = f"{name}: {value}"
-        if name.lower() in _VERBATIM and line.isascii() and len(line) <= _MAX_LINE:
-            return (line + self.linesep).encode("ascii")
-        folded: bytes = super().fold_binary(name, value)
-        return folded
-
-
-SMTP_POLICY = _MailPolicy(linesep="\r\n")
 
 
 class DeliveryError(MonitorError):
@@ -86,6 +52,63 @@ class PermanentFailure(DeliveryError):
     permanent = True
 
 
+class HeaderInjection(PermanentFailure):
+    """A header would have been written as two lines: the message is not sent at all."""
+
+
+#: headers whose value is one URL (or id): never folded into RFC 2047 encoded words
+_VERBATIM = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+#: RFC 5322's hard limit of a line, without CRLF
+_MAX_LINE = 998
+#: a line break in a folded header that is not followed by folding white space: the start of
+#: a header line nobody meant to write (the check Python 3.11.10 added for CVE-2024-6923)
+_NEW_HEADER_LINE = re.compile(r"\r\n[^ \t]|\r[^ \n\t]|\n[^ \t]")
+
+
+def _one_header(name: str, folded: str, linesep: str) -> str:
+    """``folded`` if it is one header (its continuation lines begin with white space)."""
+    if not folded.endswith(linesep) or _NEW_HEADER_LINE.search(folded.removesuffix(linesep)):
+        raise HeaderInjection(
+            f"refused to send a digest whose {name} header would break into a new header "
+            "line; check the digest templates (config/digest-templates/) and recipient names"
+        )
+    return folded
+
+
+class _MailPolicy(EmailPolicy):
+    """The SMTP policy, except that List-Unsubscribe stays one plain line, and that no
+    header is ever written as two.
+
+    The email package folds an unstructured header longer than 78 characters that has no
+    space in it by turning it into RFC 2047 encoded words (``=?utf-8?q?=3Chttps...?=``):
+    mail clients then see no URL and offer no unsubscribe. An ASCII line up to the
+    998-character limit is legal as it is.
+
+    The email package also decodes encoded words in the values it is given, and Python
+    3.11.7 writes a decoded CR/LF out as it is (CVE-2024-6923). :func:`header_text` keeps
+    such words out of the values; this policy, as 3.11.10's ``verify_generated_headers``
+    does, refuses any folded header that would still begin a new header line.
+    """
+
+    def fold(self, name: str, value: str) -> str:
+        line = f"{name}: {value}"
+        if name.lower() in _VERBATIM and line.isascii() and len(line) <= _MAX_LINE:
+            return _one_header(name, line + self.linesep, self.linesep)
+        folded: str = super().fold(name, value)
+        return _one_header(name, folded, self.linesep)
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        line = f"{name}: {value}"
+        if name.lower() in _VERBATIM and line.isascii() and len(line) <= _MAX_LINE:
+            return _one_header(name, line + self.linesep, self.linesep).encode("ascii")
+        folded: bytes = super().fold_binary(name, value)
+        _one_header(name, folded.decode("ascii", "surrogateescape"), self.linesep)
+        return folded
+
+
+SMTP_POLICY = _MailPolicy(linesep="\r\n")
+
+
 def build_message(
     rendered: Rendered,
     *,
@@ -100,10 +123,12 @@ def build_message(
     local, _, domain = sender.partition("@")
     message["From"] = Address("monitor", local, domain)
     to_local, _, to_domain = recipient.address.partition("@")
-    message["To"] = Address(clean(recipient.name, 100), to_local, to_domain)
-    # Rendered subjects are single-line already; clean again: this is a header.
-    message["Subject"] = clean(rendered.subject, 200)
-    message["Date"] = format_datetime(date.astimezone(recipient.timezone))
+    # Every header from a structured value: addresses as Address objects (their parts were
+    # validated when the settings were read), the date as a datetime, and free text (the
+    # subject, the recipient's name) through header_text: no line break, no encoded word.
+    message["To"] = Address(header_text(recipient.name, 100), to_local, to_domain)
+    message["Subject"] = header_text(rendered.subject, 200)
+    message["Date"] = date.astimezone(recipient.timezone)
     message["Message-ID"] = message_id
     message["List-Unsubscribe"] = f"<{unsubscribe}>"
     message["Auto-Submitted"] = "auto-generated"

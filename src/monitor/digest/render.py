@@ -4,7 +4,8 @@ The built-in templates live beside this module (``templates/``); a file of the s
 the folder ``digest.templates`` (default ``config/digest-templates/``) replaces one of them.
 HTML templates are autoescaped, so feed text cannot become markup; the text parts get text
 that :mod:`monitor.digest.contents` made single-line and bounded; the subject is cleaned
-again after rendering so no template can put a line break (a header) into it.
+again after rendering (:func:`~monitor.digest.contents.header_text`) so no template can put
+a line break or an RFC 2047 encoded word (which decodes to one) into it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from jinja2 import (
     select_autoescape,
 )
 
-from monitor.digest.contents import Contents, clean
+from monitor.digest.contents import Contents, header_text
 from monitor.errors import ConfigError
 
 BUILTIN = Path(__file__).parent / "templates"
@@ -91,4 +92,4 @@ class Renderer:
             where = f" (your templates: {', '.join(self.overridden)})" if self.overridden else ""
             problem = exc if isinstance(exc, TemplateError) else f"{type(exc).__name__}: {exc}"
             raise ConfigError(f"digest.templates: a template failed{where}: {problem}") from exc
-        return Rendered(clean(subject, SUBJECT_LIMIT), text, html)
+        return Rendered(header_text(subject, SUBJECT_LIMIT), text, html)

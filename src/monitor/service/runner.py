@@ -57,7 +57,10 @@ def check_files(settings: Settings) -> None:
     sources = settings.sources
     if sources.exists():  # optional: sources may all live in the database
         source_config.parse_sources(
-            files.read_text(sources, "the sources file"), sources.name, rules.get
+            files.read_text(sources, "the sources file"),
+            sources.name,
+            rules.get,
+            allow_private=settings.allow_private_addresses,
         )
 
 

@@ -26,6 +26,7 @@ from monitor.events import (
     SourceRevised,
 )
 from monitor.sources import queries
+from monitor.sources.addresses import HOW_TO_ALLOW, refused_url
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 ENTRY_KEYS = {"name", "url", "kind", "interval", "language", "note", "search"}
@@ -58,6 +59,17 @@ def usable_url(url: str) -> bool:
     return bool(parsed.host)
 
 
+def private_target(url: str, allow_private: bool) -> str | None:
+    """Why a source's URL may not be polled, said once, with the way out: its host is
+    written as a non-public address (``127.1``, ``[::1]``, ``169.254.169.254``) or is
+    ``localhost``, and ``poll.allow_private_addresses`` is off. None when it may be.
+    Host names are checked at every fetch, on the addresses they resolve to."""
+    if allow_private:
+        return None
+    reason = refused_url(url)
+    return None if reason is None else f"{reason}; {HOW_TO_ALLOW}"
+
+
 def format_interval(seconds: int) -> str:
     """1800 -> ``30m``."""
     for unit in ("d", "h", "m"):
@@ -70,12 +82,15 @@ def parse_sources(
     text: str,
     filename: str,
     rules_of: Callable[[str], MatchRules | None] | None = None,
+    *,
+    allow_private: bool = False,
 ) -> list[SourceRegistered]:
     """Validate the whole sources file; raise listing every problem by entry and field.
 
     An entry with ``search = { engine, commitment, rule? }`` instead of a ``url`` is a news
     search built from that commitment's match rules (``rules_of`` gives them; without it,
-    such entries are checked for form only and left out).
+    such entries are checked for form only and left out). A URL written as a non-public
+    address is a problem unless ``allow_private`` (poll.allow_private_addresses).
     """
     try:
         raw = tomllib.loads(text)
@@ -124,6 +139,10 @@ def parse_sources(
             continue
         if not usable_url(spec.url):
             problems.append(f"{label}: field 'url': must be an http(s) URL with a valid host")
+            continue
+        private = private_target(spec.url, allow_private)
+        if private:
+            problems.append(f"{label}: field 'url': {private}")
             continue
         sources.append(spec)
     if problems:
@@ -223,10 +242,15 @@ def _slug(text: str) -> str:
 
 
 def parse_opml(
-    body: bytes, default_interval: int = 3600, refused: list[str] | None = None
+    body: bytes,
+    default_interval: int = 3600,
+    refused: list[str] | None = None,
+    *,
+    allow_private: bool = False,
 ) -> list[SourceRegistered]:
     """Feeds of an OPML file (nested outlines too), with unique names made from their titles;
-    each feed outline that cannot be a source is named in ``refused``, with why."""
+    each feed outline that cannot be a source is named in ``refused``, with why (a URL
+    written as a non-public address too, unless ``allow_private``)."""
     try:
         root = SafeElementTree.fromstring(body)
     except Exception as exc:  # defusedxml raises several types; all mean "not usable OPML"
@@ -235,10 +259,15 @@ def parse_opml(
     names: set[str] = set()
     for outline in root.iter("outline"):
         url = (outline.get("xmlUrl") or "").strip()
+        label = outline.get("title") or outline.get("text") or url
         if not usable_url(url):
             if url and refused is not None:  # an outline without xmlUrl is a folder
-                label = outline.get("title") or outline.get("text") or url
                 refused.append(f"{label[:80]}: not an http(s) URL with a valid host")
+            continue
+        private = private_target(url, allow_private)
+        if private:
+            if refused is not None:
+                refused.append(f"{label[:80]}: {private}")
             continue
         base = _slug(outline.get("title") or outline.get("text") or url)
         name, n = base, 2

@@ -5,7 +5,9 @@ It is bounded: connect and read timeouts, a deadline for the whole exchange (a s
 drips one byte a second cannot hold a poll), a cap on the bytes received and on the bytes
 after decompression (a gzip bomb stops at the cap), and a redirect limit. It is polite: a
 global and a per-host concurrency limit; Retry-After and Cache-Control are reported to the
-scheduler. Failures are values, never exceptions: the caller records them.
+scheduler. It reaches public addresses only, unless ``poll.allow_private_addresses``: every
+connection, after every redirect, is checked on the address it is made to
+(``sources/connect.py``). Failures are values, never exceptions: the caller records them.
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ import re
 import ssl
 import zlib
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from monitor.sources.addresses import HOW_TO_ALLOW
+from monitor.sources.connect import RefusedAddress, public_transport
+from monitor.sources.disclosure import REFUSED
 from monitor.sources.limits import MIB, FetchLimits, FetchResult, Validators
 from monitor.version import __version__
 
@@ -68,10 +74,24 @@ def parse_max_age(value: str | None) -> int | None:
 
 
 class Fetcher:
-    """Fetches many URLs concurrently within the limits. Use as an async context manager."""
+    """Fetches many URLs concurrently within the limits. Use as an async context manager.
 
-    def __init__(self, limits: FetchLimits | None = None) -> None:
+    ``allow_private_addresses``: also connect to loopback, private and link-local addresses
+    (the tests' loopback servers, a feed on the intranet); off, such a target is refused.
+    ``trusted_hosts``, narrower: these host names only may resolve to such addresses, and a
+    redirect from one of them to any other host is checked as usual.
+    """
+
+    def __init__(
+        self,
+        limits: FetchLimits | None = None,
+        *,
+        allow_private_addresses: bool = False,
+        trusted_hosts: Collection[str] = (),
+    ) -> None:
         self.limits = limits or FetchLimits()
+        self.allow_private_addresses = allow_private_addresses
+        self.trusted_hosts = trusted_hosts
         self._global = asyncio.Semaphore(self.limits.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(self.limits.per_host)
@@ -85,6 +105,10 @@ class Fetcher:
             write=self.limits.read_timeout,
             pool=self.limits.deadline,
         )
+        pool = httpx.Limits(
+            max_connections=self.limits.concurrency,
+            max_keepalive_connections=self.limits.concurrency,
+        )
         self._client = httpx.AsyncClient(
             timeout=timeout,
             verify=_ssl_context(),
@@ -95,11 +119,11 @@ class Fetcher:
                 # Decoded here, within the caps (see _BoundedDecoder).
                 "Accept-Encoding": "gzip, deflate",
             },
-            limits=httpx.Limits(
-                max_connections=self.limits.concurrency,
-                max_keepalive_connections=self.limits.concurrency,
-            ),
+            limits=pool,
             trust_env=False,
+            transport=None
+            if self.allow_private_addresses
+            else public_transport(_ssl_context(), pool, self.trusted_hosts),
         )
         return self
 
@@ -178,6 +202,9 @@ class Fetcher:
                 return FetchResult(url, "ok", body=body, **common), None
         except _TooLarge as exc:
             return _failed(url, str(exc)), None
+        except RefusedAddress as exc:
+            after = ", after a redirect" if current != url else ""
+            return _failed(url, f"{REFUSED} {exc}{after}; {HOW_TO_ALLOW}"), None
         except httpx.ConnectTimeout:
             return _failed(url, "could not connect (timed out)"), None
         except httpx.ReadTimeout:

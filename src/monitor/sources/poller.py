@@ -164,6 +164,7 @@ class Poller:
         matcher: Callable[[], Matcher],
         *,
         limits: FetchLimits | None = None,
+        allow_private_addresses: bool = False,
         chunk: int = 50,
         rng: random.Random | None = None,
     ) -> None:
@@ -172,6 +173,7 @@ class Poller:
         self.clock = clock
         self.matcher = matcher
         self.limits = limits or FetchLimits()
+        self.allow_private_addresses = allow_private_addresses
         self.chunk = max(1, chunk)
         self.rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
 
@@ -259,7 +261,9 @@ class Poller:
     ) -> None:
         pending: list[Fetched] = []
         total = len(sources)
-        async with Fetcher(self.limits) as fetcher:
+        async with Fetcher(
+            self.limits, allow_private_addresses=self.allow_private_addresses
+        ) as fetcher:
             tasks = [asyncio.ensure_future(self._fetch(fetcher, s, matcher)) for s in sources]
             watcher = asyncio.ensure_future(self._watch_stop(tasks))
             try:

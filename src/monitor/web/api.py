@@ -95,9 +95,11 @@ def api_counts(web: Web, user: Viewer) -> dict[str, dict[str, int]]:
 
 @router.get("/api/sources")
 def api_sources(web: Web, user: Viewer) -> list[dict[str, Any]]:
-    """Sources with their health (monitor sources --json)."""
-    require(user, "viewer")
-    return [source_json(v) for v in web.monitor.sources.all()]
+    """Sources with their health (monitor sources --json); to all but admins, the URL's
+    scheme and host only and each error's class."""
+    account = require(user, "viewer")
+    detail = account.may("admin")
+    return [source_json(v, detail=detail) for v in web.monitor.sources.all()]
 
 
 @router.post("/api/commitments/{commitment_id}/notes")

@@ -14,6 +14,7 @@ from monitor.dates import local, local_date, parse_moment
 from monitor.errors import MonitorError, NotFound
 from monitor.events import REGISTRY
 from monitor.ids import short_ids
+from monitor.shapes import source_json
 from monitor.streams import user_stream
 from monitor.web.security import check_csrf, require
 from monitor.web.site import Site, Viewer, Web, web_words
@@ -389,7 +390,9 @@ def audit(
 @router.get("/sources", response_class=HTMLResponse, include_in_schema=False)
 def sources(request: Request, web: Web, user: Viewer) -> HTMLResponse:
     viewer = require(user, "viewer")
-    return web.page(request, "sources.html", viewer, sources=web.monitor.sources.all())
+    detail = viewer.may("admin")  # the full URL and error text: admins only
+    rows = [source_json(v, detail=detail) for v in web.monitor.sources.all()]
+    return web.page(request, "sources.html", viewer, sources=rows)
 
 
 @router.get("/digests", response_class=HTMLResponse, include_in_schema=False)
