@@ -25,6 +25,7 @@ from monitor.events import (
     commitment_stream,
     proposal_stream,
 )
+from monitor.ids import id_prefix
 from monitor.projections import proposal_queries
 from monitor.projections import queue as story_reads
 from monitor.projections.items import ProposalView
@@ -81,7 +82,7 @@ class StoryQueue:
         """The story ``ref`` (a unique id prefix) names, or None when it names none."""
         self.context.require_schema()
         self.reviewing.items.catch_up()
-        ref = ref.strip().lower()
+        ref = id_prefix(ref, "story and proposal")
         if len(ref) < 6:
             return None
         found, proposal = story_reads.by_prefix(self.context.engine, ref)

@@ -261,10 +261,13 @@ def members_of(session: Session, story_ids: Sequence[str]) -> dict[str, list[Mem
 
 
 def find_stories(session: Session, prefix: str, limit: int = 2) -> list[StoryView]:
-    """Stories whose id starts with ``prefix``."""
+    """Stories whose id starts with ``prefix`` (taken literally: ``%`` and ``_`` are no
+    wildcards)."""
     return list(
         session.exec(
-            select(StoryView).where(col(StoryView.story_id).startswith(prefix)).limit(limit)
+            select(StoryView)
+            .where(col(StoryView.story_id).startswith(prefix, autoescape=True))
+            .limit(limit)
         )
     )
 
@@ -299,7 +302,7 @@ def by_prefix(engine: Engine, prefix: str) -> Prefixed:
         stories = find_stories(session, prefix)
         proposal = session.exec(
             select(ProposalView.proposal_id)
-            .where(col(ProposalView.proposal_id).startswith(prefix))
+            .where(col(ProposalView.proposal_id).startswith(prefix, autoescape=True))
             .limit(1)
         ).first()
     return Prefixed(stories, proposal is not None)
