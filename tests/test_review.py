@@ -277,7 +277,7 @@ def test_an_id_prefix_is_taken_literally(reviewed) -> None:  # type: ignore[no-u
     assert story_reads.by_prefix(monitor.engine, "%" + pid[1:8]) == ([], False)
     # and what is not an id is refused before any look-up, saying what an id is
     for ref in ("%%%%%%" + pid[-5:], "______" + pid[-5:], "x" * 8, pid[:8] + "\x00"):
-        with pytest.raises(CommandRejected, match="is not an id: .* hexadecimal digits"):
+        with pytest.raises(CommandRejected, match=r"is not an id: .* hexadecimal digits"):
             monitor.review.decide(ref, "snooze", by="alice", until=NOW + timedelta(days=7))
     with pytest.raises(CommandRejected, match="is not an id"):
         monitor.matching.find_item("%%%%%%%%")
