@@ -38,10 +38,14 @@ from starlette.middleware.sessions import SessionMiddleware
 from monitor.core import Monitor
 from monitor.service.health import Health
 from monitor.web import api, atom, pages
+from monitor.web.openapi import api_document
+from monitor.web.problems import UNAVAILABLE, RequestIds, internal_error, problem
 from monitor.web.security import CSP, SecurityHeaders, check_csrf, csrf_token
 from monitor.web.site import Site, Web, account, site_of, web_words
 
 TEMPLATES = Path(__file__).parent / "templates"
+#: seconds a client is asked to wait when the database cannot be reached
+RETRY_AFTER = "5"
 CSS = (TEMPLATES / "app.css").read_text(encoding="utf-8")
 SCRIPT = (TEMPLATES / "app.js").read_text(encoding="utf-8")
 SWAGGER_UI = Path(fastapi_offline.__file__).parent / "static"
@@ -91,12 +95,14 @@ class LoginThrottle:
             self.failures[(address, name)] = [*self._recent((address, name)), time.monotonic()]
 
 
-# -- errors: JSON under /api/; elsewhere an error page, or the login form for a 401 -----
+# -- errors: problem details under /api/ (web/problems.py); elsewhere an error page, or
+# -- the login form for a 401 ----------------------------------------------------------
 
 
 async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    # its headers too: Allow on a 405, Retry-After on a 503
     if request.url.path.startswith("/api/"):
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        return problem(exc.status_code, str(exc.detail), headers=exc.headers)
     if exc.status_code == 401:
         return RedirectResponse("/login", status_code=303)
     # the menu stays (for whoever is logged in), and the words are the web's
@@ -113,6 +119,7 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
             "csrf": csrf_token(request) if user else "",
         },
         status_code=exc.status_code,
+        headers=exc.headers,
     )
 
 
@@ -122,15 +129,29 @@ async def bad_request(request: Request, exc: RequestValidationError) -> Response
         ".".join(str(p) for p in e["loc"] if p != "body") + f": {e['msg']}" for e in exc.errors()
     ]
     if request.url.path.startswith("/api/"):
-        return JSONResponse({"error": "; ".join(problems), "problems": problems}, status_code=422)
+        return problem(422, "; ".join(problems), problems=problems)
     return site_of(request).templates.TemplateResponse(
         request, "error.html", {"message": "; ".join(problems), "user": None}, status_code=422
     )
 
 
+async def unavailable(request: Request, exc: Exception) -> Response:
+    # The database out of reach (or not made yet): the request may well work in a moment.
+    # The driver's words (host, user) go to the log, not to the client.
+    logging.getLogger("monitor.web").warning("the database fails: %s", exc)
+    detail = "the database cannot be reached now: try again shortly"
+    headers = {"Retry-After": RETRY_AFTER}
+    if request.url.path.startswith("/api/"):
+        return problem(503, detail, headers=headers)
+    return site_of(request).templates.TemplateResponse(
+        request, "error.html", {"message": detail, "user": None}, status_code=503, headers=headers
+    )
+
+
 async def unexpected(request: Request, exc: Exception) -> Response:
-    # Never a stack trace to a client: the server's log has it.
-    return JSONResponse({"error": "internal error"}, status_code=500)
+    # An exception in the middleware itself (the routes' are answered by RequestIds):
+    # logged with its traceback; never a stack trace to a client.
+    return internal_error(request.scope, exc)
 
 
 # -- the routes around the pages: assets, API docs, health, login ----------------------
@@ -276,9 +297,11 @@ def create_app(
         exception_handlers={
             StarletteHTTPException: http_error,
             RequestValidationError: bad_request,
+            **dict.fromkeys(UNAVAILABLE, unavailable),
             Exception: unexpected,
         },
     )
+    app.add_middleware(RequestIds)  # innermost: an exception is logged and answered here
     app.add_middleware(SecurityHeaders, hsts=secure_cookies)
     app.add_middleware(
         SessionMiddleware,
@@ -295,4 +318,5 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(atom.router)
     app.include_router(api.router)
+    app.openapi = lambda: api_document(app)  # type: ignore[method-assign]
     return app

@@ -10,9 +10,10 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from monitor.application.accounts import Account
+from monitor.web.problems import internal_error, problem
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -47,12 +48,12 @@ class SecurityHeaders(BaseHTTPMiddleware):
             and not length.isdigit()
             and request.headers.get("transfer-encoding")
         ):
-            response: Response = JSONResponse({"error": "request too large"}, status_code=413)
+            response: Response = problem(413, "request too large")
         else:
             try:
                 response = await call_next(request)
-            except Exception:  # never a stack trace to a client: the server's log has it
-                response = JSONResponse({"error": "internal error"}, status_code=500)
+            except Exception as exc:  # never a stack trace to a client: the log has it
+                response = internal_error(request.scope, exc)
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
         if self.hsts:
