@@ -7,7 +7,9 @@ the routers of the other modules. Where to find the rest of the web package:
 - site.py: what the routes share (Site: the Monitor, templates, time zone) and who asks
   (Viewer, Scripted); security.py: sessions, CSRF, roles, security headers
 - chart.py: the dashboard's status chart; highlight.py: matched words marked in titles
-- bodies.py: the typed bodies of the API's writes
+- bodies.py: the typed bodies of the API's writes; openapi.py: the API's document;
+  problems.py: its errors (problem details) and the request ids; idempotency.py: its
+  POSTs answered once per Idempotency-Key
 
 Every handler calls the core (Monitor) only.
 
