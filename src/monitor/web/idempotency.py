@@ -67,12 +67,12 @@ class AnsweredOnce(APIRoute):
             key = request.headers.get(HEADER)
             if key is None:
                 return await answer(request)
-            if not re.match(KEY, key):
-                detail = f"{HEADER}: 1 to 255 visible ASCII characters, such as a UUID"
-                return problem(422, detail, problems=[detail])
             who = await run_in_threadpool(account, request)
             if who is None:
                 return await answer(request)  # refused as it is: 401
+            if not re.fullmatch(KEY, key):
+                detail = f"{HEADER}: 1 to 255 visible ASCII characters, such as a UUID"
+                return problem(422, detail, problems=[detail])
             return await _answered_once(request, answer, who.name, key)
 
         return once
