@@ -262,3 +262,27 @@ def test_waiting_count_matches_the_queue(reviewed) -> None:  # type: ignore[no-u
     assert live == len(monitor.review.queue())
     monitor.item_views.rebuild()
     assert monitor.review.waiting_count() == live
+
+
+def test_an_id_prefix_is_taken_literally(reviewed) -> None:  # type: ignore[no-untyped-def]
+    """`%%%%%%ec4c8` once snoozed a proposal: `%` and `_` were LIKE wildcards."""
+    from monitor.projections import proposal_queries
+    from monitor.projections import queue as story_reads
+
+    monitor, _clock = reviewed
+    pid = proposal(monitor, "EPCC23-SEMI-01")
+    # the read models match a prefix as it is written, whatever reaches them
+    assert proposal_queries.proposals_starting(monitor.engine, "%" * 6) == []
+    assert proposal_queries.proposals_starting(monitor.engine, "_" * 8) == []
+    assert story_reads.by_prefix(monitor.engine, "%" + pid[1:8]) == ([], False)
+    # and what is not an id is refused before any look-up, saying what an id is
+    for ref in ("%%%%%%" + pid[-5:], "______" + pid[-5:], "x" * 8, pid[:8] + "\x00"):
+        with pytest.raises(CommandRejected, match=r"is not an id: .* hexadecimal digits"):
+            monitor.review.decide(ref, "snooze", by="alice", until=NOW + timedelta(days=7))
+    with pytest.raises(CommandRejected, match="is not an id"):
+        monitor.matching.find_item("%%%%%%%%")
+    with pytest.raises(CommandRejected, match="is not an id"):
+        monitor.review.find_event("%%%%%%%%")
+    assert pid in {p.proposal_id for p in monitor.review.queue()}  # still waiting
+    # a whole id in capitals is still an id
+    assert monitor.review.find_proposal(pid.upper()).proposal_id == pid

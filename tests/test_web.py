@@ -9,10 +9,12 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import get_args
+from dataclasses import replace
+from typing import Any, get_args
 
 import httpx
 import pytest
+from defusedxml import ElementTree as defused
 
 from monitor import Monitor
 from monitor.domain.review import REJECT_REASONS
@@ -271,6 +273,67 @@ def test_the_queue_says_what_a_review_did(site) -> None:  # type: ignore[no-unty
         "reject": "Rejected.",
         "accept": "Accepted: the evidence is recorded on the commitment.",
     }
+
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def atom(client: httpx.Client, token: str) -> tuple[str, Any]:
+    """The feed as a feed reader gets it when it (or a proxy) says another Host."""
+    answer = client.get(
+        "/feed/status.atom", params={"token": token}, headers={"Host": "evil.example"}
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.text, defused.fromstring(answer.content)
+
+
+def is_valid_atom(feed: Any) -> None:
+    """What RFC 4287 requires: a feed's id, title, updated and author (none of its
+    entries need one then), a self link; each entry's id, title, updated."""
+    for name in ("id", "title", "updated", "author/" + ATOM + "name"):
+        assert (feed.findtext(ATOM + name) or "").strip(), name
+    assert feed.find(ATOM + "link[@rel='self']") is not None
+    for entry in feed.findall(ATOM + "entry"):
+        for name in ("id", "title", "updated"):
+            assert (entry.findtext(ATOM + name) or "").strip(), name
+
+
+def test_the_atom_feed_names_the_configured_address_never_the_host_header(site) -> None:  # type: ignore[no-untyped-def]
+    monitor, _ = site
+    token = monitor.accounts.create_token("vera", "reader", scope="feed")
+    address = "https://monitor.example.org"
+    configured = replace(
+        monitor.settings, digest=replace(monitor.settings.digest, base_url=address)
+    )
+    with (
+        Monitor.open(configured, monitor.clock) as addressed,
+        LiveServer(create_app(addressed, secret_key="k")) as server,
+        httpx.Client(base_url=server.url("")) as client,
+    ):
+        text, feed = atom(client, token)  # nothing assessed yet: still a valid feed
+        is_valid_atom(feed)
+        assert feed.findtext(ATOM + "id") == f"{address}/feed/status.atom"
+        assert "evil.example" not in text
+        monitor.set_status(
+            "EPCC23-SEMI-03", "in_progress", rationale="roadmap", by="rita",
+            effective_at=monitor.clock.now(), evidence=["https://example.org/roadmap"],
+        )  # fmt: skip
+        text, feed = atom(client, token)
+        is_valid_atom(feed)
+        [entry] = feed.findall(ATOM + "entry")
+        assert entry.find(ATOM + "link").get("href") == f"{address}/commitments/EPCC23-SEMI-03"
+        assert "evil.example" not in text
+    # no address configured: links relative to the feed, which the reader resolves
+    with (
+        LiveServer(create_app(monitor, secret_key="k")) as server,
+        httpx.Client(base_url=server.url("")) as client,
+    ):
+        text, feed = atom(client, token)
+        is_valid_atom(feed)
+        assert feed.findtext(ATOM + "id").startswith("urn:uuid:")
+        [entry] = feed.findall(ATOM + "entry")
+        assert entry.find(ATOM + "link").get("href") == "/commitments/EPCC23-SEMI-03"
+        assert "evil.example" not in text
 
 
 def test_dashboard_shows_status_history_and_last_review(site) -> None:  # type: ignore[no-untyped-def]

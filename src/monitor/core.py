@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from monitor.application.accounts import Accounts
     from monitor.application.digests import DigestResult, Digests
+    from monitor.application.idempotency import Idempotency
     from monitor.application.matching import Matching
     from monitor.application.review import Review
     from monitor.application.sources import Sources
@@ -149,6 +150,13 @@ class Monitor:
         from monitor.application.accounts import Accounts
 
         return Accounts(self.context)
+
+    @cached_property
+    def idempotency(self) -> Idempotency:
+        """The JSON API's answers remembered by Idempotency-Key."""
+        from monitor.application.idempotency import Idempotency
+
+        return Idempotency(self.context)
 
     @cached_property
     def digests(self) -> Digests:

@@ -64,6 +64,12 @@ class ConcurrencyError(StoreError):
         )
 
 
+class KeptChanging(MonitorError):
+    """A command's streams kept changing under it, every time it decided again: nothing
+    was recorded. Another writer won each race; the caller may look and try again (the
+    web answers 409, never 400: the request itself was fine)."""
+
+
 class EventIdConflict(StoreError):
     """Some event ids of an append are stored already, but not as this exact append."""
 

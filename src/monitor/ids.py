@@ -8,6 +8,7 @@ instead of on a random page, which keeps each append's write (and its fsync) sma
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterable
 from uuid import UUID
@@ -27,6 +28,28 @@ def uuid7(unix_ms: int | None = None) -> UUID:
 
 #: the fewest characters of an id shown to people, and accepted from them (as git does)
 MIN_PREFIX = 8
+
+
+#: what an id given by a person may hold: hexadecimal digits and hyphens (a UUID, or its start)
+ID_TEXT = re.compile(r"^[0-9a-f-]+$")
+
+
+def id_prefix(ref: str, kind: str) -> str:
+    """``ref`` as an id or the start of one (lower case, trimmed), or a clear refusal.
+
+    Checked before any look-up, so that what is not an id never reaches a query: a ``%``
+    or ``_`` would be a wildcard to ``LIKE``, and a NUL a driver's error.
+    """
+    from monitor.errors import CommandRejected
+
+    text = ref.strip().lower()
+    if not ID_TEXT.match(text) or len(text) > 36:
+        shown = ref if len(ref) <= 40 else ref[:37] + "..."
+        raise CommandRejected(
+            f"{shown!r} is not an id: {kind} ids are hexadecimal digits and hyphens, "
+            "such as 0b1c2083 (the start of one is enough)"
+        )
+    return text
 
 
 def short_ids(ids: Iterable[UUID | str]) -> dict[str, str]:
@@ -56,7 +79,7 @@ def resolve(ref: UUID | str, known: Iterable[UUID], kind: str) -> UUID:
 
     if isinstance(ref, UUID):
         return ref  # a whole id: the decider says whether it is there
-    text = ref.strip().lower()
+    text = id_prefix(ref, kind)
     if len(text) == 36:
         try:
             return UUID(text)

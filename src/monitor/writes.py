@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from pydantic import ValidationError
 
-from monitor.errors import CommandRejected, ConcurrencyError, MonitorError
+from monitor.errors import CommandRejected, ConcurrencyError, KeptChanging
 from monitor.retry import RETRIES, back_off
 from monitor.snapshots import SNAPSHOT_AFTER, Snapshot, Snapshots, StateCodec
 from monitor.store.records import RecordedEvent, StreamAppend
@@ -349,7 +349,7 @@ class Writer:
             if self.after is not None:
                 self.after()
             return recorded
-        raise MonitorError(f"{what} kept changing while you edited it; try again")
+        raise KeptChanging(f"{what} kept changing while you edited it; try again")
 
     def execute_many(
         self,

@@ -28,6 +28,7 @@ from monitor.events import (
     proposal_stream,
     to_new_event,
 )
+from monitor.ids import id_prefix
 from monitor.matching import Match, MatchableItem, Matcher, RuleReport
 from monitor.matching.evaluation import Evaluation, evaluate, load_labelled
 from monitor.matching.learning import learned_factors
@@ -127,7 +128,7 @@ class Matching:
         """An item's latest content by its id or a unique prefix of it (at least 6 characters)."""
         self.context.require_schema()
         self.items.catch_up()
-        ref = ref.strip().lower()
+        ref = id_prefix(ref, "item")
         if len(ref) < 6:
             raise CommandRejected("give at least 6 characters of the item id")
         found = item_queries.item_ids_starting(self.context.engine, ref)

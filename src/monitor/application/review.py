@@ -25,7 +25,7 @@ from monitor.events import (
     commitment_stream,
     proposal_stream,
 )
-from monitor.ids import MIN_PREFIX
+from monitor.ids import MIN_PREFIX, id_prefix
 from monitor.projections import overview, proposal_queries, source_queries
 from monitor.projections.items import ProposalView
 from monitor.store.records import RecordedEvent, StreamAppend
@@ -80,7 +80,7 @@ class Review:
         """A proposal by its id or a unique prefix of it (at least 6 characters)."""
         self.context.require_schema()
         self.items.catch_up()
-        ref = ref.strip().lower()
+        ref = id_prefix(ref, "story and proposal")
         if len(ref) < 6:
             raise CommandRejected("give at least 6 characters of the story or proposal id")
         found = proposal_queries.proposals_starting(self.context.engine, ref)
@@ -173,7 +173,7 @@ class Review:
         """An event's id from the id or a unique prefix of it (at least 8 characters)."""
         if isinstance(ref, UUID):
             return ref
-        text = ref.strip().lower()
+        text = id_prefix(ref, "event")
         if len(text) < MIN_PREFIX:
             raise CommandRejected(f"give at least {MIN_PREFIX} characters of the event id")
         found = self.store.event_ids_starting(text)

@@ -11,7 +11,10 @@ the decision is made again on what is there now (and the rules say who got there
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -25,10 +28,11 @@ from monitor.events import (
     commitment_stream,
     proposal_stream,
 )
+from monitor.ids import id_prefix
 from monitor.projections import proposal_queries
 from monitor.projections import queue as story_reads
 from monitor.projections.items import ProposalView
-from monitor.projections.queue import StoryRow
+from monitor.projections.queue import Rank, StoryRow
 from monitor.projections.stories import StoryView
 from monitor.store.records import RecordedEvent, StreamAppend
 from monitor.timestamps import format_timestamp
@@ -39,6 +43,42 @@ if TYPE_CHECKING:
 
 #: how many proposals a filtered queue reads before grouping them into stories
 FILTER_LIMIT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePage:
+    """Rows of the queue, and the cursor of the page after them (None: none after)."""
+
+    rows: list[StoryRow]
+    next: str | None
+
+
+def cursor_of(rank: Rank) -> str:
+    """An opaque cursor for the page after the row of ``rank`` (what a client passes back:
+    it means nothing to it, and may change form between versions)."""
+    raw = json.dumps(list(rank), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def rank_from_cursor(cursor: str) -> Rank:
+    """The rank a cursor of :func:`cursor_of` holds; a clear refusal for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        score, newest, story_id = json.loads(raw)
+        if (
+            isinstance(score, int | float)
+            and not isinstance(score, bool)
+            and isinstance(newest, str)
+            and isinstance(story_id, str)
+            and "\x00" not in newest + story_id  # PostgreSQL's text holds none
+        ):
+            return (float(score), newest, story_id)
+    except (ValueError, TypeError):
+        pass
+    raise CommandRejected(
+        "that cursor is not one this server gave: start again from the first page "
+        "(without a cursor) and follow the next links"
+    )
 
 
 class StoryQueue:
@@ -59,8 +99,10 @@ class StoryQueue:
         expression: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        after: Rank | None = None,
     ) -> list[StoryRow]:
-        """One page of the queue, a row per story, best first (by its best proposal).
+        """One page of the queue, a row per story, best first (by its best proposal);
+        ``after``: the rows ranked after that one only (see :meth:`page_after`).
 
         With a filter (a commitment, a minimum score, a source or an expression as
         ``monitor review --filter`` takes), a row lists only the proposals selected.
@@ -75,13 +117,29 @@ class StoryQueue:
         self.context.require_schema()
         self.reviewing.items.catch_up()
         now = format_timestamp(self.context.clock.now())
-        return story_reads.page(self.context.engine, now, limit, offset, selected)
+        return story_reads.page(self.context.engine, now, limit, offset, selected, after)
+
+    def page_after(
+        self,
+        cursor: str | None,
+        *,
+        commitment: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> QueuePage:
+        """The page that follows ``cursor`` (None: the first page, or the page at
+        ``offset``), and the cursor of the page after it, if there are more rows."""
+        after = rank_from_cursor(cursor) if cursor else None
+        rows = self.page(commitment=commitment, limit=limit + 1, offset=offset, after=after)
+        if len(rows) <= limit:
+            return QueuePage(rows, None)
+        return QueuePage(rows[:limit], cursor_of(story_reads.rank_of(rows[limit - 1])))
 
     def resolve(self, ref: str) -> StoryView | None:
         """The story ``ref`` (a unique id prefix) names, or None when it names none."""
         self.context.require_schema()
         self.reviewing.items.catch_up()
-        ref = ref.strip().lower()
+        ref = id_prefix(ref, "story and proposal")
         if len(ref) < 6:
             return None
         found, proposal = story_reads.by_prefix(self.context.engine, ref)

@@ -73,12 +73,13 @@ def queue(
 
 
 def proposals_starting(engine: Engine, prefix: str, limit: int = 2) -> list[ProposalView]:
-    """Proposals whose id starts with ``prefix``, at most ``limit`` of them."""
+    """Proposals whose id starts with ``prefix`` (taken literally), at most ``limit`` of
+    them."""
     with Session(engine) as session:
         return list(
             session.exec(
                 select(ProposalView)
-                .where(col(ProposalView.proposal_id).startswith(prefix))
+                .where(col(ProposalView.proposal_id).startswith(prefix, autoescape=True))
                 .limit(limit)
             ).all()
         )

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Engine, func
+from sqlalchemy import ColumnElement, Engine, func, literal, tuple_
 from sqlmodel import Session, col, select
 
 from monitor.projections.items import ProposalView
@@ -138,18 +138,31 @@ def waiting(now: str) -> ColumnElement[bool]:
     )
 
 
-def waiting_story_ids(session: Session, now: str, limit: int, offset: int = 0) -> list[str]:
-    """One page of stories with proposals waiting, best first."""
+def waiting_story_ids(
+    session: Session, now: str, limit: int, offset: int = 0, after: Rank | None = None
+) -> list[str]:
+    """One page of stories with proposals waiting, best first (``after``: those ranked
+    after it only, the page that follows the one that ended there)."""
     ranks: dict[str, Rank] = {}
+    query = select(StoryView.story_id, StoryView.best_score, StoryView.newest_at).where(
+        col(StoryView.best_score).is_not(None)
+    )
+    if after is not None:
+        # a snoozed proposal now due can only raise a story's rank: filtered again below
+        query = query.where(
+            tuple_(
+                col(StoryView.best_score),
+                func.coalesce(col(StoryView.newest_at), ""),
+                col(StoryView.story_id),
+            )
+            < tuple_(literal(after[0]), literal(after[1]), literal(after[2]))
+        )
     pending = session.exec(
-        select(StoryView.story_id, StoryView.best_score, StoryView.newest_at)
-        .where(col(StoryView.best_score).is_not(None))
-        .order_by(
+        query.order_by(
             col(StoryView.best_score).desc(),
             col(StoryView.newest_at).desc(),
             col(StoryView.story_id).desc(),
-        )
-        .limit(offset + limit)
+        ).limit(offset + limit)
     ).all()
     for story_id, best, newest in pending:
         ranks[story_id] = (float(best or 0), newest or "", story_id)
@@ -176,7 +189,10 @@ def waiting_story_ids(session: Session, now: str, limit: int, offset: int = 0) -
             max(newest, rank[1] if rank else ""),
             snoozed_story,
         )
-    ordered = sorted(ranks.values(), reverse=True)
+    ordered = sorted(
+        (r for r in ranks.values() if after is None or r < after),
+        reverse=True,
+    )
     return [rank[2] for rank in ordered[offset : offset + limit]]
 
 
@@ -236,13 +252,19 @@ def _by_commitment(proposals: Iterable[ProposalView]) -> tuple[CommitmentProposa
     return tuple(sorted(listed, key=lambda c: (-c.score, c.commitment_id)))
 
 
-def rank_proposals(proposals: Iterable[ProposalView]) -> list[str]:
-    """The stories of ``proposals``, best first by the best of each story's proposals."""
+def rank_proposals(proposals: Iterable[ProposalView], after: Rank | None = None) -> list[str]:
+    """The stories of ``proposals``, best first by the best of each story's proposals
+    (``after``: only those ranked after it)."""
     by_story: dict[str, list[ProposalView]] = defaultdict(list)
     for p in proposals:
         by_story[p.story_id or p.item_id].append(p)
     ranked = sorted((_rank(s, items) for s, items in by_story.items()), reverse=True)
-    return [rank[2] for rank in ranked]
+    return [rank[2] for rank in ranked if after is None or rank < after]
+
+
+def rank_of(row: StoryRow) -> Rank:
+    """Where ``row`` stands in the queue: a page that ends with it continues after this."""
+    return _rank(row.story_id, row.proposals)
 
 
 def members_of(session: Session, story_ids: Sequence[str]) -> dict[str, list[Member]]:
@@ -261,10 +283,13 @@ def members_of(session: Session, story_ids: Sequence[str]) -> dict[str, list[Mem
 
 
 def find_stories(session: Session, prefix: str, limit: int = 2) -> list[StoryView]:
-    """Stories whose id starts with ``prefix``."""
+    """Stories whose id starts with ``prefix`` (taken literally: ``%`` and ``_`` are no
+    wildcards)."""
     return list(
         session.exec(
-            select(StoryView).where(col(StoryView.story_id).startswith(prefix)).limit(limit)
+            select(StoryView)
+            .where(col(StoryView.story_id).startswith(prefix, autoescape=True))
+            .limit(limit)
         )
     )
 
@@ -280,15 +305,18 @@ def page(
     limit: int,
     offset: int = 0,
     selected: Sequence[ProposalView] | None = None,
+    after: Rank | None = None,
 ) -> list[StoryRow]:
     """One page of the queue at ``now``, a row per story, best first, in one snapshot:
     the stories with proposals waiting, or (``selected`` given) the stories of those
-    proposals, each row listing only them."""
+    proposals, each row listing only them. ``after``: the page that follows the row of
+    that rank (:func:`rank_of`): a page by rank, not by position, so that what was decided
+    meanwhile moves no row past the reader."""
     with Session(engine) as session:
         if selected is None:
-            ids = waiting_story_ids(session, now, limit, offset)
+            ids = waiting_story_ids(session, now, limit, offset, after)
             return story_rows(session, ids, now)
-        ids = rank_proposals(selected)[offset : offset + limit]
+        ids = rank_proposals(selected, after)[offset : offset + limit]
         return story_rows(session, ids, now, selected)
 
 
@@ -299,7 +327,7 @@ def by_prefix(engine: Engine, prefix: str) -> Prefixed:
         stories = find_stories(session, prefix)
         proposal = session.exec(
             select(ProposalView.proposal_id)
-            .where(col(ProposalView.proposal_id).startswith(prefix))
+            .where(col(ProposalView.proposal_id).startswith(prefix, autoescape=True))
             .limit(1)
         ).first()
     return Prefixed(stories, proposal is not None)

@@ -1,77 +1,171 @@
 """The JSON API under ``/api/`` (mirrors the CLI's --json). Reads take a session or a
 bearer token; writes a bearer token only, so they need no CSRF token. The bodies are
-typed in web/bodies.py; /api/openapi.json documents every route here.
+typed in web/bodies.py; /api/openapi.json documents every route here, every parameter's
+form and every error it may answer (web/openapi.py); errors are problem details
+(web/problems.py); a POST with an Idempotency-Key is answered once (web/idempotency.py).
 
 No `from __future__ import annotations` here: FastAPI reads the annotations of the routes.
 """
 
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 
 from monitor.application.stories import story_json
 from monitor.core import show_record
 from monitor.dates import parse_moment
-from monitor.errors import MonitorError, NotFound
+from monitor.domain.catalogue import ID_PATTERN
+from monitor.errors import ConcurrencyError, KeptChanging, MonitorError, NotFound, StoreError
 from monitor.shapes import commitment_json, history_json, recorded_json, source_json
-from monitor.web.bodies import NoteBody, ReviewBody, StatusBody
+from monitor.status import Status
+from monitor.web.bodies import COMMITMENT, MOMENT, TEXT, NoteBody, ReviewBody, StatusBody
+from monitor.web.idempotency import AnsweredOnce, idempotency_key
+from monitor.web.openapi import answers
 from monitor.web.security import require
 from monitor.web.site import Scripted, Viewer, Web
 
-router = APIRouter()
+router = APIRouter(route_class=AnsweredOnce)
+
+#: what a POST may answer besides success (and 401, 403, 500, 503)
+WRITE_ERRORS = (400, 404, 409, 413, 422)
+#: the 200 answer of a list that comes in pages
+PAGED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "One page, best first. More pages: a `Link` header with "
+        '`rel="next"` names the next one (follow it as it is).',
+        "headers": {
+            "Link": {
+                "description": 'The next page: `</api/queue?...&cursor=...>; rel="next"`; '
+                "absent on the last page.",
+                "schema": {"type": "string"},
+            }
+        },
+    }
+}
+
+
+class Action(StrEnum):
+    """What a review decision does (``monitor review REF ACTION``)."""
+
+    accept = "accept"
+    reject = "reject"
+    snooze = "snooze"
+
+
+CommitmentId = Annotated[
+    str,
+    Path(
+        pattern=ID_PATTERN.pattern,
+        examples=["EPCC23-SEMI-03"],
+        description="A commitment's id, such as EPCC23-SEMI-03.",
+    ),
+]
+Ref = Annotated[
+    str,
+    Path(
+        pattern=r"^[0-9a-f-]{6,36}$",
+        description="A story's or a proposal's id, or its start (6 characters at least): "
+        "lower-case hexadecimal digits and hyphens.",
+    ),
+]
+#: every POST documents the Idempotency-Key header (and checks its form)
+ONCE = [Depends(idempotency_key)]
 
 
 def api_call(fn: Callable[[], Any]) -> Any:
-    """``fn()``, its refusals as HTTP errors: 404 for what does not exist, else 400."""
+    """``fn()``, its failures as HTTP errors: 404 for what does not exist, 409 for a race
+    lost to another writer, 400 for a refusal by the rules. A failure of the store is no
+    refusal: the database out of reach is answered 503 by the application's handler
+    (``app.unavailable``), anything else is unexpected (500, logged)."""
     try:
         return fn()
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
+    except (KeptChanging, ConcurrencyError) as exc:
+        raise HTTPException(409, str(exc)) from exc
+    except StoreError:
+        raise
     except MonitorError as exc:
         raise HTTPException(400, str(exc)) from exc
 
 
-@router.get("/api/commitments")
+@router.get("/api/commitments", responses=answers(404, 422))
 def api_commitments(
-    web: Web, user: Viewer, status: str | None = None, topic: str | None = None
+    web: Web,
+    user: Viewer,
+    status: Annotated[Status | None, Query(description="Only those with this status.")] = None,
+    topic: Annotated[
+        str | None, Query(max_length=100, pattern=TEXT, description="Only this topic's.")
+    ] = None,
 ) -> list[dict[str, Any]]:
     """The catalogue with current status (monitor list --json)."""
     require(user, "viewer")
-    views = api_call(lambda: web.monitor.list_commitments(status, topic))
+    views = api_call(lambda: web.monitor.list_commitments(status.value if status else None, topic))
     return [commitment_json(v) for v in views]
 
 
-@router.get("/api/queue")
+@router.get("/api/queue", responses={**answers(400, 404, 422), **PAGED})
 def api_queue(
+    response: Response,
     web: Web,
     user: Viewer,
-    commitment: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    commitment: Annotated[
+        str | None, Query(pattern=COMMITMENT, description="Only stories about this commitment.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Stories per page.")] = 200,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=400,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="Where the page starts: from the previous page's next link.",
+        ),
+    ] = None,
+    page: Annotated[
+        int | None,
+        Query(ge=1, le=100_000, deprecated=True, description="Use the next link instead."),
+    ] = None,
 ) -> list[dict[str, Any]]:
     """Stories waiting for review, one per story with its members and, per commitment,
-    its proposals (monitor queue --json)."""
+    its proposals (monitor queue --json); a page at a time."""
     require(user, "viewer")
-    rows = api_call(
-        lambda: web.monitor.review.stories.page(
-            commitment=commitment, limit=limit, offset=(page - 1) * limit
+    if cursor is not None and page is not None:
+        raise HTTPException(400, "give a cursor or a page, not both")
+    found = api_call(
+        lambda: web.monitor.review.stories.page_after(
+            cursor, commitment=commitment, limit=limit, offset=((page or 1) - 1) * limit
         )
     )
-    return [story_json(row) for row in rows]
+    if found.next is not None:
+        query = {"commitment": commitment} if commitment else {}
+        query |= {"limit": str(limit), "cursor": found.next}
+        response.headers["Link"] = f'</api/queue?{urlencode(query)}>; rel="next"'
+    return [story_json(row) for row in found.rows]
 
 
-@router.get("/api/commitments/{commitment_id}")
-def api_commitment(commitment_id: str, web: Web, user: Viewer) -> dict[str, Any]:
+@router.get("/api/commitments/{commitment_id}", responses=answers(404, 422))
+def api_commitment(commitment_id: CommitmentId, web: Web, user: Viewer) -> dict[str, Any]:
     """One commitment: registration, status, evidence, timeline (monitor show --json)."""
     require(user, "viewer")
     state, timeline = api_call(lambda: web.monitor.show(commitment_id))
     return show_record(state, timeline)
 
 
-@router.get("/api/commitments/{commitment_id}/history")
+@router.get("/api/commitments/{commitment_id}/history", responses=answers(400, 404, 422))
 def api_history(
-    commitment_id: str, as_of: str, web: Web, user: Viewer, recorded: bool = False
+    commitment_id: CommitmentId,
+    as_of: Annotated[
+        str,
+        Query(pattern=MOMENT, description="A date (its end) or a time, in the display zone."),
+    ],
+    web: Web,
+    user: Viewer,
+    recorded: Annotated[
+        bool, Query(description="By when it was recorded, not when it happened.")
+    ] = False,
 ) -> dict[str, Any]:
     """Status as of a date, by effective or recorded time (monitor history --json)."""
     require(user, "viewer")
@@ -85,15 +179,15 @@ def api_history(
     return history_json(result)
 
 
-@router.get("/api/counts")
+@router.get("/api/counts", responses=answers())
 def api_counts(web: Web, user: Viewer) -> dict[str, dict[str, int]]:
     """Commitments by status, and by topic and status (monitor counts --json)."""
     require(user, "viewer")
-    counts: dict[str, dict[str, int]] = web.monitor.counts()
+    counts: dict[str, dict[str, int]] = api_call(web.monitor.counts)
     return counts
 
 
-@router.get("/api/sources")
+@router.get("/api/sources", responses=answers())
 def api_sources(web: Web, user: Viewer) -> list[dict[str, Any]]:
     """Sources with their health (monitor sources --json); to all but admins, the URL's
     scheme and host only and each error's class."""
@@ -102,16 +196,28 @@ def api_sources(web: Web, user: Viewer) -> list[dict[str, Any]]:
     return [source_json(v, detail=detail) for v in web.monitor.sources.all()]
 
 
-@router.post("/api/commitments/{commitment_id}/notes")
-def api_note(commitment_id: str, web: Web, user: Scripted, payload: NoteBody) -> dict[str, Any]:
+@router.post(
+    "/api/commitments/{commitment_id}/notes",
+    responses=answers(*WRITE_ERRORS),
+    dependencies=ONCE,
+)
+def api_note(
+    commitment_id: CommitmentId, web: Web, user: Scripted, payload: NoteBody
+) -> dict[str, Any]:
     """Add a note (monitor note add)."""
     author = require(user, "reviewer")
     events = api_call(lambda: web.monitor.add_note(commitment_id, payload.text, by=author.name))
     return recorded_json(events)
 
 
-@router.post("/api/commitments/{commitment_id}/status")
-def api_status(commitment_id: str, web: Web, user: Scripted, payload: StatusBody) -> dict[str, Any]:
+@router.post(
+    "/api/commitments/{commitment_id}/status",
+    responses=answers(*WRITE_ERRORS),
+    dependencies=ONCE,
+)
+def api_status(
+    commitment_id: CommitmentId, web: Web, user: Scripted, payload: StatusBody
+) -> dict[str, Any]:
     """Assess a status with rationale, evidence and effective date (monitor status set)."""
     assessor = require(user, "reviewer")
     effective = payload.effective
@@ -130,9 +236,9 @@ def api_status(commitment_id: str, web: Web, user: Scripted, payload: StatusBody
     return recorded_json(events)
 
 
-@router.post("/api/queue/{ref}/{action}")
+@router.post("/api/queue/{ref}/{action}", responses=answers(*WRITE_ERRORS), dependencies=ONCE)
 def api_review(
-    ref: str, action: str, web: Web, user: Scripted, payload: ReviewBody | None = None
+    ref: Ref, action: Action, web: Web, user: Scripted, payload: ReviewBody | None = None
 ) -> dict[str, Any]:
     """Accept, reject or snooze a story (its id; ``commitment``: one id or a list, when
     the story waits on several) or a proposal (bearer token only; no cookies, so no
@@ -144,7 +250,7 @@ def api_review(
     events = api_call(
         lambda: web.monitor.review.decide(
             ref,
-            action,
+            action.value,
             by=reviewer.name,
             commitments=tuple(chosen),
             status=body.status.value if body.status else None,

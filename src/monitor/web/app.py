@@ -9,7 +9,9 @@ the routers of the other modules. Where to find the rest of the web package:
 - gates.py: what a request passes before a route reads it (its Host, its client's
   address, an account for a write, a bounded body); server.py: how uvicorn serves it
 - chart.py: the dashboard's status chart; highlight.py: matched words marked in titles
-- bodies.py: the typed bodies of the API's writes
+- bodies.py: the typed bodies of the API's writes; openapi.py: the API's document;
+  problems.py: its errors (problem details) and the request ids; idempotency.py: its
+  POSTs answered once per Idempotency-Key
 
 Every handler calls the core (Monitor) only.
 
@@ -41,10 +43,14 @@ from monitor.service.health import Health
 from monitor.settings import ServiceSettings
 from monitor.web import api, atom, pages
 from monitor.web.gates import AllowedHosts, ForwardedClients, Writes
+from monitor.web.openapi import api_document
+from monitor.web.problems import UNAVAILABLE, RequestIds, internal_error, problem
 from monitor.web.security import CSP, SecurityHeaders, check_csrf, csrf_token
 from monitor.web.site import Site, Web, account, site_of, web_words
 
 TEMPLATES = Path(__file__).parent / "templates"
+#: seconds a client is asked to wait when the database cannot be reached
+RETRY_AFTER = "5"
 CSS = (TEMPLATES / "app.css").read_text(encoding="utf-8")
 SCRIPT = (TEMPLATES / "app.js").read_text(encoding="utf-8")
 SWAGGER_UI = Path(fastapi_offline.__file__).parent / "static"
@@ -68,12 +74,14 @@ ICON = (
 )
 
 
-# -- errors: JSON under /api/; elsewhere an error page, or the login form for a 401 -----
+# -- errors: problem details under /api/ (web/problems.py); elsewhere an error page, or
+# -- the login form for a 401 ----------------------------------------------------------
 
 
 async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    # its headers too: Allow on a 405, Retry-After on a 503
     if request.url.path.startswith("/api/"):
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        return problem(exc.status_code, str(exc.detail), headers=exc.headers)
     if exc.status_code == 401:
         return RedirectResponse("/login", status_code=303)
     # the menu stays (for whoever is logged in), and the words are the web's
@@ -90,6 +98,7 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
             "csrf": csrf_token(request) if user else "",
         },
         status_code=exc.status_code,
+        headers=exc.headers,
     )
 
 
@@ -99,15 +108,29 @@ async def bad_request(request: Request, exc: RequestValidationError) -> Response
         ".".join(str(p) for p in e["loc"] if p != "body") + f": {e['msg']}" for e in exc.errors()
     ]
     if request.url.path.startswith("/api/"):
-        return JSONResponse({"error": "; ".join(problems), "problems": problems}, status_code=422)
+        return problem(422, "; ".join(problems), problems=problems)
     return site_of(request).templates.TemplateResponse(
         request, "error.html", {"message": "; ".join(problems), "user": None}, status_code=422
     )
 
 
+async def unavailable(request: Request, exc: Exception) -> Response:
+    # The database out of reach (or not made yet): the request may well work in a moment.
+    # The driver's words (host, user) go to the log, not to the client.
+    logging.getLogger("monitor.web").warning("the database fails: %s", exc)
+    detail = "the database cannot be reached now: try again shortly"
+    headers = {"Retry-After": RETRY_AFTER}
+    if request.url.path.startswith("/api/"):
+        return problem(503, detail, headers=headers)
+    return site_of(request).templates.TemplateResponse(
+        request, "error.html", {"message": detail, "user": None}, status_code=503, headers=headers
+    )
+
+
 async def unexpected(request: Request, exc: Exception) -> Response:
-    # Never a stack trace to a client: the server's log has it.
-    return JSONResponse({"error": "internal error"}, status_code=500)
+    # An exception in the middleware itself (the routes' are answered by RequestIds):
+    # logged with its traceback; never a stack trace to a client.
+    return internal_error(request.scope, exc)
 
 
 # -- the routes around the pages: assets, API docs, health, login ----------------------
@@ -260,11 +283,14 @@ def create_app(
         exception_handlers={
             StarletteHTTPException: http_error,
             RequestValidationError: bad_request,
+            **dict.fromkeys(UNAVAILABLE, unavailable),
             Exception: unexpected,
         },
     )
     # Added innermost first: a request meets them in the opposite order (headers on every
-    # answer; the Host; who the client is; the session; an account and a bounded body).
+    # answer; the Host; who the client is; the session; an account and a bounded body; a
+    # request id, with which an unexpected exception is logged and answered).
+    app.add_middleware(RequestIds)
     app.add_middleware(Writes)
     app.add_middleware(
         SessionMiddleware,
@@ -284,4 +310,5 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(atom.router)
     app.include_router(api.router)
+    app.openapi = lambda: api_document(app)  # type: ignore[method-assign]
     return app

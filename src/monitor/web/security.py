@@ -11,10 +11,11 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from monitor.application.accounts import Account
 from monitor.files import private_folder
+from monitor.web.problems import internal_error
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -41,8 +42,8 @@ class SecurityHeaders(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         try:
             response = await call_next(request)
-        except Exception:  # never a stack trace to a client: the server's log has it
-            response = JSONResponse({"error": "internal error"}, status_code=500)
+        except Exception as exc:  # never a stack trace to a client: the log has it
+            response = internal_error(request.scope, exc)
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
         if self.hsts:
