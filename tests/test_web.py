@@ -302,8 +302,13 @@ def test_the_atom_feed_names_the_configured_address_never_the_host_header(site) 
     monitor, _ = site
     token = monitor.accounts.create_token("vera", "reader", scope="feed")
     address = "https://monitor.example.org"
+    # any Host allowed here, so the feed itself is shown to ignore it (by default a host
+    # not in web.allowed_hosts is refused before the feed: test_web_hardening.py)
+    service = replace(monitor.settings.service, web_allowed_hosts=("*",))
     configured = replace(
-        monitor.settings, digest=replace(monitor.settings.digest, base_url=address)
+        monitor.settings,
+        digest=replace(monitor.settings.digest, base_url=address),
+        service=service,
     )
     with (
         Monitor.open(configured, monitor.clock) as addressed,
@@ -324,8 +329,10 @@ def test_the_atom_feed_names_the_configured_address_never_the_host_header(site) 
         assert entry.find(ATOM + "link").get("href") == f"{address}/commitments/EPCC23-SEMI-03"
         assert "evil.example" not in text
     # no address configured: links relative to the feed, which the reader resolves
+    anywhere = replace(monitor.settings, service=service)
     with (
-        LiveServer(create_app(monitor, secret_key="k")) as server,
+        Monitor.open(anywhere, monitor.clock) as unaddressed,
+        LiveServer(create_app(unaddressed, secret_key="k")) as server,
         httpx.Client(base_url=server.url("")) as client,
     ):
         text, feed = atom(client, token)

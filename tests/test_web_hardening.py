@@ -159,7 +159,8 @@ def test_a_write_without_an_account_is_refused_before_its_body_is_read(users: Mo
     with serving(users) as server, client(server) as browser:
         for headers in ({}, {"Authorization": "Bearer mon_made-up"}):
             answer = browser.post(NOTES, json={"no such field": 1}, headers=headers)
-            assert (answer.status_code, answer.json()) == (401, {"error": "log in first"})
+            assert (answer.status_code, answer.json()["error"]) == (401, "log in first")
+            assert answer.json()["status"] == 401  # problem details, like every API error
             assert "content-security-policy" in answer.headers
         form = browser.post("/commitments/EPCC23-SEMI-03/notes", data={"note": "x", "csrf": "y"})
         assert (form.status_code, form.headers["location"]) == (303, "/login")

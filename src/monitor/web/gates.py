@@ -18,9 +18,10 @@ from collections.abc import Iterable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from monitor.web.problems import problem
 from monitor.web.site import account
 
 #: largest request body accepted (forms and API calls are small)
@@ -41,7 +42,8 @@ class _ClientGone(Exception):
 
 def _refusal(status: int, error: str) -> Response:
     # The body, if any, was not read to its end: the connection cannot carry another request.
-    return JSONResponse({"error": error}, status_code=status, headers={"Connection": "close"})
+    # Problem details, like every other error of the API (web/problems.py).
+    return problem(status, error, headers={"Connection": "close"})
 
 
 class AllowedHosts:
