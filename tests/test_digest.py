@@ -651,3 +651,27 @@ def test_a_long_catch_up_lists_the_newest_items_and_counts_the_rest() -> None:
     assert "change 0\n" not in rendered.text
     assert "- and 46 earlier" in rendered.text
     assert "50 earlier ones are in the web UI" in rendered.html
+
+
+def test_a_failing_source_is_reported_by_its_kind_of_failure_only(
+    project: Path, clock: FixedClock
+) -> None:
+    """A day of failed checks is in the digest as "could not connect", never with the
+    internal host name the recorded error names."""
+    from .test_poll import write_sources
+
+    write_sources(project, {"intranet": "http://billing-db.invalid:5432/feed.xml"})
+    configure(project, [ANA])
+    # the fetcher of a real deployment (public addresses only) names the host it could
+    # not look up
+    public = {"MONITOR_ALLOW_PRIVATE_ADDRESSES": "false"}
+    with open_monitor(project, clock, env=public) as monitor:
+        for _ in range(2):
+            monitor.sources.poll(monitor.sources.all())
+            clock.advance(timedelta(days=1, hours=1))
+        [source] = monitor.sources.all()
+        assert "billing-db.invalid" in (source.last_error or "")  # the detail is kept
+        text = monitor.digests.preview("ana@example.org", clock.now()).rendered.text
+    assert "intranet: since" in text
+    assert "failed checks: could not connect" in text
+    assert "billing-db" not in text

@@ -29,6 +29,7 @@ from monitor.domain.commitment import CommitmentState
 from monitor.domain.digest_schedule import Claim
 from monitor.events import Status
 from monitor.projections import CommitmentView, proposal_queries
+from monitor.sources.disclosure import error_class
 from monitor.sources.text import visible
 from monitor.store.heads import Head, published
 from monitor.timestamps import format_timestamp, parse_timestamp
@@ -475,7 +476,9 @@ def _failing_sources(reads: Reads, now: datetime) -> list[FailingSource]:
                     clean(view.name, 100),
                     since,
                     view.consecutive_failures,
-                    clean(view.last_error or "failed", 200),
+                    # the kind of failure only: the recorded text may map internal hosts
+                    # and ports, and a recipient need not be an admin (docs/security.md)
+                    error_class(view.last_error) or "failed",
                 )
             )
     return failing
