@@ -30,6 +30,7 @@ COMMANDS = [
     "import",
     "rebuild",
     "counts",
+    "report",
     "config",
     "evidence retract",
     "digest preview",

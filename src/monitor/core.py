@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from monitor.application.commitments import Commitments, History, SyncReport
 from monitor.application.context import AppContext
 from monitor.application.journal import Journal
+from monitor.application.report import Reports
 from monitor.clock import Clock, SystemClock
 from monitor.projections.commitments import CommitmentProjection
 from monitor.settings import Settings
@@ -108,6 +109,7 @@ class Monitor:
         self.timeline = commitments.timeline
         self.show = commitments.show
         self.history = commitments.history
+        self.report = Reports(commitments, journal.head, lambda: self.settings.timezone).build
 
     # The capabilities below are built on first use: a command that lists commitments loads
     # neither the matcher and the fetcher (sources, matching, review) nor the mail and

@@ -16,6 +16,7 @@ from monitor.sources.disclosure import error_class, short_url
 
 if TYPE_CHECKING:
     from monitor.application.commitments import History
+    from monitor.application.report import Link, Report, Scores
     from monitor.domain.commitment import CommitmentState
     from monitor.projections import CommitmentView, SourceView, TimelineView
     from monitor.store.records import RecordedEvent
@@ -126,4 +127,89 @@ def show_record(state: CommitmentState, timeline: Sequence[TimelineView]) -> dic
             for a in state.assessments.values()
         ],
         "timeline": [t.model_dump() for t in timeline],
+    }
+
+
+def _links(links: Sequence[Link]) -> list[dict[str, Any]]:
+    return [{"url": link.url, "title": link.title} for link in links]
+
+
+def _scores(s: Scores) -> dict[str, Any]:
+    return {"total": s.total, "scored": s.scored, "average": s.average, "counts": s.counts}
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    """``monitor report --format json`` (docs/report.md): the scorecard as of a date.
+
+    ``head`` is the journal's head it was made from (``monitor verify --head
+    POSITION:HASH`` checks it); ``method`` the scale and the score of each status (null:
+    not scored); ``changes`` is null without ``--since``; one ``commitments`` row each, with
+    its ``history`` of events up to the date; times are ISO 8601 UTC."""
+    from monitor.application.report import NOT_IN_THIS_CUT, STATUS_MEANING, score_of
+
+    head = report.head
+    return {
+        "as_of": report.as_of.isoformat(),
+        "day": report.day.isoformat(),
+        "clock": report.clock,
+        "since": report.since.isoformat() if report.since else None,
+        "made_at": report.made_at.isoformat(),
+        "head": {"position": head.position, "hash": head.hash, "signature": head.signature},
+        "method": {
+            "scale": [
+                {"status": s.value, "score": score_of(s), "meaning": meaning}
+                for s, meaning in STATUS_MEANING.items()
+            ],
+            "not_in_this_cut": NOT_IN_THIS_CUT,
+        },
+        "scores": {
+            "overall": _scores(report.overall),
+            "by_topic": {t: _scores(s) for t, s in report.by_topic.items()},
+        },
+        "changes": None
+        if report.changes is None
+        else [
+            {
+                "commitment_id": c.commitment_id,
+                "title": c.title,
+                "from": c.before.value,
+                "to": c.after.value,
+                "effective_at": c.effective_at.isoformat() if c.effective_at else None,
+                "rationale": c.rationale,
+                "evidence": _links(c.evidence),
+            }
+            for c in report.changes
+        ],
+        "commitments": [
+            {
+                "commitment_id": e.commitment_id,
+                "title": e.title,
+                "source_words": e.source_words,
+                "provenance": e.provenance,
+                "source_document": e.source_document,
+                "locator": e.locator,
+                "source_urls": list(e.source_urls),
+                "parties": list(e.parties),
+                "topics": list(e.topics),
+                "made_on": e.made_on.isoformat(),
+                "status": e.status.value,
+                "score": e.score,
+                "effective_at": e.effective_at.isoformat() if e.effective_at else None,
+                "rationale": e.rationale,
+                "assessor": e.assessor,
+                "evidence": _links(e.evidence),
+                "history": [
+                    {
+                        "position": d.position,
+                        "event_type": d.event_type,
+                        "recorded_at": d.recorded_at.isoformat(),
+                        "effective_at": d.effective_at.isoformat() if d.effective_at else None,
+                        "actor": d.actor,
+                        "status": d.status,
+                    }
+                    for d in e.history
+                ],
+            }
+            for e in report.entries
+        ],
     }

@@ -49,6 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("commitments", "show"),
     "history": ("commitments", "history"),
     "counts": ("commitments", "counts"),
+    "report": ("report", "report"),
     "poll": ("sources", "poll"),
     "queue": ("review", "queue"),
     "review": ("review", "review"),
