@@ -89,8 +89,11 @@ def test_statuses_and_scores_as_of_two_dates(seeded: Monitor) -> None:
     assert (semi.status.value, semi.score, semi.assessor) == ("fulfilled", 1, "bob")
     assert (order.status.value, order.score) == ("partially_fulfilled", 0)
     assert order.rationale == "one dialogue held in April"
-    # evidence live on 30 June: E2 was recorded in August, after the date: only E1 was
-    assert [link.url for link in semi.evidence] == [E1]
+    # evidence live on 30 June (E1), and what the status in force rests on as known now
+    # (E2, recorded in August); as recorded then, only E1
+    assert [link.url for link in semi.evidence] == [E1, E2]
+    shown = entry(seeded.report(JUNE_30, clock="recorded"), "EPCC23-SEMI-01")
+    assert [link.url for link in shown.evidence] == [E1]
     assert june.overall.scored == 2
     assert june.overall.average == 0.5
     assert june.overall.counts["not_yet_assessed"] == total - 2
@@ -130,8 +133,15 @@ def test_since_lists_what_moved_and_on_what_evidence(seeded: Monitor) -> None:
     assert set(moved) == {"EPCC23-SEMI-01", "EPCC23-ORD-01"}
     semi = moved["EPCC23-SEMI-01"]
     assert (semi.before.value, semi.after.value) == ("not_yet_assessed", "fulfilled")
-    # the evidence the change rests on, as live then (E2 came in August: not yet)
-    assert [link.url for link in semi.evidence] == [E1]
+    # the evidence the change rests on: what the assessment in force cites
+    assert [link.url for link in semi.evidence] == [E2]
+    assert [link.url for link in moved["EPCC23-ORD-01"].evidence] == [E3]
+    # as recorded then, SEMI-01 moved to in progress on E1
+    then = seeded.report(JUNE_30, clock="recorded", since=MARCH_31).changes
+    assert then is not None
+    semi_then = next(c for c in then if c.commitment_id == "EPCC23-SEMI-01")
+    assert semi_then.after.value == "in_progress"
+    assert [link.url for link in semi_then.evidence] == [E1]
     # between two dates after both took effect, nothing moved
     later = seeded.report(datetime(2024, 8, 31, tzinfo=UTC), since=JUNE_30)
     assert later.changes == []
@@ -167,7 +177,7 @@ def test_csv_markdown_and_json(seeded: Monitor) -> None:
     assert semi["status"] == "fulfilled"
     assert semi["score"] == "1"
     assert semi["effective_date"] == "2024-06-01"
-    assert semi["evidence_urls"] == E1
+    assert semi["evidence_urls"] == f"{E1} {E2}"
     assert next(r for r in rows if r["id"] == "EPCC23-ORD-02")["score"] == ""
 
     md = markdown(report)
@@ -189,7 +199,7 @@ def test_csv_markdown_and_json(seeded: Monitor) -> None:
         "partially_fulfilled": 0, "not_fulfilled": -1, "superseded": None, "withdrawn": None,
     }  # fmt: skip
     first = next(c for c in data["commitments"] if c["commitment_id"] == "EPCC23-SEMI-01")
-    assert [e["url"] for e in first["evidence"]] == [E1]
+    assert [e["url"] for e in first["evidence"]] == [E1, E2]
     assert next(h["event_type"] for h in first["history"]) == "CommitmentRegistered"
     assert first["rationale"] == "joint statement on legacy chips"
 

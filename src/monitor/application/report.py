@@ -201,11 +201,17 @@ class Reports:
             if not state.exists or state.retired or state.made_on > as_of.astimezone(zone).date():
                 continue
             # evidence live on the date: accepted by then and not retracted (by then, with
-            # the recorded clock; at all, with the effective one: a retraction discredits)
+            # the recorded clock; at all, with the effective one: a retraction discredits);
+            # with the effective clock, also what the status in force rests on, as known now
             then = fold(cid, ((d, context_of(e)) for e, d in events if e.recorded_at <= as_of))
             live = {e.evidence_id: e for e in then.live_evidence()}
+            in_force = state.latest_assessment(as_of)
+            cited = in_force.evidence_ids if in_force else ()
             if clock == "effective":
                 live = {k: e for k, e in live.items() if not state.evidence[k].retracted}
+                for k in cited:
+                    if k in state.evidence and not state.evidence[k].retracted:
+                        live.setdefault(k, state.evidence[k])
             entry = _entry(state, as_of, live, events)
             entries.append(entry)
             assessed += [
@@ -221,8 +227,6 @@ class Reports:
                     before = earlier.latest_assessment(since)
                 old = before.status if before else Status.NOT_YET_ASSESSED
                 if old != entry.status:
-                    latest = state.latest_assessment(as_of)
-                    cited = latest.evidence_ids if latest else ()
                     changes.append(
                         Change(
                             cid,
@@ -231,7 +235,7 @@ class Reports:
                             entry.status,
                             entry.effective_at,
                             entry.rationale,
-                            tuple(_link(live[i]) for i in cited if i in live) or entry.evidence,
+                            tuple(_link(live[i]) for i in cited if i in live),
                         )
                     )
         topics: dict[str, list[Status]] = {}
@@ -398,8 +402,7 @@ def markdown(report: Report) -> str:
         by = ", ".join(f"{k} {n}" for k, n in s.counts.items())
         lines.append(f"| {_md(name)} | {s.total} | {s.scored} | {_average(s)} | {by} |")
     if report.changes is not None:
-        since = report.since.date().isoformat() if report.since else ""
-        lines += ["", f"## Changes since {since}", ""]
+        lines += ["", f"## Changes since {_day(report.since, report)}", ""]
         if not report.changes:
             lines.append("No status moved.")
         for c in report.changes:
