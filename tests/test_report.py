@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import pty
 import re
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import pytest
 
 from monitor import FixedClock, Monitor, load_settings
 from monitor.application.report import Entry, Report, csv_text, markdown
+from monitor.errors import CommandRejected
 from monitor.shapes import report_json
 from monitor.web.report import render_html
 
@@ -143,6 +145,8 @@ def test_since_lists_what_moved_and_on_what_evidence(seeded: Monitor) -> None:
     assert semi_then.after.value == "in_progress"
     assert [link.url for link in semi_then.evidence] == [E1]
     # between two dates after both took effect, nothing moved
+    with pytest.raises(CommandRejected, match="--since must come before"):
+        seeded.report(MARCH_31, since=JUNE_30)
     later = seeded.report(datetime(2024, 8, 31, tzinfo=UTC), since=JUNE_30)
     assert later.changes == []
     assert seeded.report(JUNE_30).changes is None
@@ -155,6 +159,9 @@ def test_the_html_is_self_contained_and_escapes_feed_text(seeded: Monitor) -> No
     assert "<script>" not in page
     assert "&lt;script&gt;" in page
     assert 'src="https://evil.example' not in page
+    # the chart ends at the as-of date's month
+    labels = re.findall(r"<text[^>]*>(\d{4}-\d{2})</text>", page)
+    assert labels[-1] == "2024-06"
     assert "<svg" in page
     assert "<rect" in page
     assert "<link" not in page
@@ -246,3 +253,25 @@ def test_the_command_writes_the_file_and_names_the_head(seeded: Monitor, project
     assert rows[0][0] == "id"
     refused = run(project, "report", "--out", str(project / "r.pdf"), code=2)
     assert "--format" in refused.stderr
+
+
+def test_html_is_refused_on_a_terminal(project: Path) -> None:
+    """Without --out, HTML would fill the terminal with markup: refused, with what to do."""
+    parent, child = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "monitor", "report", "--format", "html"],
+            cwd=project,
+            env=env,
+            stdout=child,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(child)
+        os.close(parent)
+    assert proc.returncode == 2
+    assert "give --out FILE.html" in proc.stderr

@@ -392,6 +392,7 @@ def markdown(report: Report) -> str:
         "",
         f"Check it: `monitor verify --head {head}`",
         "",
+        *([f"Signature (Ed25519): `{head.signature}`", ""] if head.signature else []),
         "## Scores",
         "",
         "| group | commitments | scored | average | by status |",
