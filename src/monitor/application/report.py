@@ -428,6 +428,8 @@ def markdown(report: Report) -> str:
             lines.append(f"- rationale ({_md(e.assessor or '')}): {_md(e.rationale)}")
         for link in e.evidence:
             lines.append(f"- evidence: {_md(link.title or link.url)} <{_md(link.url)}>")
+        if e.history:
+            lines.append("- history up to the date:")
         for d in e.history:
             when = _day(d.effective_at or d.recorded_at, report)
             what = d.event_type + (f" {d.status}" if d.status else "")
