@@ -24,7 +24,6 @@ from sqlalchemy import Engine
 from monitor.application.commitments import Commitments, History, SyncReport
 from monitor.application.context import AppContext
 from monitor.application.journal import Journal
-from monitor.application.report import Reports
 from monitor.clock import Clock, SystemClock
 from monitor.projections.commitments import CommitmentProjection
 from monitor.settings import Settings
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
     from monitor.application.digests import DigestResult, Digests
     from monitor.application.idempotency import Idempotency
     from monitor.application.matching import Matching
+    from monitor.application.report import Report, Reports
     from monitor.application.review import Review
     from monitor.application.sources import Sources
     from monitor.digest.config import Recipient
@@ -109,11 +109,21 @@ class Monitor:
         self.timeline = commitments.timeline
         self.show = commitments.show
         self.history = commitments.history
-        self.report = Reports(commitments, journal.head, lambda: self.settings.timezone).build
 
     # The capabilities below are built on first use: a command that lists commitments loads
     # neither the matcher and the fetcher (sources, matching, review) nor the mail and
     # template stack (digests).
+
+    @cached_property
+    def reports(self) -> Reports:
+        """The scorecard (`monitor report`), built on first use."""
+        from monitor.application.report import Reports
+
+        return Reports(self.commitments, self.journal.head, lambda: self.settings.timezone)
+
+    def report(self, *args: Any, **kwargs: Any) -> Report:
+        """The scorecard as of a moment: :meth:`Reports.build`."""
+        return self.reports.build(*args, **kwargs)
 
     @cached_property
     def item_views(self) -> IntakeProjection:

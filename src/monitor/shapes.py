@@ -12,8 +12,6 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from monitor.sources.disclosure import error_class, short_url
-
 if TYPE_CHECKING:
     from monitor.application.commitments import History
     from monitor.application.report import Link, Report, Scores
@@ -37,6 +35,8 @@ def source_json(view: SourceView, *, detail: bool = True) -> dict[str, Any]:
     only and the last error its class: a URL may carry an API key, and an error text names
     the hosts and ports the poller could or could not reach (sources/disclosure.py).
     """
+    from monitor.sources.disclosure import error_class, short_url
+
     data = view.model_dump()
     data["last_error_class"] = error_class(view.last_error, failed=view.last_outcome == "failed")
     if not detail:

@@ -7,10 +7,10 @@ was published, byte for byte, and what a reader is shown cannot be turned around
 
 from __future__ import annotations
 
-import html
+import functools
 import re
 import unicodedata
-from html.parser import HTMLParser
+from typing import Any
 
 TITLE_LIMIT = 500
 SUMMARY_LIMIT = 1_000
@@ -30,25 +30,33 @@ _SKIPPED = {"script", "style", "head", "title", "noscript", "template"}
 _BLOCKS = {"br", "p", "div", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "dd"}
 
 
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
+@functools.cache
+def _extractor() -> Any:
+    """The HTML text extractor class, made on first use: showing text (`visible`, on every
+    listing) needs none of the HTML parser, which only parsing a feed does."""
+    from html.parser import HTMLParser
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIPPED:
-            self._skipping += 1
-        elif tag in _BLOCKS:
-            self.parts.append(" ")
+    class _TextExtractor(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.parts: list[str] = []
+            self._skipping = 0
 
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIPPED and self._skipping:
-            self._skipping -= 1
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag in _SKIPPED:
+                self._skipping += 1
+            elif tag in _BLOCKS:
+                self.parts.append(" ")
 
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
+        def handle_endtag(self, tag: str) -> None:
+            if tag in _SKIPPED and self._skipping:
+                self._skipping -= 1
+
+        def handle_data(self, data: str) -> None:
+            if not self._skipping:
+                self.parts.append(data)
+
+    return _TextExtractor
 
 
 def _clean(text: str) -> str:
@@ -68,13 +76,15 @@ def plain_text(markup: str, limit: int, *, html_markup: bool = True) -> str:
     # Bound the work before parsing: a feed may send megabytes of markup.
     markup = markup[: limit * 8]
     if html_markup and ("<" in markup or "&" in markup):
-        extractor = _TextExtractor()
+        extractor = _extractor()()
         try:
             extractor.feed(markup)
             extractor.close()
             text = "".join(extractor.parts)
         except (AssertionError, ValueError):  # malformed markup: fall back to unescaping
-            text = html.unescape(markup)
+            from html import unescape
+
+            text = unescape(markup)
     else:
         text = markup
     # Cleaning is per character: never clean much more than will be kept.
