@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +11,8 @@ from argon2 import PasswordHasher
 
 from monitor import CommandRejected, FixedClock, Monitor, NotFound
 from monitor.application.accounts import Accounts
+
+from .test_cli import run
 
 # Cheap Argon2 parameters for tests only (the defaults are deliberately slow).
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
@@ -136,19 +135,7 @@ def test_a_disabled_user_can_be_enabled_again(monitor: Monitor) -> None:
 
 
 def _run(project: Path, *args: str, stdin: str = "", code: int = 0) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env["COLUMNS"] = "200"
-    proc = subprocess.run(
-        [sys.executable, "-m", "monitor", *args],
-        cwd=project,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == code, (proc.stdout, proc.stderr)
+    proc = run(project, *args, stdin=stdin, code=code)
     return proc.stdout + proc.stderr
 
 

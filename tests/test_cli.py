@@ -51,13 +51,18 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def run(workdir: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+def run(
+    workdir: Path, *args: str, code: int = 0, width: int = 200, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``monitor ARGS`` as a user runs it, in ``workdir``, at a ``width``-column terminal:
+    it must exit with ``code``. No MONITOR_* variable of this process leaks into it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env["COLUMNS"] = "200"
+    env["COLUMNS"] = str(width)
     proc = subprocess.run(
         [sys.executable, "-m", "monitor", *args],
         cwd=workdir,
         env=env,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=120,

@@ -24,6 +24,8 @@ from monitor.errors import CommandRejected
 from monitor.shapes import report_json
 from monitor.web.report import render_html
 
+from .test_cli import run
+
 HOSTILE = '<script>alert("x")</script><img src="https://evil.example/p.png">'
 E1 = "https://www.meti.go.jp/english/press/2024/0411_001.html"
 E2 = "https://www.commerce.gov/news/x"
@@ -209,22 +211,6 @@ def test_csv_markdown_and_json(seeded: Monitor) -> None:
     assert [e["url"] for e in first["evidence"]] == [E1, E2]
     assert next(h["event_type"] for h in first["history"]) == "CommitmentRegistered"
     assert first["rationale"] == "joint statement on legacy chips"
-
-
-def run(project: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env["COLUMNS"] = "200"
-    proc = subprocess.run(
-        [sys.executable, "-m", "monitor", *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == code, (proc.stdout, proc.stderr)
-    return proc
 
 
 def test_the_command_writes_the_file_and_names_the_head(seeded: Monitor, project: Path) -> None:

@@ -5,9 +5,6 @@ than the terminal, and the short ids it shows are taken back by the commands."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +12,7 @@ import pytest
 from monitor.ids import short_ids
 
 from .feedserver import FeedServer
+from .test_cli import run as run_monitor
 from .test_cli import workdir as workdir  # the fixture
 
 WIDTHS = (80, 120, 200)
@@ -37,14 +35,7 @@ send_time = "07:30"
 
 
 def run(folder: Path, *args: str, width: int = 200, code: int = 0) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env["COLUMNS"] = str(width)
-    proc = subprocess.run(
-        [sys.executable, "-m", "monitor", *args],
-        cwd=folder, env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert proc.returncode == code, (proc.stdout, proc.stderr)
-    return proc.stdout
+    return run_monitor(folder, *args, width=width, code=code).stdout
 
 
 @pytest.fixture
@@ -132,10 +123,4 @@ def test_the_short_ids_shown_are_taken_back(busy: Path) -> None:
 
 
 def _error(folder: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "monitor", *args, "--rationale", "r", "--by", "b"],
-        cwd=folder, env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 2, (proc.stdout, proc.stderr)
-    return proc.stderr
+    return run_monitor(folder, *args, "--rationale", "r", "--by", "b", code=2).stderr

@@ -121,9 +121,11 @@ class Monitor:
 
         return Reports(self.commitments, self.journal.head, lambda: self.settings.timezone)
 
-    def report(self, *args: Any, **kwargs: Any) -> Report:
+    def report(
+        self, as_of: datetime, *, clock: str = "effective", since: datetime | None = None
+    ) -> Report:
         """The scorecard as of a moment: :meth:`Reports.build`."""
-        return self.reports.build(*args, **kwargs)
+        return self.reports.build(as_of, clock=clock, since=since)
 
     @cached_property
     def item_views(self) -> IntakeProjection:

@@ -10,8 +10,11 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 from uuid import UUID
+
+T = TypeVar("T")
 
 
 def uuid7(unix_ms: int | None = None) -> UUID:
@@ -50,6 +53,30 @@ def id_prefix(ref: str, kind: str) -> str:
             "such as 0b1c2083 (the start of one is enough)"
         )
     return text
+
+
+def one_by_prefix(
+    ref: str,
+    kind: str,
+    starting: Callable[[str], Sequence[T]],
+    *,
+    where: str,
+    minimum: int = MIN_PREFIX,
+) -> T:
+    """The one thing whose id ``ref`` is or starts (at least ``minimum`` characters), found
+    by ``starting(prefix)`` (which returns at most two); else a refusal that says what to
+    give, or ``where`` the ids are shown."""
+    from monitor.errors import CommandRejected, NotFound
+
+    text = id_prefix(ref, kind)
+    if len(text) < minimum:
+        raise CommandRejected(f"give at least {minimum} characters of the {kind} id")
+    found = starting(text)
+    if not found:
+        raise NotFound(f"no {kind} {text!r}: {where}")
+    if len(found) > 1:
+        raise CommandRejected(f"{text!r} matches several {kind} ids: give more of it")
+    return found[0]
 
 
 def short_ids(ids: Iterable[UUID | str]) -> dict[str, str]:

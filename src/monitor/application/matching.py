@@ -28,7 +28,7 @@ from monitor.events import (
     proposal_stream,
     to_new_event,
 )
-from monitor.ids import id_prefix
+from monitor.ids import one_by_prefix
 from monitor.matching import Match, MatchableItem, Matcher, RuleReport
 from monitor.matching.evaluation import Evaluation, evaluate, load_labelled
 from monitor.matching.learning import learned_factors
@@ -128,17 +128,16 @@ class Matching:
         """An item's latest content by its id or a unique prefix of it (at least 6 characters)."""
         self.context.require_schema()
         self.items.catch_up()
-        ref = id_prefix(ref, "item")
-        if len(ref) < 6:
-            raise CommandRejected("give at least 6 characters of the item id")
-        found = item_queries.item_ids_starting(self.context.engine, ref)
-        if not found:
-            raise NotFound(f"no item {ref!r}: item ids are in `monitor queue --json`")
-        if len(found) > 1:
-            raise CommandRejected(f"{ref!r} matches several items: give more of the id")
+        item_id = one_by_prefix(
+            ref,
+            "item",
+            lambda prefix: item_queries.item_ids_starting(self.context.engine, prefix),
+            where="item ids are in `monitor queue --json`",
+            minimum=6,
+        )
         item: dict[str, Any] = {}
         for row in self.store.read_streams(
-            [item_stream(UUID(found[0]))], ("ItemDiscovered", "ItemRevised")
+            [item_stream(UUID(item_id))], ("ItemDiscovered", "ItemRevised")
         ):
             item.update(REGISTRY.upcast(row[4], row[5], json.loads(row[6])))
         return item

@@ -25,7 +25,7 @@ from monitor.events import (
     commitment_stream,
     proposal_stream,
 )
-from monitor.ids import MIN_PREFIX, id_prefix
+from monitor.ids import one_by_prefix
 from monitor.projections import overview, proposal_queries, source_queries
 from monitor.projections.items import ProposalView
 from monitor.store.records import RecordedEvent, StreamAppend
@@ -80,15 +80,13 @@ class Review:
         """A proposal by its id or a unique prefix of it (at least 6 characters)."""
         self.context.require_schema()
         self.items.catch_up()
-        ref = id_prefix(ref, "story and proposal")
-        if len(ref) < 6:
-            raise CommandRejected("give at least 6 characters of the story or proposal id")
-        found = proposal_queries.proposals_starting(self.context.engine, ref)
-        if not found:
-            raise NotFound(f"no story or proposal {ref!r}: see `monitor queue`")
-        if len(found) > 1:
-            raise CommandRejected(f"{ref!r} matches several proposals: give more of the id")
-        return found[0]
+        return one_by_prefix(
+            ref,
+            "story or proposal",
+            lambda prefix: proposal_queries.proposals_starting(self.context.engine, prefix),
+            where="see `monitor queue`",
+            minimum=6,
+        )
 
     def decide(
         self,
@@ -173,15 +171,9 @@ class Review:
         """An event's id from the id or a unique prefix of it (at least 8 characters)."""
         if isinstance(ref, UUID):
             return ref
-        text = id_prefix(ref, "event")
-        if len(text) < MIN_PREFIX:
-            raise CommandRejected(f"give at least {MIN_PREFIX} characters of the event id")
-        found = self.store.event_ids_starting(text)
-        if not found:
-            raise NotFound(f"no event {text}: see `monitor history` or `monitor show`")
-        if len(found) > 1:
-            raise CommandRejected(f"{text!r} starts several event ids: give more of it")
-        return found[0]
+        return one_by_prefix(
+            ref, "event", self.store.event_ids_starting, where="see `monitor history`"
+        )
 
     def undo(self, event_ref: UUID | str, *, by: str, rationale: str) -> list[RecordedEvent]:
         """Undo a review decision or an accepted evidence with compensating events.

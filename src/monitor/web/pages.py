@@ -4,6 +4,7 @@ and digests. Each handler checks the role, asks the core (Monitor) and renders a
 No `from __future__ import annotations` here: FastAPI reads the annotations of the routes.
 """
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
@@ -27,6 +28,8 @@ NOTICES = {
     "rejected": "Rejected.",
     "snoozed": "Snoozed: it comes back on its date.",
 }
+#: the refusal when a form that sets a status has no effective date (never taken as today)
+NO_EFFECTIVE_DATE = "give the date the status took effect (the Effective date field)"
 #: what a commitment's page may say after one of its forms (``?notice=``)
 COMMITMENT_NOTICES = {
     "assessed": "Status recorded.",
@@ -145,11 +148,12 @@ def status_form(
     assessor = require(user, "reviewer")
     typed = {"form": "status", "status": status, "effective": effective,
              "rationale": rationale, "evidence": evidence}  # fmt: skip
-    try:
+
+    def write() -> None:
         if not status:
             raise MonitorError("choose a status")
         if not effective.strip():
-            raise MonitorError("give the date the status took effect (the Effective date field)")
+            raise MonitorError(NO_EFFECTIVE_DATE)
         web.monitor.set_status(
             commitment_id,
             status,
@@ -158,11 +162,8 @@ def status_form(
             effective_at=parse_moment(effective, web.zone),
             evidence=[line.strip() for line in evidence.splitlines() if line.strip()],
         )
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except MonitorError as exc:
-        return _refused(request, web, assessor, commitment_id, exc, typed)
-    return _done(commitment_id, "assessed")
+
+    return _commitment_form(request, web, assessor, commitment_id, write, typed, "assessed")
 
 
 @router.post("/commitments/{commitment_id}/notes", include_in_schema=False)
@@ -177,15 +178,14 @@ def note_form(
     """Add a note (monitor note add)."""
     check_csrf(request, csrf)
     author = require(user, "reviewer")
-    try:
+
+    def write() -> None:
         if not text.strip():
             raise MonitorError("write the note first")
         web.monitor.add_note(commitment_id, text, by=author.name)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except MonitorError as exc:
-        return _refused(request, web, author, commitment_id, exc, {"form": "note", "text": text})
-    return _done(commitment_id, "noted")
+
+    typed = {"form": "note", "text": text}
+    return _commitment_form(request, web, author, commitment_id, write, typed, "noted")
 
 
 @router.post(
@@ -212,48 +212,50 @@ def assessment_form(
     reviewer = require(user, "reviewer")
     typed = {"form": f"{action}-{assessment}", "status": status, "effective": effective,
              "rationale": rationale, "reason": reason}  # fmt: skip
-    try:
+
+    def write() -> None:
         if action == "withdraw":
             web.monitor.withdraw_assessment(
                 commitment_id, assessment, reason=reason, by=reviewer.name
             )
-        else:
-            if not status:
-                raise MonitorError("choose the corrected status")
-            web.monitor.correct_assessment(
-                commitment_id,
-                assessment,
-                status,
-                rationale=rationale,
-                reason=reason,
-                by=reviewer.name,
-                effective_at=parse_moment(effective, web.zone) if effective.strip() else None,
-            )
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except MonitorError as exc:
-        return _refused(request, web, reviewer, commitment_id, exc, typed)
-    return _done(commitment_id, "corrected" if action == "correct" else "withdrawn")
+            return
+        if not status:
+            raise MonitorError("choose the corrected status")
+        web.monitor.correct_assessment(
+            commitment_id,
+            assessment,
+            status,
+            rationale=rationale,
+            reason=reason,
+            by=reviewer.name,
+            effective_at=parse_moment(effective, web.zone) if effective.strip() else None,
+        )
+
+    notice = "corrected" if action == "correct" else "withdrawn"
+    return _commitment_form(request, web, reviewer, commitment_id, write, typed, notice)
 
 
-def _refused(
+def _commitment_form(
     request: Request,
     web: Site,
     user: Account,
     commitment_id: str,
-    exc: MonitorError,
+    write: Callable[[], None],
     typed: dict[str, str],
-) -> HTMLResponse:
-    """The page again, saying in the web's words why the form was refused, with what was
-    typed still in it."""
-    return commitment_page(
-        request, web, user, commitment_id, None, error=web_words(str(exc)), typed=typed,
-        status_code=400,
-    )  # fmt: skip
-
-
-def _done(commitment_id: str, notice: str) -> RedirectResponse:
-    # after a post, a redirect: reloading the page does not post again
+    notice: str,
+) -> Response:
+    """One form of a commitment's page: ``write``, then a redirect to the page with
+    ``notice`` (reloading it does not post again); refused, the page again with the reason
+    in the web's words and what was typed still in the form; an unknown commitment, 404."""
+    try:
+        write()
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except MonitorError as exc:
+        return commitment_page(
+            request, web, user, commitment_id, None, error=web_words(str(exc)), typed=typed,
+            status_code=400,
+        )  # fmt: skip
     return RedirectResponse(f"/commitments/{commitment_id}?notice={notice}", status_code=303)
 
 
@@ -280,7 +282,6 @@ def queue_page(
         page_number=number,
         more=len(stories) > PAGE,
         commitment=commitment or "",
-        today=web.monitor.clock.now().astimezone(web.zone).date().isoformat(),
         status_code=status_code,
     )
 
@@ -327,7 +328,7 @@ def review(
         if action == "accept-status" and not status:
             raise MonitorError("choose a status to accept and set it")
         if action == "accept-status" and not effective.strip():
-            raise MonitorError("give the date the status took effect (the Effective date field)")
+            raise MonitorError(NO_EFFECTIVE_DATE)
         # ``ref``: a story (the form names the commitment) or a single proposal.
         web.monitor.review.decide(
             ref,
