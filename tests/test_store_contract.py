@@ -281,3 +281,20 @@ def test_recorded_at_never_goes_back_when_a_clock_does(store: SqlEventStore) -> 
     behind.append("s-1", [note(2)], 1)
     first, second = store.read_stream("s-1")
     assert second.recorded_at == first.recorded_at == NOW
+
+
+def test_short_event_ids_are_unique_in_the_whole_journal(monitor) -> None:  # type: ignore[no-untyped-def]
+    """An id shown short among a few events must still name one event of the journal:
+    events written in one millisecond share a long start (UUIDv7)."""
+    from monitor.ids import short_ids
+
+    ids = [str(e.event_id) for e in monitor.store.read_all(0, 1000)]
+    assert len(ids) > 10
+    shown = [ids[0], ids[5]]
+    for event_id, short in monitor.short_event_ids(shown).items():
+        assert event_id.startswith(short)
+        assert len(short) >= 8
+        assert [i for i in ids if i.startswith(short)] == [event_id]
+    # what the list alone would give can be shorter, never longer
+    alone = short_ids(shown)
+    assert all(len(alone[e]) <= len(monitor.short_event_ids(shown)[e]) for e in shown)

@@ -90,6 +90,7 @@ class Monitor:
         self.import_journal = journal.import_journal
         self.rebuild = journal.rebuild
         self.last_position = journal.last_position
+        self.short_event_ids = journal.short_event_ids
         self.projection_lag = journal.projection_lag
         self.catch_up_a_little = journal.catch_up_a_little
         self.database_summary = journal.database_summary

@@ -83,20 +83,23 @@ def short_ids(ids: Iterable[UUID | str]) -> dict[str, str]:
     """Each id (as text) -> its shortest prefix of at least :data:`MIN_PREFIX` characters
     that no other id of ``ids`` starts with."""
     texts = sorted({str(i) for i in ids})
-    short = {}
-    for index, text in enumerate(texts):
-        # the longest prefix shared with a neighbour in sorted order decides the length
-        shared = 0
-        for other in (
-            texts[index - 1] if index else "",
-            texts[index + 1] if index + 1 < len(texts) else "",
-        ):
-            common = 0
-            while common < min(len(text), len(other)) and text[common] == other[common]:
-                common += 1
-            shared = max(shared, common)
-        short[text] = text[: max(MIN_PREFIX, shared + 1)]
-    return short
+    return {
+        text: unique_prefix(text, texts[max(index - 1, 0) : index] + texts[index + 1 : index + 2])
+        for index, text in enumerate(texts)
+    }
+
+
+def unique_prefix(text: str, neighbours: Iterable[str]) -> str:
+    """The shortest prefix of ``text``, at least :data:`MIN_PREFIX` characters, that none
+    of ``neighbours`` starts with: its neighbours in sorted order are the ids it shares
+    the longest start with, so they are the only ones to compare."""
+    shared = 0
+    for other in neighbours:
+        common = 0
+        while common < min(len(text), len(other)) and text[common] == other[common]:
+            common += 1
+        shared = max(shared, common)
+    return text[: max(MIN_PREFIX, shared + 1)]
 
 
 def resolve(ref: UUID | str, known: Iterable[UUID], kind: str) -> UUID:

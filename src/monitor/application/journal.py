@@ -8,13 +8,15 @@ counts for health and verification).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from sqlalchemy import Engine, text
 
 from monitor.errors import CommandRejected, MonitorError, StoreNotInitialised
+from monitor.ids import unique_prefix
 from monitor.projections.runner import Projection
 from monitor.settings import Settings
 from monitor.store import migrate
@@ -190,6 +192,14 @@ class Journal:
         for read_model in others:
             read_model.rebuild(progress)
         return count
+
+    def short_event_ids(self, event_ids: Iterable[UUID | str]) -> dict[str, str]:
+        """Each event id (as text) -> its shortest prefix of 8+ characters that no other
+        event of the journal starts with: what `monitor undo` takes back (an id unique only
+        among the events shown could name several)."""
+        wanted = [str(e) for e in event_ids]
+        neighbours = self.store.event_id_neighbours(wanted)
+        return {e: unique_prefix(e, neighbours[e]) for e in wanted}
 
     def last_position(self) -> int:
         return self.store.last_position()

@@ -139,6 +139,8 @@ def history(
         zone = monitor.settings.timezone
         moment = parse_moment(as_of, zone, end_of_day=True)
         result = monitor.history(commitment_id, moment, "recorded" if recorded else "effective")
+        # unique in the whole journal, since that is where `monitor undo` looks them up
+        ids = monitor.short_event_ids(event.event_id for event, _ in result.events)
     if as_json:
         print_json(history_json(result))
         return
@@ -149,7 +151,6 @@ def history(
     if a:
         out.print(f"rationale: {escape(a.rationale)}")
     title = "events recorded by then" if recorded else "events (later effects marked 'after')"
-    ids = short_ids(event.event_id for event, _ in result.events)
     rows = []
     for event, payload in result.events:
         effective = getattr(payload, "effective_at", None)

@@ -448,6 +448,18 @@ class SqlEventStore:
             ).first()
         return row_to_event(row) if row else None
 
+    def event_id_neighbours(self, event_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """Each event id's neighbours in the journal's sorted ids (the one before and the
+        one after, on the unique index): the ids it shares the longest start with."""
+        before = text("SELECT MAX(event_id) FROM events WHERE event_id < :e")
+        after = text("SELECT MIN(event_id) FROM events WHERE event_id > :e")
+        found: dict[str, tuple[str, ...]] = {}
+        with self.read_transaction() as conn:
+            for event_id in event_ids:
+                near = (conn.execute(q, {"e": event_id}).scalar() for q in (before, after))
+                found[event_id] = tuple(str(n) for n in near if n is not None)
+        return found
+
     def event_ids_starting(self, prefix: str, limit: int = 2) -> list[UUID]:
         """Up to ``limit`` event ids that start with ``prefix`` (lowercase hex and hyphens),
         found on the unique index by range: ids are text, so every id starting with the

@@ -379,7 +379,7 @@ def audit(
         "audit.html",
         viewer,
         events=events,
-        short_ids=short_ids(e.event_id for e in events),
+        short_ids=web.monitor.short_event_ids(e.event_id for e in events),
         filters={"type": type or "", "stream": stream or "", "actor": actor or ""},
         local_dt=lambda d: local(d, zone),
         types=sorted(REGISTRY.types),
